@@ -1,0 +1,20 @@
+//! Compiles our own `.proto` subset under `proto/` with protox (pure Rust, no `protoc`).
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let files = [
+        "etcd/walpb.proto",
+        "etcd/raftpb.proto",
+        "etcd/snappb.proto",
+        "swarmkit/types.proto",
+        "swarmkit/specs.proto",
+        "swarmkit/objects.proto",
+        "swarmkit/raft.proto",
+        "swarmkit/snapshot.proto",
+    ];
+    println!("cargo:rerun-if-changed=proto");
+    let fds = protox::compile(files, ["proto"])?;
+    let mut cfg = prost_build::Config::new();
+    cfg.bytes(["."]);
+    cfg.include_file("_protos.rs");
+    cfg.compile_fds(fds)?;
+    Ok(())
+}

@@ -1,4 +1,22 @@
 //! swarmsift: offline forensics of Docker Swarm manager state.
+//!
+//! Data flows one way: bytes ([`source`]) → frames and records ([`wal`], [`snap`]) → entries →
+//! store actions ([`analysis`]) → state ([`store`]) → reports ([`report`]). Nothing in this crate
+//! writes to its input.
+#![warn(missing_docs)]
+
+pub mod analysis;
+pub mod crypto;
+pub mod decrypt;
+pub mod error;
+pub mod keys;
+pub mod layout;
+pub mod report;
+pub mod snap;
+pub mod source;
+pub mod store;
+pub mod wal;
+
 pub mod pb {
     //! Generated protobuf types (prost), from our own `.proto` subset under `proto/`.
     #![allow(missing_docs, clippy::all)]

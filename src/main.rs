@@ -1,1 +1,184 @@
-fn main() {}
+//! The `swarmsift` command line. Thin: parses flags, calls the library, prints, sets the exit
+//! code (0 = ok, 1 = problems found in the data, 2 = could not run).
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use swarmsift::analysis::{self, Analysis, Options};
+use swarmsift::report;
+use swarmsift::source::ReadOptions;
+use swarmsift::store::Kind;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "swarmsift",
+    version,
+    about = "Offline forensics of Docker Swarm manager state (/var/lib/docker/swarm): raft WAL, snapshots and keys. Never writes to its input.",
+    after_help = "PATH is a swarm dir (/var/lib/docker/swarm), its raft/ dir, a .tar/.tar.gz backup of it, or a bare dir of .wal/.snap files.\nExit codes: 0 = ok, 1 = problems found in the data, 2 = could not run."
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Args, Debug, Clone)]
+struct Common {
+    /// Input: swarm dir, raft dir, .tar/.tar.gz backup, or a dir of .wal/.snap files.
+    path: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// File holding the unlock key (SWMKEY-1-...), needed when autolock is on. The key can also be
+    /// given in the SWARMSIFT_UNLOCK_KEY environment variable.
+    #[arg(long, value_name = "FILE")]
+    unlock_key_file: Option<PathBuf>,
+    /// Read files into memory instead of memory-mapping them (safer if a daemon may still write).
+    #[arg(long)]
+    no_mmap: bool,
+    /// Show secret data, config data, keys and env values instead of redacting them.
+    #[arg(long)]
+    show_secrets: bool,
+    /// Go on without the raft DEK: show structure only, payloads are reported undecryptable.
+    #[arg(long)]
+    no_decrypt: bool,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// The whole picture on one screen: layout, identity, keys, WAL, snapshots, counts.
+    Info(Common),
+    /// One line per raft entry: index, term, type, committed, actions.
+    Wal {
+        #[command(flatten)]
+        common: Common,
+        /// Lowest index to show.
+        #[arg(long)]
+        from: Option<u64>,
+        /// Highest index to show.
+        #[arg(long)]
+        to: Option<u64>,
+        /// Only entries acting on this kind (node, service, task, network, secret, config, cluster, volume).
+        #[arg(long)]
+        kind: Option<String>,
+        /// Only entries acting on this object ID (prefix) or name.
+        #[arg(long)]
+        id: Option<String>,
+    },
+    /// Each snapshot file: term, index, bytes, object counts, validity.
+    Snapshots(Common),
+    /// Write a plaintext copy (etcd format, all snapshots) to a new directory. Never touches the source.
+    Decrypt {
+        #[command(flatten)]
+        common: Common,
+        /// Output directory (must not exist or be empty).
+        #[arg(short = 'o', long = "output")]
+        output: PathBuf,
+    },
+}
+
+fn load(c: &Common) -> Result<Analysis, swarmsift::error::Error> {
+    let unlock_key = analysis::unlock_key_from(c.unlock_key_file.as_deref())?;
+    let opts = Options { unlock_key, read: ReadOptions { no_mmap: c.no_mmap }, allow_no_keys: c.no_decrypt };
+    Analysis::load(&c.path, &opts)
+}
+
+fn emit(s: &str) -> bool {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(s.as_bytes()).and_then(|_| out.flush()) {
+        Ok(()) => true,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => true,
+        Err(_) => false,
+    }
+}
+
+fn json_out(v: &serde_json::Value) -> String {
+    let mut s = serde_json::to_string_pretty(v).unwrap_or_else(|_| "null".into());
+    s.push('\n');
+    s
+}
+
+fn run(cli: Cli) -> Result<u8, swarmsift::error::Error> {
+    match cli.cmd {
+        Cmd::Info(c) => {
+            let a = load(&c)?;
+            let s = match c.format {
+                Format::Json => json_out(&report::info::json(&a)),
+                Format::Text => report::info::text(&a),
+            };
+            emit(&s);
+            Ok(if a.has_errors() { 1 } else { 0 })
+        }
+        Cmd::Wal { common: c, from, to, kind, id } => {
+            let kind = match kind {
+                Some(k) => Some(Kind::parse(&k).ok_or_else(|| swarmsift::error::Error::Usage(format!("unknown kind {k:?}")))?),
+                None => None,
+            };
+            let a = load(&c)?;
+            let f = report::walcmd::WalFilter { from, to, kind, id };
+            let s = match c.format {
+                Format::Json => json_out(&report::walcmd::wal_json(&a, &f)),
+                Format::Text => report::walcmd::wal_text(&a, &f),
+            };
+            emit(&s);
+            Ok(if a.has_errors() { 1 } else { 0 })
+        }
+        Cmd::Snapshots(c) => {
+            let a = load(&c)?;
+            let s = match c.format {
+                Format::Json => json_out(&report::walcmd::snapshots_json(&a)),
+                Format::Text => {
+                    if a.snapshots.is_empty() {
+                        "no snapshots\n".to_string()
+                    } else {
+                        report::walcmd::snapshots_table(&a)
+                    }
+                }
+            };
+            emit(&s);
+            Ok(if a.snapshots.iter().any(|s| !s.valid) { 1 } else { 0 })
+        }
+        Cmd::Decrypt { common: c, output } => {
+            let a = load(&c)?;
+            let rep = swarmsift::decrypt::write_plaintext(&a, &output)?;
+            let s = match c.format {
+                Format::Json => json_out(&serde_json::to_value(&rep).unwrap_or_default()),
+                Format::Text => format!(
+                    "wrote {}: {} WAL segments ({} entries decrypted, {} left encrypted), {} snapshots ({} skipped)\n",
+                    rep.output,
+                    rep.segments,
+                    rep.entries_decrypted,
+                    rep.entries_left_encrypted.len(),
+                    rep.snapshots,
+                    rep.snapshots_skipped.len()
+                ),
+            };
+            emit(&s);
+            Ok(if rep.entries_left_encrypted.is_empty() && rep.snapshots_skipped.is_empty() { 0 } else { 1 })
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    match run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("swarmsift: {e}");
+            ExitCode::from(2)
+        }
+    }
+}

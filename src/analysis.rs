@@ -1,0 +1,747 @@
+//! The whole pipeline for one input: source → layout → keys → WAL and snapshots → decrypted,
+//! decoded entries → the store replayed to the last committed index.
+//!
+//! Invariants:
+//! - Read-only throughout (see [`crate::source`]).
+//! - Every entry of the WAL appears in [`Analysis::entries`], live or overwritten, marked
+//!   committed or not against the last `HardState.commit`.
+//! - The final state starts from the newest snapshot that is sound, decrypts and decodes, at or
+//!   below the commit index; older kept snapshots are used when newer ones are damaged. Only live,
+//!   committed entries above the snapshot index are applied.
+//! - Entries are decrypted and decoded in parallel in bounded chunks; full objects are applied
+//!   to the store and dropped, only per-entry summaries are kept.
+
+use crate::crypto::{self, Dek};
+use crate::error::{Error, Finding, Result, Severity};
+use crate::keys::{self, CertInfo, NodeKey, UnlockKey};
+use crate::layout::{self, Layout, LayoutKind};
+use crate::pb::docker::swarmkit::v1 as api;
+use crate::pb::raftpb;
+use crate::snap::{self, SnapFile};
+use crate::source::{ReadOptions, Source};
+use crate::store::{Kind, Membership, Object, Store, Verb};
+use crate::wal::{self, EntryRec, WalLog};
+use prost::Message;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// Options for loading.
+#[derive(Debug, Default)]
+pub struct Options {
+    /// The unlock key (KEK), when autolock is on.
+    pub unlock_key: Option<UnlockKey>,
+    /// How to read files.
+    pub read: ReadOptions,
+    /// Go on without DEKs (structure only) instead of failing.
+    pub allow_no_keys: bool,
+}
+
+/// What we know about the keys.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct KeyInfo {
+    /// Display path of `swarm-node.key`.
+    pub key_file: Option<String>,
+    /// PEM block type.
+    pub block_type: Option<String>,
+    /// Whether the private key and DEK headers are encrypted with a KEK (autolock on).
+    pub autolock: Option<bool>,
+    /// `kek-version` header.
+    pub kek_version: Option<u64>,
+    /// `raft-dek` present.
+    pub has_dek: bool,
+    /// `raft-dek-pending` present: a DEK rotation is in progress.
+    pub rotation_pending: bool,
+    /// `raft-dek-needs-rotation` present.
+    pub needs_rotation: bool,
+    /// How many DEKs we could use.
+    pub deks_usable: usize,
+    /// Why DEKs could not be obtained, if so.
+    pub problem: Option<String>,
+    /// The node certificate.
+    pub cert: Option<CertSummary>,
+}
+
+/// The node certificate's identity.
+#[derive(Debug, Clone, Serialize)]
+pub struct CertSummary {
+    /// Display path.
+    pub file: String,
+    /// CN = node ID.
+    pub node_id: String,
+    /// OU = role.
+    pub role: String,
+    /// O = cluster ID.
+    pub cluster_id: String,
+    /// Not before.
+    pub not_before: String,
+    /// Not after (expiry).
+    pub not_after: String,
+    /// Whether it is expired now.
+    pub expired: bool,
+}
+
+/// One store action, summarised.
+#[derive(Debug, Clone, Serialize)]
+pub struct ActionSummary {
+    /// Verb.
+    pub verb: Verb,
+    /// Kind.
+    pub kind: Kind,
+    /// Object ID.
+    pub id: String,
+    /// Object name.
+    pub name: String,
+    /// `meta.version.index` carried by the action.
+    pub version: u64,
+}
+
+/// What an entry carries.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "payload", rename_all = "snake_case")]
+pub enum Payload {
+    /// No data (leader no-op).
+    Empty,
+    /// An `InternalRaftRequest`.
+    Request {
+        /// Request ID.
+        request_id: u64,
+        /// Its actions.
+        actions: Vec<ActionSummary>,
+    },
+    /// A `ConfChange`.
+    ConfChange {
+        /// Change type name.
+        change: String,
+        /// Raft ID concerned.
+        raft_id: u64,
+        /// Node ID from the context, when present.
+        node_id: Option<String>,
+        /// Address from the context, when present.
+        addr: Option<String>,
+    },
+    /// No DEK decrypts the data.
+    Undecryptable {
+        /// Why.
+        reason: String,
+    },
+    /// Decrypted (or plaintext) but does not decode.
+    Undecodable {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// One entry, decoded and classified.
+#[derive(Debug, Clone, Serialize)]
+pub struct DecodedEntry {
+    /// Index.
+    pub index: u64,
+    /// Term.
+    pub term: u64,
+    /// Entry type name.
+    #[serde(rename = "type")]
+    pub etype: &'static str,
+    /// Index ≤ HardState.commit and not overwritten.
+    pub committed: bool,
+    /// Term of the entry that overwrote this one, if any.
+    pub overwritten_by_term: Option<u64>,
+    /// Index ≤ the base snapshot's index (already contained in the snapshot).
+    pub in_snapshot: bool,
+    /// Size of the (encrypted) data.
+    pub bytes: usize,
+    /// Display path of the segment.
+    pub file: String,
+    /// Frame offset.
+    pub offset: u64,
+    /// Which DEK decrypted it.
+    pub dek: Option<String>,
+    /// The payload.
+    #[serde(flatten)]
+    pub payload: Payload,
+}
+
+/// A snapshot file with its decoded payload summary.
+#[derive(Debug, Clone, Serialize)]
+pub struct SnapInfo {
+    /// File name.
+    pub file: String,
+    /// Display path.
+    #[serde(skip)]
+    pub display: String,
+    /// Term.
+    pub term: u64,
+    /// Index.
+    pub index: u64,
+    /// Size.
+    pub bytes: u64,
+    /// Container sound, payload decrypted and decoded.
+    pub valid: bool,
+    /// ConfState voters.
+    pub voters: Vec<u64>,
+    /// Which DEK decrypted it.
+    pub dek: Option<String>,
+    /// Membership in the snapshot.
+    pub membership: Option<Membership>,
+    /// Object counts by kind.
+    pub objects: BTreeMap<String, usize>,
+    /// Why it is not valid.
+    pub problem: Option<String>,
+    /// Whether the WAL holds a marker for this snapshot.
+    pub has_marker: bool,
+}
+
+/// Everything known about one input.
+#[derive(Debug)]
+pub struct Analysis {
+    /// The input.
+    pub source: Source,
+    /// The layout.
+    pub layout: Layout,
+    /// Key facts.
+    pub keys: KeyInfo,
+    /// Usable DEKs.
+    pub deks: Vec<Dek>,
+    /// Whether entry/snapshot data is encrypted.
+    pub encrypted: bool,
+    /// The WAL.
+    pub wal: WalLog,
+    /// WAL metadata (the local raft member).
+    pub member: Option<api::RaftMember>,
+    /// Snapshots, oldest first.
+    pub snapshots: Vec<SnapInfo>,
+    /// Index into `snapshots` of the base used for the final state.
+    pub base_snapshot: Option<usize>,
+    /// All entries, live and overwritten, in index order (overwritten ones before their
+    /// replacement).
+    pub entries: Vec<DecodedEntry>,
+    /// The state at the last committed index.
+    pub state: Store,
+    /// Raft membership at the last committed index.
+    pub membership: Membership,
+    /// Index the state is at.
+    pub state_index: u64,
+    /// Every finding.
+    pub findings: Vec<Finding>,
+}
+
+/// Result of decrypting + decoding one entry; the full actions are kept only until applied.
+struct Decoded {
+    summary: DecodedEntry,
+    actions: Vec<(Verb, Object)>,
+    conf: Option<(i32, u64, Option<api::RaftMember>)>,
+}
+
+/// Read the unlock key from a file path or the `SWARMSIFT_UNLOCK_KEY` environment variable.
+pub fn unlock_key_from(file: Option<&Path>) -> Result<Option<UnlockKey>> {
+    if let Some(p) = file {
+        let text = std::fs::read_to_string(p).map_err(|e| Error::Io { path: p.to_path_buf(), source: e })?;
+        return UnlockKey::parse(&text).map(Some).map_err(|e| Error::Key(format!("{}: {e}", p.display())));
+    }
+    match std::env::var("SWARMSIFT_UNLOCK_KEY") {
+        Ok(v) if !v.trim().is_empty() => {
+            UnlockKey::parse(&v).map(Some).map_err(|e| Error::Key(format!("SWARMSIFT_UNLOCK_KEY: {e}")))
+        }
+        _ => Ok(None),
+    }
+}
+
+fn ts_string(t: jiff::Timestamp) -> String {
+    t.to_string()
+}
+
+/// Load keys: parse the node key and certificate and unwrap the DEKs.
+fn load_keys(src: &Source, lay: &Layout, kek: Option<&UnlockKey>, findings: &mut Vec<Finding>) -> (KeyInfo, Vec<Dek>, Option<NodeKey>) {
+    let mut info = KeyInfo::default();
+    let mut deks = Vec::new();
+    let mut nk = None;
+    if let Some(cf) = &lay.cert_file {
+        match src.read(cf).map_err(|e| e.to_string()).and_then(|b| keys::parse_node_cert(&b).map_err(|e| e.to_string())) {
+            Ok(c) => {
+                let CertInfo { node_id, role, cluster_id, not_before, not_after, .. } = c;
+                let expired = not_after < jiff::Timestamp::now();
+                info.cert = Some(CertSummary {
+                    file: src.display(cf),
+                    node_id,
+                    role,
+                    cluster_id,
+                    not_before: ts_string(not_before),
+                    not_after: ts_string(not_after),
+                    expired,
+                });
+            }
+            Err(e) => findings.push(
+                Finding::new("key.cert_unreadable", Severity::Warning, format!("node certificate does not parse: {e}"))
+                    .file(src.display(cf)),
+            ),
+        }
+    }
+    let Some(kf) = &lay.key_file else {
+        info.problem = Some("no certificates/swarm-node.key: the raft DEK is not available".into());
+        return (info, deks, nk);
+    };
+    info.key_file = Some(src.display(kf));
+    let parsed = match src.read(kf) {
+        Ok(b) => keys::parse_node_key(&b),
+        Err(e) => {
+            info.problem = Some(e.to_string());
+            return (info, deks, nk);
+        }
+    };
+    match parsed {
+        Ok(k) => {
+            info.block_type = Some(k.block_type.clone());
+            info.autolock = Some(k.encrypted);
+            info.kek_version = k.kek_version;
+            info.has_dek = k.raft_dek.is_some();
+            info.rotation_pending = k.raft_dek_pending.is_some();
+            info.needs_rotation = k.needs_rotation;
+            match keys::node_key_deks(&k, kek) {
+                Ok(d) => deks = d,
+                Err(e) => {
+                    info.problem = Some(e.to_string());
+                }
+            }
+            nk = Some(k);
+        }
+        Err(e) => {
+            info.problem = Some(format!("{}: {e}", src.display(kf)));
+            findings.push(
+                Finding::new("key.unreadable", Severity::Error, format!("swarm-node.key does not parse: {e}")).file(src.display(kf)),
+            );
+        }
+    }
+    info.deks_usable = deks.len();
+    (info, deks, nk)
+}
+
+/// Decrypt (when needed) a payload with every DEK.
+fn open_payload(data: &[u8], encrypted: bool, deks: &[Dek]) -> std::result::Result<(Vec<u8>, Option<String>), String> {
+    if !encrypted {
+        return Ok((data.to_vec(), None));
+    }
+    match crypto::decrypt_record(data, deks) {
+        Ok(d) => Ok((d.plaintext, deks.get(d.dek).map(|k| k.source.to_string()))),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Decrypt and decode a snapshot payload into `api.Snapshot`.
+pub fn decode_snapshot(payload: &[u8], encrypted: bool, deks: &[Dek]) -> std::result::Result<(api::Snapshot, Option<String>), String> {
+    let (plain, dek) = open_payload(payload, encrypted, deks).map_err(|e| format!("cannot decrypt: {e}"))?;
+    let s = api::Snapshot::decode(plain.as_slice()).map_err(|e| format!("decrypted data is not an api.Snapshot: {e}"))?;
+    if s.version != 0 {
+        return Err(format!("unknown api.Snapshot version {}", s.version));
+    }
+    Ok((s, dek))
+}
+
+fn conf_change_name(t: i32) -> &'static str {
+    match t {
+        0 => "ConfChangeAddNode",
+        1 => "ConfChangeRemoveNode",
+        2 => "ConfChangeUpdateNode",
+        3 => "ConfChangeAddLearnerNode",
+        _ => "ConfChangeUnknown",
+    }
+}
+
+fn decode_entry(e: &EntryRec, encrypted: bool, deks: &[Dek], display: &str) -> Decoded {
+    let mut summary = DecodedEntry {
+        index: e.index,
+        term: e.term,
+        etype: wal::entry_type_name(e.etype),
+        committed: false,
+        overwritten_by_term: e.overwritten_by.map(|o| o.0),
+        in_snapshot: false,
+        bytes: e.data.len(),
+        file: display.to_string(),
+        offset: e.offset,
+        dek: None,
+        payload: Payload::Empty,
+    };
+    let mut actions = Vec::new();
+    let mut conf = None;
+    if e.data.is_empty() {
+        return Decoded { summary, actions, conf };
+    }
+    let plain = match open_payload(&e.data, encrypted, deks) {
+        Ok((p, dek)) => {
+            summary.dek = dek;
+            p
+        }
+        Err(reason) => {
+            summary.payload = Payload::Undecryptable { reason };
+            return Decoded { summary, actions, conf };
+        }
+    };
+    if plain.is_empty() {
+        return Decoded { summary, actions, conf };
+    }
+    match e.etype {
+        0 => match api::InternalRaftRequest::decode(plain.as_slice()) {
+            Ok(req) => {
+                let mut sums = Vec::with_capacity(req.action.len());
+                for a in req.action {
+                    let verb = Verb::from_i32(a.action);
+                    match a.target {
+                        Some(t) => {
+                            let o = Object::from_target(t);
+                            sums.push(ActionSummary { verb, kind: o.kind(), id: o.id().to_string(), name: o.name(), version: o.version() });
+                            actions.push((verb, o));
+                        }
+                        None => sums.push(ActionSummary {
+                            verb,
+                            kind: Kind::Resource,
+                            id: String::new(),
+                            name: "(no object)".into(),
+                            version: 0,
+                        }),
+                    }
+                }
+                summary.payload = Payload::Request { request_id: req.id, actions: sums };
+            }
+            Err(err) => summary.payload = Payload::Undecodable { reason: format!("not an InternalRaftRequest: {err}") },
+        },
+        1 => match raftpb::ConfChange::decode(plain.as_slice()) {
+            Ok(cc) => {
+                let ctx = cc.context.clone().unwrap_or_default();
+                let member = if ctx.is_empty() { None } else { api::RaftMember::decode(ctx).ok() };
+                summary.payload = Payload::ConfChange {
+                    change: conf_change_name(cc.r#type.unwrap_or(0)).into(),
+                    raft_id: cc.node_id(),
+                    node_id: member.as_ref().map(|m| m.node_id.clone()),
+                    addr: member.as_ref().map(|m| m.addr.clone()),
+                };
+                conf = Some((cc.r#type.unwrap_or(0), cc.node_id(), member));
+            }
+            Err(err) => summary.payload = Payload::Undecodable { reason: format!("not a ConfChange: {err}") },
+        },
+        2 => match raftpb::ConfChangeV2::decode(plain.as_slice()) {
+            Ok(cc) => {
+                summary.payload = Payload::ConfChange {
+                    change: "ConfChangeV2".into(),
+                    raft_id: cc.changes.first().map(|c| c.node_id()).unwrap_or(0),
+                    node_id: None,
+                    addr: None,
+                };
+            }
+            Err(err) => summary.payload = Payload::Undecodable { reason: format!("not a ConfChangeV2: {err}") },
+        },
+        t => summary.payload = Payload::Undecodable { reason: format!("unknown entry type {t}") },
+    }
+    Decoded { summary, actions, conf }
+}
+
+fn apply_conf(m: &mut Membership, conf: &(i32, u64, Option<api::RaftMember>)) {
+    let (t, id, member) = conf;
+    match t {
+        0 | 2 | 3 => {
+            let (nid, addr) = member.as_ref().map(|r| (r.node_id.clone(), r.addr.clone())).unwrap_or_default();
+            m.members.insert(*id, (nid, addr));
+        }
+        1 => {
+            m.members.remove(id);
+            if !m.removed.contains(id) {
+                m.removed.push(*id);
+            }
+        }
+        _ => {}
+    }
+}
+
+impl Analysis {
+    /// Load and analyse one input.
+    pub fn load(path: &Path, opts: &Options) -> Result<Analysis> {
+        let source = Source::open(path, opts.read)?;
+        let (layout, mut findings) = layout::detect(&source);
+        if layout.wal_files.is_empty() && layout.snap_files.is_empty() {
+            return Err(Error::NotSwarmState {
+                path: path.to_path_buf(),
+                why: "no WAL segments and no snapshots found (a worker node, or not a swarm dir)".into(),
+            });
+        }
+        let (keys, deks, _nk) = load_keys(&source, &layout, opts.unlock_key.as_ref(), &mut findings);
+        let encrypted = match layout.kind.encrypted() {
+            Some(e) => e,
+            None => !deks.is_empty() || layout.key_file.is_some(),
+        };
+        if encrypted && deks.is_empty() && !opts.allow_no_keys {
+            let why = keys.problem.clone().unwrap_or_else(|| "no raft DEK available".into());
+            return Err(Error::Key(format!("cannot decrypt {}: {why}", source.input.display())));
+        }
+        // WAL.
+        let mut segs = Vec::new();
+        for (name, _) in &layout.wal_files {
+            let rel = if layout.wal_dir.is_empty() { name.clone() } else { format!("{}/{}", layout.wal_dir, name) };
+            let data = source.read(&rel)?;
+            segs.push((name.clone(), source.display(&rel), data));
+        }
+        let wal = wal::read_wal(segs);
+        findings.extend(wal.findings.iter().cloned());
+        let member = wal.metadata.as_ref().and_then(|m| api::RaftMember::decode(m.clone()).ok());
+        if wal.metadata.is_some() && member.is_none() {
+            findings.push(Finding::new("wal.metadata_undecodable", Severity::Warning, "WAL metadata is not an api.RaftMember"));
+        }
+        // Snapshots.
+        let commit = wal.commit();
+        let mut snapshots = Vec::new();
+        let mut decoded_snaps: Vec<Option<api::Snapshot>> = Vec::new();
+        for (name, _) in &layout.snap_files {
+            let rel = if layout.snap_dir.is_empty() { name.clone() } else { format!("{}/{}", layout.snap_dir, name) };
+            let data = source.read(&rel)?;
+            let sf: SnapFile = snap::read_snap(name, &source.display(&rel), &data);
+            findings.extend(sf.findings.iter().cloned());
+            let mut info = SnapInfo {
+                file: sf.name.clone(),
+                display: sf.display.clone(),
+                term: sf.term,
+                index: sf.index,
+                bytes: sf.size,
+                valid: false,
+                voters: sf.voters.clone(),
+                dek: None,
+                membership: None,
+                objects: BTreeMap::new(),
+                problem: None,
+                has_marker: wal.markers.iter().any(|m| m.index == sf.index && m.term == sf.term),
+            };
+            let mut decoded = None;
+            if !sf.container_ok {
+                info.problem = Some(sf.findings.first().map(|f| f.message.clone()).unwrap_or_else(|| "damaged container".into()));
+            } else {
+                match decode_snapshot(sf.payload.as_deref().unwrap_or(&[]), encrypted, &deks) {
+                    Ok((s, dek)) => {
+                        info.valid = true;
+                        info.dek = dek;
+                        if let Some(m) = &s.membership {
+                            info.membership = Some(Membership::from_snapshot(m));
+                        }
+                        if let Some(st) = &s.store {
+                            let c = |n: usize| n;
+                            info.objects = [
+                                ("nodes", c(st.nodes.len())),
+                                ("services", st.services.len()),
+                                ("tasks", st.tasks.len()),
+                                ("networks", st.networks.len()),
+                                ("secrets", st.secrets.len()),
+                                ("configs", st.configs.len()),
+                                ("clusters", st.clusters.len()),
+                                ("volumes", st.volumes.len()),
+                                ("resources", st.resources.len()),
+                                ("extensions", st.extensions.len()),
+                            ]
+                            .into_iter()
+                            .map(|(k, v)| (k.to_string(), v))
+                            .collect();
+                        }
+                        decoded = Some(s);
+                    }
+                    Err(e) => {
+                        findings.push(
+                            Finding::new("snap.payload", Severity::Error, format!("snapshot payload: {e}"))
+                                .file(&sf.display)
+                                .index(sf.index)
+                                .term(sf.term),
+                        );
+                        info.problem = Some(e);
+                    }
+                }
+            }
+            snapshots.push(info);
+            decoded_snaps.push(decoded);
+        }
+        // Base snapshot: newest valid one at or below the commit index (or any, if no HardState).
+        let base_snapshot = (0..snapshots.len())
+            .rev()
+            .find(|&i| snapshots[i].valid && (wal.hard_state.is_none() || snapshots[i].index <= commit))
+            .or_else(|| (0..snapshots.len()).rev().find(|&i| snapshots[i].valid));
+        let newest = snapshots.len().checked_sub(1);
+        if let (Some(b), Some(n)) = (base_snapshot, newest) {
+            if b != n {
+                findings.push(
+                    Finding::new(
+                        "snap.fallback",
+                        Severity::Warning,
+                        format!(
+                            "the newest snapshot {} is not usable; the state is rebuilt from the older {}",
+                            snapshots[n].file, snapshots[b].file
+                        ),
+                    )
+                    .file(snapshots[n].display.clone()),
+                );
+            }
+        }
+        let (mut state, mut membership, base_index) = match base_snapshot {
+            Some(i) => {
+                let s = decoded_snaps[i].take().unwrap_or_default();
+                let m = s.membership.as_ref().map(Membership::from_snapshot).unwrap_or_default();
+                (Store::from_snapshot(s.store.unwrap_or_default()), m, snapshots[i].index)
+            }
+            None => (Store::default(), Membership::default(), 0),
+        };
+        drop(decoded_snaps);
+        if let Some(first) = wal.first_index() {
+            if first > base_index + 1 {
+                findings.push(
+                    Finding::new(
+                        "replay.gap",
+                        Severity::Error,
+                        format!(
+                            "the WAL starts at index {first} but the base snapshot is at {base_index}: entries {}-{} are missing, so the state cannot be rebuilt exactly",
+                            base_index + 1,
+                            first - 1
+                        ),
+                    )
+                    .index(base_index + 1),
+                );
+            }
+        }
+        // Entries, in chunks: overwritten ones are interleaved before the live entry at their index.
+        let mut all: Vec<&EntryRec> = wal.entries.iter().chain(wal.overwritten.iter()).collect();
+        all.sort_by_key(|e| (e.index, e.overwritten_by.is_none(), e.seg, e.offset));
+        let mut entries = Vec::with_capacity(all.len());
+        let mut state_index = base_index;
+        use rayon::prelude::*;
+        for chunk in all.chunks(2048) {
+            let decoded: Vec<Decoded> = chunk
+                .par_iter()
+                .map(|e| decode_entry(e, encrypted, &deks, wal.seg_display(e.seg)))
+                .collect();
+            for mut d in decoded {
+                let live = d.summary.overwritten_by_term.is_none();
+                d.summary.committed = live && d.summary.index <= commit;
+                d.summary.in_snapshot = d.summary.index <= base_index && base_snapshot.is_some();
+                match &d.summary.payload {
+                    Payload::Undecryptable { reason } => {
+                        let (sev, what) = if d.summary.in_snapshot {
+                            (Severity::Warning, "entry is covered by the snapshot (it may predate a DEK rotation)")
+                        } else {
+                            (Severity::Error, "entry data cannot be read: no DEK decrypts it (damaged record, or a key that is gone)")
+                        };
+                        findings.push(
+                            Finding::new("entry.undecryptable", sev, format!("{what}: {reason}"))
+                                .file(&d.summary.file)
+                                .offset(d.summary.offset)
+                                .index(d.summary.index)
+                                .term(d.summary.term),
+                        );
+                    }
+                    Payload::Undecodable { reason } => findings.push(
+                        Finding::new("entry.undecodable", Severity::Error, reason.clone())
+                            .file(&d.summary.file)
+                            .offset(d.summary.offset)
+                            .index(d.summary.index)
+                            .term(d.summary.term),
+                    ),
+                    _ => {}
+                }
+                if d.summary.committed && d.summary.index > base_index {
+                    for (verb, obj) in d.actions.drain(..) {
+                        if let Some(an) = state.apply(verb, obj) {
+                            findings.push(
+                                Finding::new("replay.anomaly", Severity::Warning, an.to_string())
+                                    .index(d.summary.index)
+                                    .term(d.summary.term),
+                            );
+                        }
+                    }
+                    if let Some(c) = &d.conf {
+                        apply_conf(&mut membership, c);
+                    }
+                    state_index = d.summary.index;
+                }
+                entries.push(d.summary);
+            }
+        }
+        let uncommitted: Vec<&DecodedEntry> = entries.iter().filter(|e| e.overwritten_by_term.is_none() && !e.committed).collect();
+        if let (Some(f), Some(l)) = (uncommitted.first(), uncommitted.last()) {
+            if wal.hard_state.is_some() {
+                findings.push(
+                    Finding::new(
+                        "wal.uncommitted_tail",
+                        Severity::Info,
+                        format!(
+                            "entries {}-{} are past HardState.commit {commit}: not committed on this manager; raft may still commit or discard them",
+                            f.index, l.index
+                        ),
+                    )
+                    .index(f.index),
+                );
+            }
+        }
+        for s in &snapshots {
+            if !s.has_marker && s.index > 0 && !wal.segments.is_empty() {
+                let covered = wal.markers.iter().any(|m| m.index < s.index) || wal.first_index().is_some_and(|f| f <= s.index);
+                if covered {
+                    findings.push(
+                        Finding::new("snap.no_marker", Severity::Warning, "no snapshot marker in the WAL for this snapshot")
+                            .file(&s.display)
+                            .index(s.index)
+                            .term(s.term),
+                    );
+                }
+            }
+        }
+        if let (Some(m), Some(c)) = (&member, &keys.cert) {
+            if m.node_id != c.node_id {
+                findings.push(Finding::new(
+                    "key.cert_node_mismatch",
+                    Severity::Error,
+                    format!("certificate CN {} is not the node ID {} in the WAL metadata", c.node_id, m.node_id),
+                ));
+            }
+        }
+        Ok(Analysis {
+            source,
+            layout,
+            keys,
+            deks,
+            encrypted,
+            wal,
+            member,
+            snapshots,
+            base_snapshot,
+            entries,
+            state,
+            membership,
+            state_index,
+            findings,
+        })
+    }
+
+    /// Whether any finding is an error.
+    pub fn has_errors(&self) -> bool {
+        self.findings.iter().any(|f| f.severity == Severity::Error)
+    }
+
+    /// The Docker version era, with the evidence for it.
+    pub fn era(&self) -> Vec<String> {
+        let mut v = Vec::new();
+        match self.layout.kind {
+            LayoutKind::Legacy => v.push("Docker 1.12 (plaintext wal/snap, etcd 2.3 frames)".to_string()),
+            LayoutKind::V3Plain => v.push("Docker 1.13 development build (plaintext wal-v3)".to_string()),
+            LayoutKind::V3Encrypted => {
+                let markers: Vec<_> = self.wal.markers.iter().filter(|m| m.index > 0).collect();
+                if markers.iter().any(|m| m.has_conf_state) {
+                    v.push("Docker 23.0 or later (snapshot markers carry a ConfState: etcd 3.5+)".to_string());
+                } else if !markers.is_empty() {
+                    v.push("Docker 1.13 to 20.10 (snapshot markers without ConfState: etcd 3.0-3.3)".to_string());
+                } else {
+                    v.push("Docker 1.13 or later (wal-v3-encrypted)".to_string());
+                }
+            }
+            LayoutKind::Bare => {}
+        }
+        if let Some(m) = &self.member {
+            if let Some(Object::Node(n)) = self.state.get(Kind::Node, &m.node_id) {
+                if let Some(ev) = n.description.as_ref().and_then(|d| d.engine.as_ref()).map(|e| e.engine_version.clone()) {
+                    if !ev.is_empty() {
+                        v.push(format!("engine {ev} (this node's own description in the store)"));
+                    }
+                }
+            }
+        }
+        v
+    }
+}

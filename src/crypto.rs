@@ -1,0 +1,728 @@
+//! Decryption of swarmkit `MaybeEncryptedRecord`s (raft entry data and snapshot data).
+//!
+//! swarmkit replaces the `Data` of every raft entry in `wal-v3-encrypted/` and of every
+//! snapshot in `snap-v3-encrypted/` with a marshaled `MaybeEncryptedRecord
+//! {algorithm = 1, data = 2, nonce = 3}`. Two algorithms exist:
+//!
+//! * **secretbox** (algorithm 1, the default): NaCl XSalsa20-Poly1305 with a 32-byte key and
+//!   the 24-byte nonce in field 3; `data` = 16-byte Poly1305 tag ‖ ciphertext.
+//! * **Fernet** (algorithm 2, FIPS mode): `data` is the base64url token text
+//!   `0x80 ‖ u64 BE timestamp ‖ 16-byte IV ‖ AES-128-CBC/PKCS#7 ciphertext ‖ HMAC-SHA256`;
+//!   key bytes 0..16 sign, 16..32 encrypt. The timestamp is never checked (swarmkit
+//!   passes TTL −1), but it is reported because it records when the entry was encrypted.
+//!
+//! Invariants:
+//! * Nothing here panics on untrusted input, and no allocation is sized by a length field
+//!   read from the input (prost checks lengths against the buffer; everything else is
+//!   bounded by the input length).
+//! * Key-independent problems (not a record, `NONE`, unknown algorithm, wrong nonce size,
+//!   malformed token) are reported before any key is tried; a record is only called
+//!   [`DecryptError::NoKeyFits`] when every DEK failed *authentication*.
+//! * Keys are used like swarmkit does: copied into a 32-byte array (zero-padded or
+//!   truncated), so a DEK of unusual length behaves as it would in swarmkit.
+//! * Key material lives in [`Zeroizing`] buffers and is never printed by `Debug`.
+
+use std::fmt;
+
+use aes::cipher::{BlockModeDecrypt, BlockModeEncrypt, KeyIvInit, block_padding::Pkcs7};
+use base64::Engine as _;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+use crypto_secretbox::aead::{AeadInPlace, KeyInit as _};
+use crypto_secretbox::{Nonce, Tag, XSalsa20Poly1305};
+use hmac::{Hmac, KeyInit as _, Mac as _};
+use prost::Message as _;
+use sha2::Sha256;
+use zeroize::Zeroizing;
+
+use crate::pb::docker::swarmkit::v1::MaybeEncryptedRecord;
+
+/// Size of a swarmkit DEK/KEK (`naclSecretboxKeySize`).
+pub const KEY_LEN: usize = 32;
+/// Size of the secretbox nonce stored in field 3 of the record.
+pub const SECRETBOX_NONCE_LEN: usize = 24;
+/// Size of the Poly1305 tag that prefixes secretbox data.
+pub const SECRETBOX_TAG_LEN: usize = 16;
+
+const FERNET_VERSION: u8 = 0x80;
+const FERNET_HEADER_LEN: usize = 1 + 8 + 16;
+const FERNET_HMAC_LEN: usize = 32;
+const AES_BLOCK: usize = 16;
+
+/// base64url that accepts tokens with or without `=` padding (fernet-go writes padding).
+const B64_URL_ANY_PAD: GeneralPurpose = GeneralPurpose::new(
+    &base64::alphabet::URL_SAFE,
+    GeneralPurposeConfig::new()
+        .with_encode_padding(true)
+        .with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
+
+/// Where a DEK came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DekSource {
+    /// The `raft-dek` PEM header.
+    Current,
+    /// The `raft-dek-pending` PEM header (mid-rotation).
+    Pending,
+    /// Any other origin (e.g. a key given on the command line); the string is shown as is.
+    Other(String),
+}
+
+impl fmt::Display for DekSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DekSource::Current => f.write_str("raft-dek"),
+            DekSource::Pending => f.write_str("raft-dek-pending"),
+            DekSource::Other(s) => f.write_str(s),
+        }
+    }
+}
+
+/// A raft data-encryption key. `Debug` shows the source and length only, never the key.
+#[derive(Clone)]
+pub struct Dek {
+    /// Where the key came from.
+    pub source: DekSource,
+    key: Zeroizing<Vec<u8>>,
+}
+
+impl Dek {
+    /// Wraps key bytes (normally 32) taken from `source`. The bytes are copied into a
+    /// zeroizing buffer.
+    pub fn new(source: DekSource, key: &[u8]) -> Dek {
+        Dek {
+            source,
+            key: Zeroizing::new(key.to_vec()),
+        }
+    }
+
+    /// The raw key bytes.
+    pub fn key(&self) -> &[u8] {
+        &self.key
+    }
+}
+
+impl fmt::Debug for Dek {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Dek")
+            .field("source", &self.source)
+            .field("key", &format_args!("<redacted {} bytes>", self.key.len()))
+            .finish()
+    }
+}
+
+/// `MaybeEncryptedRecord.algorithm`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Algorithm {
+    /// 0 = `NONE`: `data` is the plaintext.
+    None,
+    /// 1 = `SECRETBOX_SALSA20_POLY1305`.
+    Secretbox,
+    /// 2 = `FERNET_AES_128_CBC`.
+    Fernet,
+    /// Any other wire value.
+    Unknown(i32),
+}
+
+impl Algorithm {
+    /// Maps the protobuf enum value.
+    pub fn from_wire(value: i32) -> Algorithm {
+        match value {
+            0 => Algorithm::None,
+            1 => Algorithm::Secretbox,
+            2 => Algorithm::Fernet,
+            n => Algorithm::Unknown(n),
+        }
+    }
+
+    /// The protobuf enum value.
+    pub fn to_wire(self) -> i32 {
+        match self {
+            Algorithm::None => 0,
+            Algorithm::Secretbox => 1,
+            Algorithm::Fernet => 2,
+            Algorithm::Unknown(n) => n,
+        }
+    }
+}
+
+impl fmt::Display for Algorithm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Algorithm::None => f.write_str("none"),
+            Algorithm::Secretbox => f.write_str("secretbox"),
+            Algorithm::Fernet => f.write_str("fernet"),
+            Algorithm::Unknown(n) => write!(f, "unknown({n})"),
+        }
+    }
+}
+
+/// A successfully decrypted record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decrypted {
+    /// The plaintext (empty for leader no-op entries).
+    pub plaintext: Vec<u8>,
+    /// The record's algorithm (`Secretbox` or `Fernet`).
+    pub algorithm: Algorithm,
+    /// Index into the `deks` slice of the key that authenticated the record.
+    pub dek: usize,
+    /// Fernet only: the Unix timestamp in the token (when it was encrypted; unverified).
+    pub fernet_timestamp: Option<u64>,
+}
+
+/// Why a record could not be decrypted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecryptError {
+    /// The bytes do not parse as a `MaybeEncryptedRecord`.
+    #[error("not an encrypted record: bytes do not parse as MaybeEncryptedRecord")]
+    NotARecord,
+    /// Algorithm `NONE`: swarmkit refuses these in the encrypted directories.
+    #[error(
+        "record is not encrypted (algorithm NONE), which swarmkit refuses in encrypted raft data"
+    )]
+    Plaintext,
+    /// An algorithm value swarmkit does not know.
+    #[error("unknown encryption algorithm {0} in record")]
+    UnknownAlgorithm(i32),
+    /// A secretbox record whose nonce is not 24 bytes.
+    #[error("secretbox record has a {len}-byte nonce, 24 bytes are required")]
+    BadNonce {
+        /// Actual nonce length.
+        len: usize,
+    },
+    /// No DEK was supplied.
+    #[error("missing key: no raft DEK available to decrypt the record")]
+    NoKeys,
+    /// Authentication failed with every DEK.
+    #[error(
+        "no key fits: authentication failed with all {tried} DEK(s) (wrong key, or the record is damaged)"
+    )]
+    NoKeyFits {
+        /// How many DEKs were tried.
+        tried: usize,
+    },
+    /// Structurally broken record (too short, bad base64, bad padding after a valid MAC, …).
+    #[error("malformed encrypted record: {0}")]
+    Malformed(String),
+}
+
+fn decode_record(record: &[u8]) -> Result<MaybeEncryptedRecord, DecryptError> {
+    MaybeEncryptedRecord::decode(record).map_err(|_| DecryptError::NotARecord)
+}
+
+/// The algorithm of a marshaled record, without decrypting it.
+pub fn record_algorithm(record: &[u8]) -> Result<Algorithm, DecryptError> {
+    decode_record(record).map(|r| Algorithm::from_wire(r.algorithm))
+}
+
+/// The `data` of a record with algorithm `NONE`; `None` if the bytes are not a record or
+/// the record is encrypted. Lets callers decide whether to accept unencrypted records.
+pub fn plaintext_of_none_record(record: &[u8]) -> Option<Vec<u8>> {
+    let r = decode_record(record).ok()?;
+    (Algorithm::from_wire(r.algorithm) == Algorithm::None).then(|| r.data.to_vec())
+}
+
+/// Copies a key into a fixed 32-byte array like swarmkit's `copy(key[:], k)`.
+fn key32(key: &[u8]) -> Zeroizing<[u8; KEY_LEN]> {
+    let mut out = Zeroizing::new([0u8; KEY_LEN]);
+    let n = key.len().min(KEY_LEN);
+    if let (Some(dst), Some(src)) = (out.get_mut(..n), key.get(..n)) {
+        dst.copy_from_slice(src);
+    }
+    out
+}
+
+/// Splits a normalized 32-byte key into the Fernet (signing, encryption) halves.
+fn fernet_halves(key: &[u8; KEY_LEN]) -> (Zeroizing<[u8; 16]>, Zeroizing<[u8; 16]>) {
+    let mut sign = Zeroizing::new([0u8; 16]);
+    let mut enc = Zeroizing::new([0u8; 16]);
+    let (a, b) = key.split_at(16);
+    sign.copy_from_slice(a);
+    enc.copy_from_slice(b);
+    (sign, enc)
+}
+
+/// HMAC-SHA256 keyed with a 16-byte key. HMAC zero-pads keys shorter than the 64-byte
+/// block, so keying with the padded block is the same function and cannot fail.
+fn fernet_mac(sign_key: &[u8; 16]) -> Hmac<Sha256> {
+    let mut block = Zeroizing::new([0u8; 64]);
+    if let Some(dst) = block.get_mut(..16) {
+        dst.copy_from_slice(sign_key);
+    }
+    Hmac::<Sha256>::new(&(*block).into())
+}
+
+/// Decrypts a marshaled `MaybeEncryptedRecord`, trying every DEK in order (pass current
+/// and pending). Returns the plaintext and the index of the key that worked.
+pub fn decrypt_record(record: &[u8], deks: &[Dek]) -> Result<Decrypted, DecryptError> {
+    let r = decode_record(record)?;
+    match Algorithm::from_wire(r.algorithm) {
+        Algorithm::None => Err(DecryptError::Plaintext),
+        Algorithm::Unknown(n) => Err(DecryptError::UnknownAlgorithm(n)),
+        Algorithm::Secretbox => open_secretbox(&r.data, &r.nonce, deks),
+        Algorithm::Fernet => open_fernet(&r.data, deks),
+    }
+}
+
+fn open_secretbox(data: &[u8], nonce: &[u8], deks: &[Dek]) -> Result<Decrypted, DecryptError> {
+    let nonce: &[u8; SECRETBOX_NONCE_LEN] = nonce
+        .try_into()
+        .map_err(|_| DecryptError::BadNonce { len: nonce.len() })?;
+    let Some((tag, ciphertext)) = data.split_first_chunk::<SECRETBOX_TAG_LEN>() else {
+        return Err(DecryptError::Malformed(format!(
+            "secretbox data is {} bytes, shorter than the 16-byte tag",
+            data.len()
+        )));
+    };
+    if deks.is_empty() {
+        return Err(DecryptError::NoKeys);
+    }
+    let nonce = Nonce::from(*nonce);
+    let tag = Tag::from(*tag);
+    // A failed open leaves the buffer untouched (the tag is checked before decrypting),
+    // so one copy of the ciphertext serves all keys.
+    let mut buf = ciphertext.to_vec();
+    for (i, dek) in deks.iter().enumerate() {
+        let key = key32(dek.key());
+        let cipher = XSalsa20Poly1305::new(&(*key).into());
+        if cipher
+            .decrypt_in_place_detached(&nonce, b"", &mut buf, &tag)
+            .is_ok()
+        {
+            return Ok(Decrypted {
+                plaintext: buf,
+                algorithm: Algorithm::Secretbox,
+                dek: i,
+                fernet_timestamp: None,
+            });
+        }
+    }
+    Err(DecryptError::NoKeyFits { tried: deks.len() })
+}
+
+fn open_fernet(data: &[u8], deks: &[Dek]) -> Result<Decrypted, DecryptError> {
+    let token = B64_URL_ANY_PAD
+        .decode(data)
+        .map_err(|e| DecryptError::Malformed(format!("fernet token is not base64url: {e}")))?;
+    let min = FERNET_HEADER_LEN + AES_BLOCK + FERNET_HMAC_LEN;
+    if token.len() < min {
+        return Err(DecryptError::Malformed(format!(
+            "fernet token is {} bytes, at least {min} are required",
+            token.len()
+        )));
+    }
+    let Some((signed, mac)) = token.split_last_chunk::<FERNET_HMAC_LEN>() else {
+        return Err(DecryptError::Malformed("fernet token too short".into()));
+    };
+    let Some((&version, rest)) = signed.split_first() else {
+        return Err(DecryptError::Malformed("fernet token too short".into()));
+    };
+    if version != FERNET_VERSION {
+        return Err(DecryptError::Malformed(format!(
+            "fernet version byte is {version:#04x}, expected 0x80"
+        )));
+    }
+    let Some((ts, rest)) = rest.split_first_chunk::<8>() else {
+        return Err(DecryptError::Malformed("fernet token too short".into()));
+    };
+    let Some((iv, ciphertext)) = rest.split_first_chunk::<16>() else {
+        return Err(DecryptError::Malformed("fernet token too short".into()));
+    };
+    if ciphertext.len() % AES_BLOCK != 0 {
+        return Err(DecryptError::Malformed(format!(
+            "fernet ciphertext is {} bytes, not a multiple of 16",
+            ciphertext.len()
+        )));
+    }
+    if deks.is_empty() {
+        return Err(DecryptError::NoKeys);
+    }
+    for (i, dek) in deks.iter().enumerate() {
+        let key = key32(dek.key());
+        let (sign, enc) = fernet_halves(&key);
+        let mut m = fernet_mac(&sign);
+        m.update(signed);
+        if m.verify_slice(mac).is_err() {
+            continue;
+        }
+        // Authenticated with this key: any failure from here on is damage, not a wrong key.
+        let plaintext = cbc::Decryptor::<aes::Aes128>::new(&(*enc).into(), &(*iv).into())
+            .decrypt_padded_vec::<Pkcs7>(ciphertext)
+            .map_err(|_| {
+                DecryptError::Malformed(
+                    "fernet token authenticated but its PKCS#7 padding is invalid".into(),
+                )
+            })?;
+        return Ok(Decrypted {
+            plaintext,
+            algorithm: Algorithm::Fernet,
+            dek: i,
+            fernet_timestamp: Some(u64::from_be_bytes(*ts)),
+        });
+    }
+    Err(DecryptError::NoKeyFits { tried: deks.len() })
+}
+
+/// Encrypts `plain` with NaCl secretbox and returns the marshaled `MaybeEncryptedRecord`
+/// exactly as swarmkit writes it (for test writers and synthetic data). Deterministic.
+pub fn encrypt_secretbox(plain: &[u8], key: &[u8], nonce: &[u8; SECRETBOX_NONCE_LEN]) -> Vec<u8> {
+    let key = key32(key);
+    let cipher = XSalsa20Poly1305::new(&(*key).into());
+    let mut buf = plain.to_vec();
+    let tag = cipher
+        .encrypt_in_place_detached(&Nonce::from(*nonce), b"", &mut buf)
+        // The only error is non-empty associated data, and we pass none.
+        .expect("secretbox seal without associated data cannot fail");
+    let mut data = Vec::with_capacity(SECRETBOX_TAG_LEN + buf.len());
+    data.extend_from_slice(&tag);
+    data.extend_from_slice(&buf);
+    MaybeEncryptedRecord {
+        algorithm: Algorithm::Secretbox.to_wire(),
+        data: data.into(),
+        nonce: nonce.to_vec().into(),
+    }
+    .encode_to_vec()
+}
+
+/// Encrypts `plain` as a Fernet token (base64url with padding, like fernet-go) and returns
+/// the marshaled `MaybeEncryptedRecord` (empty nonce). Deterministic given `iv` and
+/// `timestamp`.
+pub fn encrypt_fernet(plain: &[u8], key: &[u8], iv: &[u8; 16], timestamp: u64) -> Vec<u8> {
+    let key = key32(key);
+    let (sign, enc) = fernet_halves(&key);
+    let ciphertext = cbc::Encryptor::<aes::Aes128>::new(&(*enc).into(), &(*iv).into())
+        .encrypt_padded_vec::<Pkcs7>(plain);
+    let mut token =
+        Vec::with_capacity(FERNET_HEADER_LEN + ciphertext.len() + FERNET_HMAC_LEN);
+    token.push(FERNET_VERSION);
+    token.extend_from_slice(&timestamp.to_be_bytes());
+    token.extend_from_slice(iv);
+    token.extend_from_slice(&ciphertext);
+    let mut m = fernet_mac(&sign);
+    m.update(&token);
+    token.extend_from_slice(&m.finalize().into_bytes());
+    MaybeEncryptedRecord {
+        algorithm: Algorithm::Fernet.to_wire(),
+        data: B64_URL_ANY_PAD.encode(&token).into_bytes().into(),
+        nonce: Default::default(),
+    }
+    .encode_to_vec()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hex(s: &str) -> Vec<u8> {
+        assert!(s.len() % 2 == 0);
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    // ---- Vectors produced by third-party implementations -------------------------------
+    //
+    // Generated with PyNaCl 1.6.2 and Python cryptography 50.0.2:
+    //   DEK         = sha256(b"swarmsift test dek current")
+    //   DEK_PENDING = sha256(b"swarmsift test dek pending")
+    //   NONCE1      = sha256(b"nonce 1")[:24]
+    //   SECRETBOX_RECORD = 08 01 12 <len> SecretBox(DEK).encrypt(PLAIN, NONCE1).ciphertext
+    //                      1a 18 NONCE1            (ciphertext = tag || ct)
+    //   SECRETBOX_RECORD_PENDING: same with DEK_PENDING, sha256(b"nonce 2")[:24],
+    //                      plaintext b"written after rotation"
+    //   SECRETBOX_RECORD_EMPTY: DEK, sha256(b"nonce 3")[:24], empty plaintext
+    //   FERNET_*: Fernet(urlsafe_b64encode(FERNET_KEY))._encrypt_from_parts(
+    //                FERNET_PLAIN, 1700000000, sha256(b"fernet iv")[:16]),
+    //             FERNET_KEY = sha256(b"swarmsift test fernet key"); record = 08 02 12 <len> token
+    const DEK: &str = "2a4c707e27655b7b5a813716c4eeec0b2e2b0885786ae3b0a227f9d075732660";
+    const DEK_PENDING: &str = "e48bd9a36c1a021a1e8598d42b5093fc356bd9e0251fe5c193d84e8a5338387f";
+    const NONCE1: &str = "654e2c87d7820cbeb1b5b550f43166549582b5b353e00e27";
+    const PLAIN: &[u8] = b"hello swarm raft entry \x00\x01\x02";
+    const SECRETBOX_RECORD: &str = "0801122afadcd3c3d4261ea21272714071ade21b63f6439cc8c837727bd9a94285dfacb9dea7380513d0b5698ba01a18654e2c87d7820cbeb1b5b550f43166549582b5b353e00e27";
+    const SECRETBOX_RECORD_PENDING: &str = "080112262a4fd0586c3b99d2923aa867996bac64897f33c7c21c2b9b4c4c08741e6fac868618bd76b2b61a18e889d30b85421e8cc830d15f3b5008c1896600e9a9129e09";
+    const SECRETBOX_RECORD_EMPTY: &str = "0801121052ab1a48157f9ed6338042c423f58f9f1a18801125136d32a6287ce42b2630f06d53dcb3a0c8de7d1ace";
+    const FERNET_KEY: &str = "13e2af72fb594554381f0d178bdc0d000d64fbacefed18da5677c08682f83ffd";
+    const FERNET_IV: &str = "c4aeb2148968652df3dff8189976a84d";
+    const FERNET_TS: u64 = 1_700_000_000;
+    const FERNET_PLAIN: &[u8] = b"fernet plaintext for swarmsift, longer than one block";
+    const FERNET_TOKEN: &str = "gAAAAABlU_EAxK6yFIloZS3z3_gYmXaoTVNobhZog0Q38tgzQYawxbClrsNzy6zawbDPoFZy4yODhDvB_TXo-9RcQXpehIZkBSBdWoJuGXLXC5ThcaVShRLKHPGFPT3AXBymJ2kQk_9cznWc0ANM0MdjWT8wla42Cw==";
+
+    fn dek(h: &str, src: DekSource) -> Dek {
+        Dek::new(src, &hex(h))
+    }
+
+    fn fernet_record(token: &[u8]) -> Vec<u8> {
+        MaybeEncryptedRecord {
+            algorithm: 2,
+            data: token.to_vec().into(),
+            nonce: Default::default(),
+        }
+        .encode_to_vec()
+    }
+
+    #[test]
+    fn pynacl_secretbox_vector_decrypts() {
+        let deks = [dek(DEK, DekSource::Current)];
+        let d = decrypt_record(&hex(SECRETBOX_RECORD), &deks).unwrap();
+        assert_eq!(d.plaintext, PLAIN);
+        assert_eq!(d.algorithm, Algorithm::Secretbox);
+        assert_eq!(d.dek, 0);
+        assert_eq!(d.fernet_timestamp, None);
+    }
+
+    #[test]
+    fn our_secretbox_matches_pynacl_bytes() {
+        let nonce: [u8; 24] = hex(NONCE1).try_into().unwrap();
+        assert_eq!(encrypt_secretbox(PLAIN, &hex(DEK), &nonce), hex(SECRETBOX_RECORD));
+    }
+
+    #[test]
+    fn empty_plaintext_record() {
+        let deks = [dek(DEK, DekSource::Current)];
+        let d = decrypt_record(&hex(SECRETBOX_RECORD_EMPTY), &deks).unwrap();
+        assert!(d.plaintext.is_empty());
+    }
+
+    #[test]
+    fn python_fernet_vector_decrypts_and_matches_ours() {
+        let rec = fernet_record(FERNET_TOKEN.as_bytes());
+        let deks = [dek(DEK, DekSource::Current), dek(FERNET_KEY, DekSource::Pending)];
+        let d = decrypt_record(&rec, &deks).unwrap();
+        assert_eq!(d.plaintext, FERNET_PLAIN);
+        assert_eq!(d.algorithm, Algorithm::Fernet);
+        assert_eq!(d.dek, 1);
+        assert_eq!(d.fernet_timestamp, Some(FERNET_TS));
+        let iv: [u8; 16] = hex(FERNET_IV).try_into().unwrap();
+        assert_eq!(encrypt_fernet(FERNET_PLAIN, &hex(FERNET_KEY), &iv, FERNET_TS), rec);
+    }
+
+    #[test]
+    fn fernet_without_padding_is_accepted() {
+        let rec = fernet_record(FERNET_TOKEN.trim_end_matches('=').as_bytes());
+        let deks = [dek(FERNET_KEY, DekSource::Current)];
+        assert_eq!(decrypt_record(&rec, &deks).unwrap().plaintext, FERNET_PLAIN);
+    }
+
+    #[test]
+    fn fernet_timestamp_is_not_checked() {
+        // Far in the future and at zero: both must decrypt (swarmkit uses TTL -1).
+        let key = hex(FERNET_KEY);
+        for ts in [0, u64::MAX] {
+            let rec = encrypt_fernet(b"x", &key, &[7; 16], ts);
+            let d = decrypt_record(&rec, &[Dek::new(DekSource::Current, &key)]).unwrap();
+            assert_eq!((d.plaintext.as_slice(), d.fernet_timestamp), (&b"x"[..], Some(ts)));
+        }
+    }
+
+    #[test]
+    fn wrong_key_is_no_key_fits() {
+        let deks = [dek(DEK_PENDING, DekSource::Current), Dek::new(DekSource::Pending, &[0; 32])];
+        assert_eq!(
+            decrypt_record(&hex(SECRETBOX_RECORD), &deks),
+            Err(DecryptError::NoKeyFits { tried: 2 })
+        );
+        let rec = fernet_record(FERNET_TOKEN.as_bytes());
+        assert_eq!(decrypt_record(&rec, &deks), Err(DecryptError::NoKeyFits { tried: 2 }));
+    }
+
+    #[test]
+    fn pending_dek_used_when_current_fails() {
+        let deks = [dek(DEK, DekSource::Current), dek(DEK_PENDING, DekSource::Pending)];
+        let d = decrypt_record(&hex(SECRETBOX_RECORD_PENDING), &deks).unwrap();
+        assert_eq!(d.plaintext, b"written after rotation");
+        assert_eq!(d.dek, 1);
+        assert_eq!(deks[d.dek].source.to_string(), "raft-dek-pending");
+        // and the current one still works for old records, whatever the order
+        let d = decrypt_record(&hex(SECRETBOX_RECORD), &deks).unwrap();
+        assert_eq!(d.dek, 0);
+    }
+
+    #[test]
+    fn no_keys() {
+        assert_eq!(decrypt_record(&hex(SECRETBOX_RECORD), &[]), Err(DecryptError::NoKeys));
+        let rec = fernet_record(FERNET_TOKEN.as_bytes());
+        assert_eq!(decrypt_record(&rec, &[]), Err(DecryptError::NoKeys));
+    }
+
+    #[test]
+    fn flipped_bytes_are_no_key_fits() {
+        let deks = [dek(DEK, DekSource::Current)];
+        let good = hex(SECRETBOX_RECORD);
+        // bytes 3.. are tag+ciphertext (field 2 payload); the nonce follows after 2 bytes
+        let data_range = 3..3 + 42;
+        for i in data_range.clone() {
+            let mut bad = good.clone();
+            bad[i] ^= 0x01;
+            assert_eq!(
+                decrypt_record(&bad, &deks),
+                Err(DecryptError::NoKeyFits { tried: 1 }),
+                "flip at {i}"
+            );
+        }
+        for i in data_range.end + 2..good.len() {
+            let mut bad = good.clone();
+            bad[i] ^= 0x80;
+            assert_eq!(decrypt_record(&bad, &deks), Err(DecryptError::NoKeyFits { tried: 1 }));
+        }
+        // Fernet: flip a byte inside the decoded token and re-encode.
+        let key = hex(FERNET_KEY);
+        let token = B64_URL_ANY_PAD.decode(FERNET_TOKEN).unwrap();
+        for i in 1..token.len() {
+            let mut t = token.clone();
+            t[i] ^= 0x04;
+            let rec = fernet_record(B64_URL_ANY_PAD.encode(&t).as_bytes());
+            assert_eq!(
+                decrypt_record(&rec, &[Dek::new(DekSource::Current, &key)]),
+                Err(DecryptError::NoKeyFits { tried: 1 }),
+                "fernet flip at {i}"
+            );
+        }
+    }
+
+    #[test]
+    fn key_independent_errors() {
+        let deks = [dek(DEK, DekSource::Current)];
+        // NONE record
+        let none = MaybeEncryptedRecord {
+            algorithm: 0,
+            data: b"clear".to_vec().into(),
+            nonce: Default::default(),
+        }
+        .encode_to_vec();
+        assert_eq!(decrypt_record(&none, &deks), Err(DecryptError::Plaintext));
+        assert_eq!(record_algorithm(&none), Ok(Algorithm::None));
+        assert_eq!(plaintext_of_none_record(&none).as_deref(), Some(&b"clear"[..]));
+        assert_eq!(plaintext_of_none_record(&hex(SECRETBOX_RECORD)), None);
+        assert_eq!(plaintext_of_none_record(&[0xff]), None);
+        // unknown algorithm
+        let unk = MaybeEncryptedRecord { algorithm: 7, ..Default::default() }.encode_to_vec();
+        assert_eq!(decrypt_record(&unk, &deks), Err(DecryptError::UnknownAlgorithm(7)));
+        assert_eq!(record_algorithm(&unk), Ok(Algorithm::Unknown(7)));
+        // nonce of the wrong size
+        let mut r = MaybeEncryptedRecord::decode(&hex(SECRETBOX_RECORD)[..]).unwrap();
+        r.nonce = r.nonce.slice(..23);
+        assert_eq!(
+            decrypt_record(&r.encode_to_vec(), &deks),
+            Err(DecryptError::BadNonce { len: 23 })
+        );
+        // data shorter than the tag
+        let mut r = MaybeEncryptedRecord::decode(&hex(SECRETBOX_RECORD)[..]).unwrap();
+        r.data = r.data.slice(..15);
+        assert!(matches!(
+            decrypt_record(&r.encode_to_vec(), &deks),
+            Err(DecryptError::Malformed(_))
+        ));
+        // not a record at all
+        assert_eq!(decrypt_record(&[0xff, 0xff], &deks), Err(DecryptError::NotARecord));
+        assert_eq!(record_algorithm(&[0x12, 0x05, 1]), Err(DecryptError::NotARecord));
+        // fernet: bad base64, short token, bad version byte
+        for tok in [&b"!!!!"[..], b"gAAAAA==", FERNET_TOKEN.replacen('g', "A", 1).as_bytes()] {
+            assert!(matches!(
+                decrypt_record(&fernet_record(tok), &deks),
+                Err(DecryptError::Malformed(_))
+            ));
+        }
+    }
+
+    #[test]
+    fn fernet_bad_padding_after_valid_hmac_is_malformed() {
+        // Hand-build a token whose last plaintext block has invalid padding, then sign it.
+        let key = key32(&hex(FERNET_KEY));
+        let (sign, enc) = fernet_halves(&key);
+        let iv = [9u8; 16];
+        let mut block = [0x41u8; 16];
+        block[15] = 0; // padding byte 0 is never valid PKCS#7
+        let ct = cbc::Encryptor::<aes::Aes128>::new(&(*enc).into(), &iv.into())
+            .encrypt_padded_vec::<aes::cipher::block_padding::NoPadding>(&block);
+        let mut token = vec![0x80];
+        token.extend_from_slice(&5u64.to_be_bytes());
+        token.extend_from_slice(&iv);
+        token.extend_from_slice(&ct);
+        let mut m = fernet_mac(&sign);
+        m.update(&token);
+        token.extend_from_slice(&m.finalize().into_bytes());
+        let rec = fernet_record(B64_URL_ANY_PAD.encode(&token).as_bytes());
+        let err = decrypt_record(&rec, &[Dek::new(DekSource::Current, &*key)]).unwrap_err();
+        assert!(matches!(err, DecryptError::Malformed(ref s) if s.contains("padding")), "{err}");
+    }
+
+    #[test]
+    fn truncations_and_garbage_never_panic() {
+        let deks = [dek(DEK, DekSource::Current), dek(DEK_PENDING, DekSource::Pending)];
+        let fernet = fernet_record(FERNET_TOKEN.as_bytes());
+        for good in [hex(SECRETBOX_RECORD), fernet.clone()] {
+            for n in 0..good.len() {
+                assert!(decrypt_record(&good[..n], &deks).is_err(), "truncated to {n}");
+                let _ = record_algorithm(&good[..n]);
+                let _ = plaintext_of_none_record(&good[..n]);
+            }
+        }
+        // every truncation of the token text inside a well-formed record
+        for n in 0..FERNET_TOKEN.len() {
+            let rec = fernet_record(&FERNET_TOKEN.as_bytes()[..n]);
+            assert!(decrypt_record(&rec, &deks).is_err());
+        }
+        // xorshift garbage, raw and wrapped in record framing
+        let mut s: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = || {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            s
+        };
+        for round in 0..4000 {
+            let len = (next() % 200) as usize;
+            let mut buf: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+            if round % 2 == 0 && !buf.is_empty() {
+                // make it look like a record more often
+                buf[0] = 0x08;
+                if buf.len() > 1 {
+                    buf[1] = (round % 4) as u8;
+                }
+            }
+            let _ = decrypt_record(&buf, &deks);
+            let _ = decrypt_record(&buf, &[]);
+            let _ = record_algorithm(&buf);
+            let _ = plaintext_of_none_record(&buf);
+            let nonce = [0u8; 24];
+            let rec = MaybeEncryptedRecord {
+                algorithm: (round % 3) as i32,
+                data: buf.clone().into(),
+                nonce: if round % 5 == 0 { Default::default() } else { nonce.to_vec().into() },
+            }
+            .encode_to_vec();
+            assert!(decrypt_record(&rec, &deks).is_err());
+        }
+    }
+
+    #[test]
+    fn short_and_long_keys_behave_like_swarmkit_copy() {
+        // swarmkit copies the key into [32]byte: a 31-byte key == that key + one zero byte.
+        let mut k = hex(DEK);
+        k[31] = 0;
+        let nonce = [3u8; 24];
+        let rec = encrypt_secretbox(b"p", &k, &nonce);
+        let short = Dek::new(DekSource::Other("short".into()), &k[..31]);
+        assert_eq!(decrypt_record(&rec, &[short]).unwrap().plaintext, b"p");
+        let mut long = k.clone();
+        long.extend_from_slice(b"ignored");
+        assert!(decrypt_record(&rec, &[Dek::new(DekSource::Current, &long)]).is_ok());
+    }
+
+    #[test]
+    fn display_and_debug() {
+        assert_eq!(DekSource::Current.to_string(), "raft-dek");
+        assert_eq!(DekSource::Pending.to_string(), "raft-dek-pending");
+        assert_eq!(DekSource::Other("cli".into()).to_string(), "cli");
+        assert_eq!(Algorithm::None.to_string(), "none");
+        assert_eq!(Algorithm::Secretbox.to_string(), "secretbox");
+        assert_eq!(Algorithm::Fernet.to_string(), "fernet");
+        assert_eq!(Algorithm::Unknown(9).to_string(), "unknown(9)");
+        let d = Dek::new(DekSource::Current, &[0xab; 32]);
+        let dbg = format!("{d:?}");
+        assert!(dbg.contains("redacted 32 bytes") && !dbg.contains("171") && !dbg.contains("ab"));
+        assert_eq!(d.key(), &[0xab; 32]);
+        assert!(DecryptError::NoKeys.to_string().contains("missing key"));
+        assert!(DecryptError::NoKeyFits { tried: 2 }.to_string().contains("wrong key"));
+    }
+}

@@ -1,0 +1,664 @@
+//! Key handling: the unlock key (KEK), `certificates/swarm-node.key` with its raft DEK
+//! headers, and the node certificate `certificates/swarm-node.crt`.
+//!
+//! * The unlock key is `SWMKEY-1-` + unpadded standard base64 of the raw KEK bytes.
+//! * `swarm-node.key` is one PEM block (`PRIVATE KEY`, `ENCRYPTED PRIVATE KEY`, or legacy
+//!   `EC PRIVATE KEY` with `Proc-Type: 4,ENCRYPTED` / `DEK-Info`) whose RFC 1421 headers
+//!   carry `kek-version`, `raft-dek`, `raft-dek-pending`, `raft-dek-needs-rotation`. Each
+//!   `raft-dek*` value is standard base64 of a `MaybeEncryptedRecord` holding the 32-byte
+//!   DEK: algorithm `NONE` when autolock is off, encrypted with the KEK when it is on.
+//! * With autolock on, the private key itself is encrypted with the raw KEK bytes as the
+//!   password (PKCS#8 PBES2, or legacy OpenSSL `EVP_BytesToKey` + AES-CBC).
+//!
+//! Invariants:
+//! * Nothing here panics on untrusted input; sizes come from the input itself, never from
+//!   length fields in it. PBKDF2 iteration counts above [`MAX_PBKDF2_ITERATIONS`] are
+//!   refused rather than run.
+//! * Parsing is tolerant where forensics needs it: a damaged `raft-dek*` value does not fail
+//!   [`parse_node_key`]; it is recorded on the [`DekHeader`] and reported by
+//!   [`node_key_deks`] as [`KeyError::DamagedHeader`].
+//! * The header algorithm decides how a DEK header is read (like a robust reader, unlike
+//!   swarmkit, which picks by whether a KEK was supplied): `NONE` headers are read without
+//!   a KEK even if one is given.
+//! * KEK, DEKs, private-key DER and decrypted key bytes live in [`Zeroizing`] buffers, and no
+//!   `Debug` impl here prints them (`raft-dek*` header values are redacted).
+
+use std::fmt;
+
+use aes::cipher::{BlockModeDecrypt, KeyIvInit, block_padding::Pkcs7};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD_NO_PAD;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+use md5::{Digest as _, Md5};
+use pkcs8::der::{Decode as _, Tag, Tagged as _};
+use pkcs8::pkcs5;
+use zeroize::Zeroizing;
+
+use crate::crypto::{self, Algorithm, DecryptError, Dek, DekSource};
+
+/// Prefix of a human-readable unlock key.
+pub const UNLOCK_KEY_PREFIX: &str = "SWMKEY-1-";
+/// PBKDF2 iteration counts above this are refused (swarmkit writes 2048).
+pub const MAX_PBKDF2_ITERATIONS: u32 = 1_000_000;
+
+const HDR_DEK: &str = "raft-dek";
+const HDR_DEK_PENDING: &str = "raft-dek-pending";
+const HDR_NEEDS_ROTATION: &str = "raft-dek-needs-rotation";
+const HDR_KEK_VERSION: &str = "kek-version";
+
+/// Standard base64 alphabet, padding optional (for unlock keys and header values).
+const B64_STD_ANY_PAD: GeneralPurpose = GeneralPurpose::new(
+    &base64::alphabet::STANDARD,
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
+
+/// Errors from key, unlock-key and certificate handling.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyError {
+    /// The unlock key does not start with `SWMKEY-1-`.
+    #[error("unlock key must start with \"SWMKEY-1-\"")]
+    UnlockKeyPrefix,
+    /// The part after the prefix is not base64.
+    #[error("unlock key is not valid base64 after \"SWMKEY-1-\": {0}")]
+    UnlockKeyBase64(String),
+    /// Nothing after the prefix.
+    #[error("unlock key is empty after \"SWMKEY-1-\"")]
+    UnlockKeyEmpty,
+    /// The file is not PEM (or a block is broken).
+    #[error("not a valid PEM file: {0}")]
+    Pem(String),
+    /// No PEM block at all.
+    #[error("no PEM block found")]
+    NoPemBlock,
+    /// `swarm-node.key` must hold exactly one block.
+    #[error("swarm-node.key holds {0} PEM blocks, exactly one was expected")]
+    MultiplePemBlocks(usize),
+    /// The PEM block is not a private key.
+    #[error("PEM block is \"{block_type}\", not a private key")]
+    NotAPrivateKey {
+        /// The PEM label found.
+        block_type: String,
+    },
+    /// No `raft-dek` header.
+    #[error("no raft DEK in swarm-node.key: not a manager, or demoted")]
+    NoDek,
+    /// Encrypted material, no KEK supplied.
+    #[error(
+        "autolock is on: give the unlock key with --unlock-key-file or SWARMSIFT_UNLOCK_KEY"
+    )]
+    Locked,
+    /// The KEK does not authenticate the DEK headers.
+    #[error(
+        "wrong unlock key: it does not authenticate the raft DEK header(s) of swarm-node.key"
+    )]
+    WrongUnlockKey,
+    /// A `raft-dek*` header value is unreadable.
+    #[error("damaged {header} header in swarm-node.key: {detail}")]
+    DamagedHeader {
+        /// `raft-dek` or `raft-dek-pending`.
+        header: &'static str,
+        /// What is wrong with it.
+        detail: String,
+    },
+    /// The private key structure is unreadable.
+    #[error("damaged private key in swarm-node.key: {0}")]
+    DamagedPrivateKey(String),
+    /// An encryption scheme we do not handle.
+    #[error("unsupported private key encryption: {0}")]
+    UnsupportedKeyEncryption(String),
+    /// No `CERTIFICATE` block.
+    #[error("no CERTIFICATE block found")]
+    NoCertificate,
+    /// The certificate does not parse as X.509.
+    #[error("bad certificate: {0}")]
+    BadCertificate(String),
+}
+
+// ---- Unlock key ---------------------------------------------------------------------------
+
+/// The key-encryption key from the unlock key. `Debug` redacts it.
+#[derive(Clone)]
+pub struct UnlockKey(Zeroizing<Vec<u8>>);
+
+impl UnlockKey {
+    /// Parses `SWMKEY-1-<base64>` (surrounding whitespace ignored; base64 with or without
+    /// padding). Like swarmkit, any non-empty length is accepted (normally 32 bytes).
+    pub fn parse(s: &str) -> Result<UnlockKey, KeyError> {
+        let rest = s
+            .trim()
+            .strip_prefix(UNLOCK_KEY_PREFIX)
+            .ok_or(KeyError::UnlockKeyPrefix)?;
+        if rest.is_empty() {
+            return Err(KeyError::UnlockKeyEmpty);
+        }
+        let bytes = B64_STD_ANY_PAD
+            .decode(rest)
+            .map_err(|e| KeyError::UnlockKeyBase64(e.to_string()))?;
+        Ok(UnlockKey(Zeroizing::new(bytes)))
+    }
+
+    /// Wraps raw KEK bytes (e.g. from `Cluster.unlock_keys` in a snapshot).
+    pub fn from_bytes(kek: &[u8]) -> UnlockKey {
+        UnlockKey(Zeroizing::new(kek.to_vec()))
+    }
+
+    /// The raw KEK bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// The human-readable form `SWMKEY-1-…` (as `docker swarm unlock-key` prints it).
+    pub fn to_human(&self) -> String {
+        format!("{UNLOCK_KEY_PREFIX}{}", STANDARD_NO_PAD.encode(&*self.0))
+    }
+}
+
+impl fmt::Debug for UnlockKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "UnlockKey(<redacted {} bytes>)", self.0.len())
+    }
+}
+
+// ---- swarm-node.key -----------------------------------------------------------------------
+
+/// A `raft-dek` / `raft-dek-pending` header value. `Debug` never shows the key material.
+#[derive(Clone)]
+pub struct DekHeader {
+    /// Algorithm of the wrapping record: `NONE` when autolock is off, `Secretbox` (or
+    /// `Fernet` in FIPS mode) when the DEK is encrypted with the KEK. `None` when the value
+    /// is not base64 of a `MaybeEncryptedRecord` (see [`DekHeader::damage`]).
+    pub algorithm: Option<Algorithm>,
+    raw: Zeroizing<Vec<u8>>,
+    value_len: usize,
+    damage: Option<String>,
+}
+
+impl DekHeader {
+    fn parse(value: &str) -> DekHeader {
+        let value_len = value.len();
+        let raw = match B64_STD_ANY_PAD.decode(value) {
+            Ok(raw) => Zeroizing::new(raw),
+            Err(e) => {
+                return DekHeader {
+                    algorithm: None,
+                    raw: Zeroizing::new(Vec::new()),
+                    value_len,
+                    damage: Some(format!("value is not base64: {e}")),
+                };
+            }
+        };
+        match crypto::record_algorithm(&raw) {
+            Ok(alg) => DekHeader {
+                algorithm: Some(alg),
+                raw,
+                value_len,
+                damage: None,
+            },
+            Err(e) => DekHeader {
+                algorithm: None,
+                raw,
+                value_len,
+                damage: Some(e.to_string()),
+            },
+        }
+    }
+
+    /// Why the value is unreadable, if it is.
+    pub fn damage(&self) -> Option<&str> {
+        self.damage.as_deref()
+    }
+
+    /// Length of the base64 header text (48 when autolock is off, 104 with secretbox).
+    pub fn value_len(&self) -> usize {
+        self.value_len
+    }
+
+    /// Length of the decoded record bytes.
+    pub fn raw_len(&self) -> usize {
+        self.raw.len()
+    }
+}
+
+impl fmt::Debug for DekHeader {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DekHeader")
+            .field("algorithm", &self.algorithm)
+            .field("value_len", &self.value_len)
+            .field("damage", &self.damage)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A parsed `swarm-node.key`. `Debug` redacts `raft-dek*` values and the key DER.
+#[derive(Clone)]
+pub struct NodeKey {
+    /// PEM label: `PRIVATE KEY`, `ENCRYPTED PRIVATE KEY` or `EC PRIVATE KEY`.
+    pub block_type: String,
+    /// `ENCRYPTED PRIVATE KEY`, or a legacy block with `Proc-Type: 4,ENCRYPTED`.
+    pub encrypted: bool,
+    /// `kek-version` header; `None` if absent or not a decimal u64 (the raw text stays in
+    /// `headers`).
+    pub kek_version: Option<u64>,
+    /// `raft-dek` header.
+    pub raft_dek: Option<DekHeader>,
+    /// `raft-dek-pending` header (present during a DEK rotation).
+    pub raft_dek_pending: Option<DekHeader>,
+    /// `raft-dek-needs-rotation` header present.
+    pub needs_rotation: bool,
+    /// All PEM headers in file order. Values of `raft-dek*` are key material: show them
+    /// through [`NodeKey::redacted_headers`].
+    pub headers: Vec<(String, String)>,
+    der: Zeroizing<Vec<u8>>,
+}
+
+impl NodeKey {
+    /// The PEM body (DER; encrypted if `encrypted`).
+    pub fn der(&self) -> &[u8] {
+        &self.der
+    }
+
+    /// `headers` with the values of `raft-dek` and `raft-dek-pending` replaced by
+    /// `<redacted, N base64 chars>`.
+    pub fn redacted_headers(&self) -> Vec<(String, String)> {
+        self.headers
+            .iter()
+            .map(|(k, v)| {
+                if is_secret_header(k) {
+                    (k.clone(), format!("<redacted, {} base64 chars>", v.len()))
+                } else {
+                    (k.clone(), v.clone())
+                }
+            })
+            .collect()
+    }
+
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .rev()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn legacy_encrypted(&self) -> bool {
+        self.header("Proc-Type")
+            .is_some_and(|v| v.replace(' ', "").eq_ignore_ascii_case("4,ENCRYPTED"))
+    }
+}
+
+fn is_secret_header(name: &str) -> bool {
+    name == HDR_DEK || name == HDR_DEK_PENDING
+}
+
+impl fmt::Debug for NodeKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NodeKey")
+            .field("block_type", &self.block_type)
+            .field("encrypted", &self.encrypted)
+            .field("kek_version", &self.kek_version)
+            .field("raft_dek", &self.raft_dek)
+            .field("raft_dek_pending", &self.raft_dek_pending)
+            .field("needs_rotation", &self.needs_rotation)
+            .field("headers", &self.redacted_headers())
+            .field("der", &format_args!("<{} bytes>", self.der.len()))
+            .finish()
+    }
+}
+
+fn single_pem_block(pem_text: &[u8]) -> Result<pem::Pem, KeyError> {
+    let mut blocks = pem::parse_many(pem_text).map_err(|e| KeyError::Pem(e.to_string()))?;
+    match blocks.len() {
+        0 => Err(KeyError::NoPemBlock),
+        1 => blocks.pop().ok_or(KeyError::NoPemBlock),
+        n => Err(KeyError::MultiplePemBlocks(n)),
+    }
+}
+
+/// Parses `swarm-node.key` (exactly one PEM block, RFC 1421 headers kept). Does not decrypt
+/// anything.
+pub fn parse_node_key(pem_text: &[u8]) -> Result<NodeKey, KeyError> {
+    let block = single_pem_block(pem_text)?;
+    let block_type = block.tag().to_string();
+    if !block_type.ends_with("PRIVATE KEY") {
+        return Err(KeyError::NotAPrivateKey { block_type });
+    }
+    let headers: Vec<(String, String)> = block
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let mut key = NodeKey {
+        encrypted: false,
+        kek_version: None,
+        raft_dek: None,
+        raft_dek_pending: None,
+        needs_rotation: false,
+        headers,
+        der: Zeroizing::new(block.into_contents()),
+        block_type,
+    };
+    key.encrypted = key.block_type == "ENCRYPTED PRIVATE KEY" || key.legacy_encrypted();
+    key.kek_version = key
+        .header(HDR_KEK_VERSION)
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    key.raft_dek = key.header(HDR_DEK).map(DekHeader::parse);
+    key.raft_dek_pending = key.header(HDR_DEK_PENDING).map(DekHeader::parse);
+    key.needs_rotation = key.header(HDR_NEEDS_ROTATION).is_some();
+    Ok(key)
+}
+
+/// Outcome of reading one DEK header with a KEK.
+enum HeaderRead {
+    Dek(Zeroizing<Vec<u8>>),
+    /// Encrypted, and the KEK did not authenticate it.
+    NotAuthenticated,
+}
+
+fn read_dek_header(
+    header: &'static str,
+    dek: &DekHeader,
+    kek: Option<&UnlockKey>,
+) -> Result<HeaderRead, KeyError> {
+    let damaged = |detail: String| KeyError::DamagedHeader { header, detail };
+    let Some(alg) = dek.algorithm else {
+        return Err(damaged(
+            dek.damage.clone().unwrap_or_else(|| "unreadable".into()),
+        ));
+    };
+    match alg {
+        Algorithm::None => {
+            let data = crypto::plaintext_of_none_record(&dek.raw)
+                .map(Zeroizing::new)
+                .ok_or_else(|| damaged("not a MaybeEncryptedRecord".into()))?;
+            if data.is_empty() {
+                return Err(damaged("unencrypted record holds an empty DEK".into()));
+            }
+            Ok(HeaderRead::Dek(data))
+        }
+        Algorithm::Unknown(n) => Err(damaged(format!("unknown algorithm {n}"))),
+        Algorithm::Secretbox | Algorithm::Fernet => {
+            let kek = kek.ok_or(KeyError::Locked)?;
+            let keys = [Dek::new(DekSource::Other("unlock key".into()), kek.as_bytes())];
+            match crypto::decrypt_record(&dek.raw, &keys) {
+                Ok(d) => {
+                    let data = Zeroizing::new(d.plaintext);
+                    if data.is_empty() {
+                        return Err(damaged("decrypted DEK is empty".into()));
+                    }
+                    Ok(HeaderRead::Dek(data))
+                }
+                Err(DecryptError::NoKeyFits { .. }) => Ok(HeaderRead::NotAuthenticated),
+                Err(e) => Err(damaged(e.to_string())),
+            }
+        }
+    }
+}
+
+/// The raft DEKs of a manager, current first, then pending.
+///
+/// `NONE` headers (autolock off) need no KEK. Encrypted headers need `kek`: without it
+/// [`KeyError::Locked`]; if it authenticates neither header [`KeyError::WrongUnlockKey`]; if
+/// it authenticates one header but not the other, the other is [`KeyError::DamagedHeader`].
+/// A pending header without a current one is returned alone (swarmkit would refuse it).
+pub fn node_key_deks(key: &NodeKey, kek: Option<&UnlockKey>) -> Result<Vec<Dek>, KeyError> {
+    let present: Vec<(&'static str, DekSource, &DekHeader)> = [
+        (HDR_DEK, DekSource::Current, key.raft_dek.as_ref()),
+        (HDR_DEK_PENDING, DekSource::Pending, key.raft_dek_pending.as_ref()),
+    ]
+    .into_iter()
+    .filter_map(|(name, src, h)| h.map(|h| (name, src, h)))
+    .collect();
+    if present.is_empty() {
+        return Err(KeyError::NoDek);
+    }
+    let mut reads = Vec::with_capacity(present.len());
+    for (name, src, h) in present {
+        reads.push((name, src, read_dek_header(name, h, kek)?));
+    }
+    let any_authenticated = reads.iter().any(|(_, _, r)| matches!(r, HeaderRead::Dek(_)));
+    let mut out = Vec::with_capacity(reads.len());
+    for (name, src, r) in reads {
+        match r {
+            HeaderRead::Dek(bytes) => out.push(Dek::new(src, &bytes)),
+            HeaderRead::NotAuthenticated if any_authenticated => {
+                return Err(KeyError::DamagedHeader {
+                    header: name,
+                    detail: "the unlock key opens the other DEK header but not this one".into(),
+                });
+            }
+            HeaderRead::NotAuthenticated => return Err(KeyError::WrongUnlockKey),
+        }
+    }
+    Ok(out)
+}
+
+// ---- Private key encryption check ---------------------------------------------------------
+
+/// Result of [`verify_private_key_kek`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyCheck {
+    /// The KEK decrypts the private key to a well-formed key.
+    Ok,
+    /// The KEK does not decrypt the private key (wrong unlock key, or a damaged key body:
+    /// CBC has no MAC, so the two cannot be told apart here).
+    WrongKey,
+    /// The private key is not encrypted (autolock off); nothing to check.
+    NotEncrypted,
+}
+
+/// Checks the KEK against the private key's own encryption (independent evidence besides
+/// the DEK headers): PKCS#8 PBES2 for `ENCRYPTED PRIVATE KEY`, OpenSSL legacy PEM encryption
+/// for `Proc-Type: 4,ENCRYPTED`. Returns [`KeyError::Locked`] for an encrypted key without a
+/// KEK.
+pub fn verify_private_key_kek(
+    key: &NodeKey,
+    kek: Option<&UnlockKey>,
+) -> Result<KeyCheck, KeyError> {
+    if key.block_type == "ENCRYPTED PRIVATE KEY" {
+        let kek = kek.ok_or(KeyError::Locked)?;
+        check_pkcs8(&key.der, kek.as_bytes())
+    } else if key.legacy_encrypted() {
+        let kek = kek.ok_or(KeyError::Locked)?;
+        let dek_info = key.header("DEK-Info").ok_or_else(|| {
+            KeyError::DamagedPrivateKey("Proc-Type is ENCRYPTED but DEK-Info is missing".into())
+        })?;
+        check_legacy(&key.der, dek_info, kek.as_bytes())
+    } else {
+        Ok(KeyCheck::NotEncrypted)
+    }
+}
+
+fn check_pkcs8(der: &[u8], password: &[u8]) -> Result<KeyCheck, KeyError> {
+    let info = pkcs8::EncryptedPrivateKeyInfoRef::try_from(der)
+        .map_err(|e| KeyError::DamagedPrivateKey(format!("not PKCS#8 EncryptedPrivateKeyInfo: {e}")))?;
+    match &info.encryption_algorithm {
+        pkcs5::EncryptionScheme::Pbes2(params) => match &params.kdf {
+            pkcs5::pbes2::Kdf::Pbkdf2(p) if p.iteration_count > MAX_PBKDF2_ITERATIONS => {
+                return Err(KeyError::UnsupportedKeyEncryption(format!(
+                    "PBKDF2 iteration count {} above the limit {MAX_PBKDF2_ITERATIONS}",
+                    p.iteration_count
+                )));
+            }
+            pkcs5::pbes2::Kdf::Pbkdf2(_) => {}
+            other => {
+                return Err(KeyError::UnsupportedKeyEncryption(format!(
+                    "PBES2 key derivation {other:?}"
+                )));
+            }
+        },
+        other => {
+            return Err(KeyError::UnsupportedKeyEncryption(format!("{other:?}")));
+        }
+    }
+    match info.decrypt(password) {
+        Ok(doc) => {
+            if pkcs8::PrivateKeyInfoRef::from_der(doc.as_bytes()).is_ok() {
+                Ok(KeyCheck::Ok)
+            } else {
+                Ok(KeyCheck::WrongKey)
+            }
+        }
+        // Bad padding, or a decryption that is not valid DER.
+        Err(pkcs8::Error::EncryptedPrivateKey(pkcs5::Error::DecryptFailed))
+        | Err(pkcs8::Error::Asn1(_)) => Ok(KeyCheck::WrongKey),
+        Err(e) => Err(KeyError::UnsupportedKeyEncryption(e.to_string())),
+    }
+}
+
+/// OpenSSL `EVP_BytesToKey` with MD5, one iteration: D_i = MD5(D_{i-1} ‖ pass ‖ salt).
+fn evp_bytes_to_key_md5(password: &[u8], salt: &[u8], key_len: usize) -> Zeroizing<Vec<u8>> {
+    let mut out = Zeroizing::new(Vec::with_capacity(key_len + 16));
+    let mut prev: Option<Zeroizing<[u8; 16]>> = None;
+    while out.len() < key_len {
+        let mut h = Md5::new();
+        if let Some(p) = &prev {
+            h.update(&p[..]);
+        }
+        h.update(password);
+        h.update(salt);
+        let d = Zeroizing::new(<[u8; 16]>::from(h.finalize()));
+        out.extend_from_slice(&d[..]);
+        prev = Some(d);
+    }
+    out.truncate(key_len);
+    out
+}
+
+fn parse_hex(s: &str) -> Option<Vec<u8>> {
+    if s.len() % 2 != 0 || !s.is_ascii() {
+        return None;
+    }
+    s.as_bytes()
+        .chunks_exact(2)
+        .map(|c| {
+            let hi = (c.first()?).to_ascii_lowercase();
+            let lo = (c.get(1)?).to_ascii_lowercase();
+            let v = |b: u8| match b {
+                b'0'..=b'9' => Some(b - b'0'),
+                b'a'..=b'f' => Some(b - b'a' + 10),
+                _ => None,
+            };
+            Some(v(hi)? << 4 | v(lo)?)
+        })
+        .collect()
+}
+
+fn check_legacy(der: &[u8], dek_info: &str, password: &[u8]) -> Result<KeyCheck, KeyError> {
+    let (cipher, iv_hex) = dek_info.split_once(',').ok_or_else(|| {
+        KeyError::DamagedPrivateKey(format!("DEK-Info \"{dek_info}\" is not \"CIPHER,IV\""))
+    })?;
+    let cipher = cipher.trim().to_ascii_uppercase();
+    let key_len = match cipher.as_str() {
+        "AES-128-CBC" => 16,
+        "AES-192-CBC" => 24,
+        "AES-256-CBC" => 32,
+        _ => {
+            return Err(KeyError::UnsupportedKeyEncryption(format!(
+                "legacy PEM cipher {cipher}"
+            )));
+        }
+    };
+    let iv: [u8; 16] = parse_hex(iv_hex.trim())
+        .and_then(|v| v.try_into().ok())
+        .ok_or_else(|| {
+            KeyError::DamagedPrivateKey(format!("DEK-Info IV \"{}\" is not 16 hex bytes", iv_hex.trim()))
+        })?;
+    if der.is_empty() || der.len() % 16 != 0 {
+        return Err(KeyError::DamagedPrivateKey(format!(
+            "encrypted key body is {} bytes, not a positive multiple of 16",
+            der.len()
+        )));
+    }
+    let salt = iv.get(..8).unwrap_or(&iv);
+    let key = evp_bytes_to_key_md5(password, salt, key_len);
+    let invalid = |_| KeyError::DamagedPrivateKey("cipher key/IV length".into());
+    let plain = match key_len {
+        16 => cbc::Decryptor::<aes::Aes128>::new_from_slices(&key, &iv)
+            .map_err(invalid)?
+            .decrypt_padded_vec::<Pkcs7>(der),
+        24 => cbc::Decryptor::<aes::Aes192>::new_from_slices(&key, &iv)
+            .map_err(invalid)?
+            .decrypt_padded_vec::<Pkcs7>(der),
+        _ => cbc::Decryptor::<aes::Aes256>::new_from_slices(&key, &iv)
+            .map_err(invalid)?
+            .decrypt_padded_vec::<Pkcs7>(der),
+    };
+    let Ok(plain) = plain.map(Zeroizing::new) else {
+        return Ok(KeyCheck::WrongKey);
+    };
+    // A right key yields a DER SEQUENCE (SEC1 ECPrivateKey / PKCS#1) spanning all bytes.
+    match pkcs8::der::AnyRef::from_der(&plain) {
+        Ok(any) if any.tag() == Tag::Sequence => Ok(KeyCheck::Ok),
+        _ => Ok(KeyCheck::WrongKey),
+    }
+}
+
+// ---- Certificate --------------------------------------------------------------------------
+
+/// Identity facts from `swarm-node.crt` (the first certificate of the chain).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertInfo {
+    /// Subject CN: the node ID (empty if absent).
+    pub node_id: String,
+    /// Subject OU: the role, `swarm-manager` or `swarm-worker` (empty if absent).
+    pub role: String,
+    /// Subject O: the cluster ID (empty if absent).
+    pub cluster_id: String,
+    /// Issuer DN in RFC 4514 form.
+    pub issuer: String,
+    /// Serial number, lowercase hex without leading zero bytes.
+    pub serial_hex: String,
+    /// notBefore.
+    pub not_before: jiff::Timestamp,
+    /// notAfter.
+    pub not_after: jiff::Timestamp,
+}
+
+fn name_attr(
+    r: pkcs8::der::Result<Option<x509_cert::ext::pkix::name::DirectoryString>>,
+) -> String {
+    match r {
+        Ok(Some(s)) => s.value().into_owned(),
+        _ => String::new(),
+    }
+}
+
+fn x509_time(t: x509_cert::time::Time, which: &str) -> Result<jiff::Timestamp, KeyError> {
+    i64::try_from(t.to_unix_duration().as_secs())
+        .ok()
+        .and_then(|s| jiff::Timestamp::from_second(s).ok())
+        .ok_or_else(|| KeyError::BadCertificate(format!("{which} out of range")))
+}
+
+/// Parses the first `CERTIFICATE` block of `swarm-node.crt`.
+pub fn parse_node_cert(pem_text: &[u8]) -> Result<CertInfo, KeyError> {
+    let blocks = pem::parse_many(pem_text).map_err(|e| KeyError::Pem(e.to_string()))?;
+    let block = blocks
+        .iter()
+        .find(|b| b.tag() == "CERTIFICATE")
+        .ok_or(KeyError::NoCertificate)?;
+    let cert = x509_cert::Certificate::from_der(block.contents())
+        .map_err(|e| KeyError::BadCertificate(e.to_string()))?;
+    let tbs = cert.tbs_certificate();
+    let subject = tbs.subject();
+    let serial = tbs.serial_number().as_bytes();
+    let first = serial
+        .iter()
+        .position(|&b| b != 0)
+        .unwrap_or(serial.len().saturating_sub(1));
+    let serial_hex = serial
+        .get(first..)
+        .unwrap_or_default()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    Ok(CertInfo {
+        node_id: name_attr(subject.common_name()),
+        role: name_attr(subject.organization_unit()),
+        cluster_id: name_attr(subject.organization()),
+        issuer: tbs.issuer().to_string(),
+        serial_hex,
+        not_before: x509_time(tbs.validity().not_before, "notBefore")?,
+        not_after: x509_time(tbs.validity().not_after, "notAfter")?,
+    })
+}

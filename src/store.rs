@@ -1,0 +1,384 @@
+//! The swarmkit object store, rebuilt from a snapshot plus the store actions of log entries.
+//!
+//! Semantics follow swarmkit's `ApplyStoreActions`: CREATE inserts, UPDATE replaces the whole
+//! object, REMOVE deletes by ID; `meta` is taken as-is from the action. Where the data breaks those
+//! rules (create of an existing ID, update or remove of a missing one) the action is still applied
+//! as best it can be and an anomaly is returned, never an error.
+
+use crate::pb::docker::swarmkit::v1 as api;
+use api::store_action::Target;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// Object kinds, in the order the docker CLI user thinks of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// Node.
+    Node,
+    /// Service.
+    Service,
+    /// Task.
+    Task,
+    /// Network.
+    Network,
+    /// Secret.
+    Secret,
+    /// Config.
+    Config,
+    /// Cluster.
+    Cluster,
+    /// Volume (cluster volumes, Docker 23+).
+    Volume,
+    /// Resource.
+    Resource,
+    /// Extension.
+    Extension,
+}
+
+impl Kind {
+    /// All kinds.
+    pub const ALL: [Kind; 10] = [
+        Kind::Node,
+        Kind::Service,
+        Kind::Task,
+        Kind::Network,
+        Kind::Secret,
+        Kind::Config,
+        Kind::Cluster,
+        Kind::Volume,
+        Kind::Resource,
+        Kind::Extension,
+    ];
+    /// Singular lower-case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Node => "node",
+            Kind::Service => "service",
+            Kind::Task => "task",
+            Kind::Network => "network",
+            Kind::Secret => "secret",
+            Kind::Config => "config",
+            Kind::Cluster => "cluster",
+            Kind::Volume => "volume",
+            Kind::Resource => "resource",
+            Kind::Extension => "extension",
+        }
+    }
+    /// Plural lower-case name (JSON keys).
+    pub fn plural(self) -> &'static str {
+        match self {
+            Kind::Node => "nodes",
+            Kind::Service => "services",
+            Kind::Task => "tasks",
+            Kind::Network => "networks",
+            Kind::Secret => "secrets",
+            Kind::Config => "configs",
+            Kind::Cluster => "clusters",
+            Kind::Volume => "volumes",
+            Kind::Resource => "resources",
+            Kind::Extension => "extensions",
+        }
+    }
+    /// Parse a kind name (singular or plural).
+    pub fn parse(s: &str) -> Option<Kind> {
+        let s = s.to_ascii_lowercase();
+        Kind::ALL.into_iter().find(|k| k.name() == s || k.plural() == s)
+    }
+}
+
+/// Any store object.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Object {
+    /// Node.
+    Node(api::Node),
+    /// Service.
+    Service(api::Service),
+    /// Task.
+    Task(api::Task),
+    /// Network.
+    Network(api::Network),
+    /// Secret.
+    Secret(api::Secret),
+    /// Config.
+    Config(api::Config),
+    /// Cluster.
+    Cluster(api::Cluster),
+    /// Volume.
+    Volume(api::Volume),
+    /// Resource.
+    Resource(api::Resource),
+    /// Extension.
+    Extension(api::Extension),
+}
+
+fn ann_name(a: &Option<api::Annotations>) -> String {
+    a.as_ref().map(|a| a.name.clone()).unwrap_or_default()
+}
+
+impl Object {
+    /// From a store action's target.
+    pub fn from_target(t: Target) -> Object {
+        match t {
+            Target::Node(o) => Object::Node(o),
+            Target::Service(o) => Object::Service(o),
+            Target::Task(o) => Object::Task(o),
+            Target::Network(o) => Object::Network(o),
+            Target::Cluster(o) => Object::Cluster(o),
+            Target::Secret(o) => Object::Secret(o),
+            Target::Resource(o) => Object::Resource(o),
+            Target::Extension(o) => Object::Extension(o),
+            Target::Config(o) => Object::Config(o),
+            Target::Volume(o) => Object::Volume(o),
+        }
+    }
+    /// The kind.
+    pub fn kind(&self) -> Kind {
+        match self {
+            Object::Node(_) => Kind::Node,
+            Object::Service(_) => Kind::Service,
+            Object::Task(_) => Kind::Task,
+            Object::Network(_) => Kind::Network,
+            Object::Secret(_) => Kind::Secret,
+            Object::Config(_) => Kind::Config,
+            Object::Cluster(_) => Kind::Cluster,
+            Object::Volume(_) => Kind::Volume,
+            Object::Resource(_) => Kind::Resource,
+            Object::Extension(_) => Kind::Extension,
+        }
+    }
+    /// The object ID.
+    pub fn id(&self) -> &str {
+        match self {
+            Object::Node(o) => &o.id,
+            Object::Service(o) => &o.id,
+            Object::Task(o) => &o.id,
+            Object::Network(o) => &o.id,
+            Object::Secret(o) => &o.id,
+            Object::Config(o) => &o.id,
+            Object::Cluster(o) => &o.id,
+            Object::Volume(o) => &o.id,
+            Object::Resource(o) => &o.id,
+            Object::Extension(o) => &o.id,
+        }
+    }
+    /// The object's meta.
+    pub fn meta(&self) -> Option<&api::Meta> {
+        match self {
+            Object::Node(o) => o.meta.as_ref(),
+            Object::Service(o) => o.meta.as_ref(),
+            Object::Task(o) => o.meta.as_ref(),
+            Object::Network(o) => o.meta.as_ref(),
+            Object::Secret(o) => o.meta.as_ref(),
+            Object::Config(o) => o.meta.as_ref(),
+            Object::Cluster(o) => o.meta.as_ref(),
+            Object::Volume(o) => o.meta.as_ref(),
+            Object::Resource(o) => o.meta.as_ref(),
+            Object::Extension(o) => o.meta.as_ref(),
+        }
+    }
+    /// `meta.version.index` (0 if absent).
+    pub fn version(&self) -> u64 {
+        self.meta().and_then(|m| m.version.as_ref()).map(|v| v.index).unwrap_or(0)
+    }
+    /// A human name: hostname for nodes, `service.slot` for tasks, spec name otherwise.
+    pub fn name(&self) -> String {
+        match self {
+            Object::Node(o) => {
+                let n = ann_name(&o.spec.as_ref().and_then(|s| s.annotations.clone()));
+                if !n.is_empty() {
+                    return n;
+                }
+                o.description.as_ref().map(|d| d.hostname.clone()).unwrap_or_default()
+            }
+            Object::Service(o) => ann_name(&o.spec.as_ref().and_then(|s| s.annotations.clone())),
+            Object::Task(o) => task_name(o),
+            Object::Network(o) => ann_name(&o.spec.as_ref().and_then(|s| s.annotations.clone())),
+            Object::Secret(o) => ann_name(&o.spec.as_ref().and_then(|s| s.annotations.clone())),
+            Object::Config(o) => ann_name(&o.spec.as_ref().and_then(|s| s.annotations.clone())),
+            Object::Cluster(o) => ann_name(&o.spec.as_ref().and_then(|s| s.annotations.clone())),
+            Object::Volume(o) => ann_name(&o.spec.as_ref().and_then(|s| s.annotations.clone())),
+            Object::Resource(o) => ann_name(&o.annotations),
+            Object::Extension(o) => ann_name(&o.annotations),
+        }
+    }
+}
+
+/// `docker service ps` naming: `service.slot`, or `service.nodeid` for global tasks.
+pub fn task_name(t: &api::Task) -> String {
+    let svc = ann_name(&t.service_annotations);
+    if svc.is_empty() {
+        let own = ann_name(&t.annotations);
+        if !own.is_empty() {
+            return own;
+        }
+    }
+    if t.slot != 0 { format!("{svc}.{}", t.slot) } else { format!("{svc}.{}", t.node_id) }
+}
+
+/// Store action verbs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verb {
+    /// Insert.
+    Create,
+    /// Replace.
+    Update,
+    /// Delete.
+    Remove,
+    /// Invalid (0 or out of range).
+    Unknown,
+}
+
+impl Verb {
+    /// From `StoreActionKind`.
+    pub fn from_i32(v: i32) -> Verb {
+        match v {
+            1 => Verb::Create,
+            2 => Verb::Update,
+            3 => Verb::Remove,
+            _ => Verb::Unknown,
+        }
+    }
+    /// Lower-case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Verb::Create => "create",
+            Verb::Update => "update",
+            Verb::Remove => "remove",
+            Verb::Unknown => "unknown",
+        }
+    }
+}
+
+/// An action that did not fit the store's state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Anomaly {
+    /// CREATE of an ID that already exists.
+    CreateExisting(Kind, String),
+    /// UPDATE of a missing ID.
+    UpdateMissing(Kind, String),
+    /// REMOVE of a missing ID.
+    RemoveMissing(Kind, String),
+    /// Action kind 0 or unknown.
+    UnknownVerb(Kind, String),
+    /// Action without a target.
+    NoTarget,
+}
+
+impl std::fmt::Display for Anomaly {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Anomaly::CreateExisting(k, id) => write!(f, "create of {} {id} which already exists", k.name()),
+            Anomaly::UpdateMissing(k, id) => write!(f, "update of {} {id} which does not exist", k.name()),
+            Anomaly::RemoveMissing(k, id) => write!(f, "remove of {} {id} which does not exist", k.name()),
+            Anomaly::UnknownVerb(k, id) => write!(f, "action with an unknown verb on {} {id}", k.name()),
+            Anomaly::NoTarget => write!(f, "store action without an object"),
+        }
+    }
+}
+
+/// The store: one map per kind, keyed by ID.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Store {
+    maps: BTreeMap<Kind, BTreeMap<String, Object>>,
+}
+
+impl Store {
+    /// Load from a snapshot's `StoreSnapshot`.
+    pub fn from_snapshot(s: api::StoreSnapshot) -> Store {
+        let mut st = Store::default();
+        let all = s
+            .nodes
+            .into_iter()
+            .map(Object::Node)
+            .chain(s.services.into_iter().map(Object::Service))
+            .chain(s.networks.into_iter().map(Object::Network))
+            .chain(s.tasks.into_iter().map(Object::Task))
+            .chain(s.clusters.into_iter().map(Object::Cluster))
+            .chain(s.secrets.into_iter().map(Object::Secret))
+            .chain(s.resources.into_iter().map(Object::Resource))
+            .chain(s.extensions.into_iter().map(Object::Extension))
+            .chain(s.configs.into_iter().map(Object::Config))
+            .chain(s.volumes.into_iter().map(Object::Volume));
+        for o in all {
+            st.insert(o);
+        }
+        st
+    }
+
+    /// Insert or replace.
+    pub fn insert(&mut self, o: Object) {
+        self.maps.entry(o.kind()).or_default().insert(o.id().to_string(), o);
+    }
+
+    /// Apply one store action; returns an anomaly when the action did not fit.
+    pub fn apply(&mut self, verb: Verb, obj: Object) -> Option<Anomaly> {
+        let kind = obj.kind();
+        let id = obj.id().to_string();
+        let map = self.maps.entry(kind).or_default();
+        match verb {
+            Verb::Create => {
+                let existed = map.insert(id.clone(), obj).is_some();
+                existed.then_some(Anomaly::CreateExisting(kind, id))
+            }
+            Verb::Update => {
+                let existed = map.insert(id.clone(), obj).is_some();
+                (!existed).then_some(Anomaly::UpdateMissing(kind, id))
+            }
+            Verb::Remove => map.remove(&id).is_none().then_some(Anomaly::RemoveMissing(kind, id)),
+            Verb::Unknown => Some(Anomaly::UnknownVerb(kind, id)),
+        }
+    }
+
+    /// Objects of one kind, by ID order.
+    pub fn iter(&self, kind: Kind) -> impl Iterator<Item = &Object> {
+        self.maps.get(&kind).into_iter().flat_map(|m| m.values())
+    }
+
+    /// Look up by ID.
+    pub fn get(&self, kind: Kind, id: &str) -> Option<&Object> {
+        self.maps.get(&kind).and_then(|m| m.get(id))
+    }
+
+    /// Count of one kind.
+    pub fn count(&self, kind: Kind) -> usize {
+        self.maps.get(&kind).map(|m| m.len()).unwrap_or(0)
+    }
+
+    /// Nodes.
+    pub fn nodes(&self) -> impl Iterator<Item = &api::Node> {
+        self.iter(Kind::Node).filter_map(|o| if let Object::Node(n) = o { Some(n) } else { None })
+    }
+    /// Services.
+    pub fn services(&self) -> impl Iterator<Item = &api::Service> {
+        self.iter(Kind::Service).filter_map(|o| if let Object::Service(n) = o { Some(n) } else { None })
+    }
+    /// Tasks.
+    pub fn tasks(&self) -> impl Iterator<Item = &api::Task> {
+        self.iter(Kind::Task).filter_map(|o| if let Object::Task(n) = o { Some(n) } else { None })
+    }
+    /// Clusters.
+    pub fn clusters(&self) -> impl Iterator<Item = &api::Cluster> {
+        self.iter(Kind::Cluster).filter_map(|o| if let Object::Cluster(n) = o { Some(n) } else { None })
+    }
+}
+
+/// Raft membership: members by raft ID, and removed raft IDs.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Membership {
+    /// raft ID → (node ID, address).
+    pub members: BTreeMap<u64, (String, String)>,
+    /// Removed raft IDs.
+    pub removed: Vec<u64>,
+}
+
+impl Membership {
+    /// From a snapshot's `ClusterSnapshot`.
+    pub fn from_snapshot(c: &api::ClusterSnapshot) -> Membership {
+        Membership {
+            members: c.members.iter().map(|m| (m.raft_id, (m.node_id.clone(), m.addr.clone()))).collect(),
+            removed: c.removed.clone(),
+        }
+    }
+}

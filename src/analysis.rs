@@ -602,6 +602,7 @@ impl Analysis {
         all.sort_by_key(|e| (e.index, e.overwritten_by.is_none(), e.seg, e.offset));
         let mut entries = Vec::with_capacity(all.len());
         let mut state_index = base_index;
+        let mut old_undecryptable: Vec<u64> = Vec::new();
         use rayon::prelude::*;
         for chunk in all.chunks(2048) {
             let decoded: Vec<Decoded> = chunk
@@ -613,12 +614,12 @@ impl Analysis {
                 d.summary.committed = live && d.summary.index <= commit;
                 d.summary.in_snapshot = d.summary.index <= base_index && base_snapshot.is_some();
                 match &d.summary.payload {
+                    Payload::Undecryptable { .. } if d.summary.in_snapshot => {
+                        old_undecryptable.push(d.summary.index);
+                    }
                     Payload::Undecryptable { reason } => {
-                        let (sev, what) = if d.summary.in_snapshot {
-                            (Severity::Warning, "entry is covered by the snapshot (it may predate a DEK rotation)")
-                        } else {
-                            (Severity::Error, "entry data cannot be read: no DEK decrypts it (damaged record, or a key that is gone)")
-                        };
+                        let (sev, what) =
+                            (Severity::Error, "entry data cannot be read: no DEK decrypts it (damaged record, or a key that is gone)");
                         findings.push(
                             Finding::new("entry.undecryptable", sev, format!("{what}: {reason}"))
                                 .file(&d.summary.file)
@@ -653,6 +654,19 @@ impl Analysis {
                 }
                 entries.push(d.summary);
             }
+        }
+        if let (Some(f), Some(l)) = (old_undecryptable.first(), old_undecryptable.last()) {
+            findings.push(
+                Finding::new(
+                    "entry.undecryptable_in_snapshot",
+                    Severity::Info,
+                    format!(
+                        "{} entries between index {f} and {l} are encrypted with a DEK that is gone (retired by a DEK rotation); they are covered by the snapshot, so nothing is lost",
+                        old_undecryptable.len()
+                    ),
+                )
+                .index(*f),
+            );
         }
         let uncommitted: Vec<&DecodedEntry> = entries.iter().filter(|e| e.overwritten_by_term.is_none() && !e.committed).collect();
         if let (Some(f), Some(l)) = (uncommitted.first(), uncommitted.last()) {

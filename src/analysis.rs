@@ -251,12 +251,18 @@ fn ts_string(t: jiff::Timestamp) -> String {
 }
 
 /// Load keys: parse the node key and certificate and unwrap the DEKs.
-fn load_keys(src: &Source, lay: &Layout, kek: Option<&UnlockKey>, findings: &mut Vec<Finding>) -> (KeyInfo, Vec<Dek>, Option<NodeKey>) {
+fn load_keys(
+    src: &Source,
+    lay: &Layout,
+    kek: Option<&UnlockKey>,
+    findings: &mut Vec<Finding>,
+) -> (KeyInfo, Vec<Dek>, Option<NodeKey>) {
     let mut info = KeyInfo::default();
     let mut deks = Vec::new();
     let mut nk = None;
     if let Some(cf) = &lay.cert_file {
-        match src.read(cf).map_err(|e| e.to_string()).and_then(|b| keys::parse_node_cert(&b).map_err(|e| e.to_string())) {
+        match src.read(cf).map_err(|e| e.to_string()).and_then(|b| keys::parse_node_cert(&b).map_err(|e| e.to_string()))
+        {
             Ok(c) => {
                 let CertInfo { node_id, role, cluster_id, not_before, not_after, .. } = c;
                 let expired = not_after < jiff::Timestamp::now();
@@ -307,7 +313,8 @@ fn load_keys(src: &Source, lay: &Layout, kek: Option<&UnlockKey>, findings: &mut
         Err(e) => {
             info.problem = Some(format!("{}: {e}", src.display(kf)));
             findings.push(
-                Finding::new("key.unreadable", Severity::Error, format!("swarm-node.key does not parse: {e}")).file(src.display(kf)),
+                Finding::new("key.unreadable", Severity::Error, format!("swarm-node.key does not parse: {e}"))
+                    .file(src.display(kf)),
             );
         }
     }
@@ -327,9 +334,14 @@ fn open_payload(data: &[u8], encrypted: bool, deks: &[Dek]) -> std::result::Resu
 }
 
 /// Decrypt and decode a snapshot payload into `api.Snapshot`.
-pub fn decode_snapshot(payload: &[u8], encrypted: bool, deks: &[Dek]) -> std::result::Result<(api::Snapshot, Option<String>), String> {
+pub fn decode_snapshot(
+    payload: &[u8],
+    encrypted: bool,
+    deks: &[Dek],
+) -> std::result::Result<(api::Snapshot, Option<String>), String> {
     let (plain, dek) = open_payload(payload, encrypted, deks).map_err(|e| format!("cannot decrypt: {e}"))?;
-    let s = api::Snapshot::decode(plain.as_slice()).map_err(|e| format!("decrypted data is not an api.Snapshot: {e}"))?;
+    let s =
+        api::Snapshot::decode(plain.as_slice()).map_err(|e| format!("decrypted data is not an api.Snapshot: {e}"))?;
     if s.version != 0 {
         return Err(format!("unknown api.Snapshot version {}", s.version));
     }
@@ -387,7 +399,13 @@ fn decode_entry(e: &EntryRec, encrypted: bool, deks: &[Dek], display: &str) -> D
                     match a.target {
                         Some(t) => {
                             let o = Object::from_target(t);
-                            sums.push(ActionSummary { verb, kind: o.kind(), id: o.id().to_string(), name: o.name(), version: o.version() });
+                            sums.push(ActionSummary {
+                                verb,
+                                kind: o.kind(),
+                                id: o.id().to_string(),
+                                name: o.name(),
+                                version: o.version(),
+                            });
                             actions.push((verb, o));
                         }
                         None => sums.push(ActionSummary {
@@ -481,7 +499,11 @@ impl Analysis {
         findings.extend(wal.findings.iter().cloned());
         let member = wal.metadata.as_ref().and_then(|m| api::RaftMember::decode(m.clone()).ok());
         if wal.metadata.is_some() && member.is_none() {
-            findings.push(Finding::new("wal.metadata_undecodable", Severity::Warning, "WAL metadata is not an api.RaftMember"));
+            findings.push(Finding::new(
+                "wal.metadata_undecodable",
+                Severity::Warning,
+                "WAL metadata is not an api.RaftMember",
+            ));
         }
         // Snapshots.
         let commit = wal.commit();
@@ -508,7 +530,8 @@ impl Analysis {
             };
             let mut decoded = None;
             if !sf.container_ok {
-                info.problem = Some(sf.findings.first().map(|f| f.message.clone()).unwrap_or_else(|| "damaged container".into()));
+                info.problem =
+                    Some(sf.findings.first().map(|f| f.message.clone()).unwrap_or_else(|| "damaged container".into()));
             } else {
                 match decode_snapshot(sf.payload.as_deref().unwrap_or(&[]), encrypted, &deks) {
                     Ok((s, dek)) => {
@@ -605,10 +628,8 @@ impl Analysis {
         let mut old_undecryptable: Vec<u64> = Vec::new();
         use rayon::prelude::*;
         for chunk in all.chunks(2048) {
-            let decoded: Vec<Decoded> = chunk
-                .par_iter()
-                .map(|e| decode_entry(e, encrypted, &deks, wal.seg_display(e.seg)))
-                .collect();
+            let decoded: Vec<Decoded> =
+                chunk.par_iter().map(|e| decode_entry(e, encrypted, &deks, wal.seg_display(e.seg))).collect();
             for mut d in decoded {
                 let live = d.summary.overwritten_by_term.is_none();
                 d.summary.committed = live && d.summary.index <= commit;
@@ -618,8 +639,10 @@ impl Analysis {
                         old_undecryptable.push(d.summary.index);
                     }
                     Payload::Undecryptable { reason } => {
-                        let (sev, what) =
-                            (Severity::Error, "entry data cannot be read: no DEK decrypts it (damaged record, or a key that is gone)");
+                        let (sev, what) = (
+                            Severity::Error,
+                            "entry data cannot be read: no DEK decrypts it (damaged record, or a key that is gone)",
+                        );
                         findings.push(
                             Finding::new("entry.undecryptable", sev, format!("{what}: {reason}"))
                                 .file(&d.summary.file)
@@ -668,7 +691,8 @@ impl Analysis {
                 .index(*f),
             );
         }
-        let uncommitted: Vec<&DecodedEntry> = entries.iter().filter(|e| e.overwritten_by_term.is_none() && !e.committed).collect();
+        let uncommitted: Vec<&DecodedEntry> =
+            entries.iter().filter(|e| e.overwritten_by_term.is_none() && !e.committed).collect();
         if let (Some(f), Some(l)) = (uncommitted.first(), uncommitted.last()) {
             if wal.hard_state.is_some() {
                 findings.push(
@@ -686,13 +710,18 @@ impl Analysis {
         }
         for s in &snapshots {
             if !s.has_marker && s.index > 0 && !wal.segments.is_empty() {
-                let covered = wal.markers.iter().any(|m| m.index < s.index) || wal.first_index().is_some_and(|f| f <= s.index);
+                let covered =
+                    wal.markers.iter().any(|m| m.index < s.index) || wal.first_index().is_some_and(|f| f <= s.index);
                 if covered {
                     findings.push(
-                        Finding::new("snap.no_marker", Severity::Warning, "no snapshot marker in the WAL for this snapshot")
-                            .file(&s.display)
-                            .index(s.index)
-                            .term(s.term),
+                        Finding::new(
+                            "snap.no_marker",
+                            Severity::Warning,
+                            "no snapshot marker in the WAL for this snapshot",
+                        )
+                        .file(&s.display)
+                        .index(s.index)
+                        .term(s.term),
                     );
                 }
             }
@@ -749,7 +778,9 @@ impl Analysis {
         }
         if let Some(m) = &self.member {
             if let Some(Object::Node(n)) = self.state.get(Kind::Node, &m.node_id) {
-                if let Some(ev) = n.description.as_ref().and_then(|d| d.engine.as_ref()).map(|e| e.engine_version.clone()) {
+                if let Some(ev) =
+                    n.description.as_ref().and_then(|d| d.engine.as_ref()).map(|e| e.engine_version.clone())
+                {
                     if !ev.is_empty() {
                         v.push(format!("engine {ev} (this node's own description in the store)"));
                     }

@@ -51,9 +51,7 @@ const AES_BLOCK: usize = 16;
 /// base64url that accepts tokens with or without `=` padding (fernet-go writes padding).
 const B64_URL_ANY_PAD: GeneralPurpose = GeneralPurpose::new(
     &base64::alphabet::URL_SAFE,
-    GeneralPurposeConfig::new()
-        .with_encode_padding(true)
-        .with_decode_padding_mode(DecodePaddingMode::Indifferent),
+    GeneralPurposeConfig::new().with_encode_padding(true).with_decode_padding_mode(DecodePaddingMode::Indifferent),
 );
 
 /// Where a DEK came from.
@@ -89,10 +87,7 @@ impl Dek {
     /// Wraps key bytes (normally 32) taken from `source`. The bytes are copied into a
     /// zeroizing buffer.
     pub fn new(source: DekSource, key: &[u8]) -> Dek {
-        Dek {
-            source,
-            key: Zeroizing::new(key.to_vec()),
-        }
+        Dek { source, key: Zeroizing::new(key.to_vec()) }
     }
 
     /// The raw key bytes.
@@ -176,9 +171,7 @@ pub enum DecryptError {
     #[error("not an encrypted record: bytes do not parse as MaybeEncryptedRecord")]
     NotARecord,
     /// Algorithm `NONE`: swarmkit refuses these in the encrypted directories.
-    #[error(
-        "record is not encrypted (algorithm NONE), which swarmkit refuses in encrypted raft data"
-    )]
+    #[error("record is not encrypted (algorithm NONE), which swarmkit refuses in encrypted raft data")]
     Plaintext,
     /// An algorithm value swarmkit does not know.
     #[error("unknown encryption algorithm {0} in record")]
@@ -193,9 +186,7 @@ pub enum DecryptError {
     #[error("missing key: no raft DEK available to decrypt the record")]
     NoKeys,
     /// Authentication failed with every DEK.
-    #[error(
-        "no key fits: authentication failed with all {tried} DEK(s) (wrong key, or the record is damaged)"
-    )]
+    #[error("no key fits: authentication failed with all {tried} DEK(s) (wrong key, or the record is damaged)")]
     NoKeyFits {
         /// How many DEKs were tried.
         tried: usize,
@@ -264,9 +255,8 @@ pub fn decrypt_record(record: &[u8], deks: &[Dek]) -> Result<Decrypted, DecryptE
 }
 
 fn open_secretbox(data: &[u8], nonce: &[u8], deks: &[Dek]) -> Result<Decrypted, DecryptError> {
-    let nonce: &[u8; SECRETBOX_NONCE_LEN] = nonce
-        .try_into()
-        .map_err(|_| DecryptError::BadNonce { len: nonce.len() })?;
+    let nonce: &[u8; SECRETBOX_NONCE_LEN] =
+        nonce.try_into().map_err(|_| DecryptError::BadNonce { len: nonce.len() })?;
     let Some((tag, ciphertext)) = data.split_first_chunk::<SECRETBOX_TAG_LEN>() else {
         return Err(DecryptError::Malformed(format!(
             "secretbox data is {} bytes, shorter than the 16-byte tag",
@@ -284,16 +274,8 @@ fn open_secretbox(data: &[u8], nonce: &[u8], deks: &[Dek]) -> Result<Decrypted, 
     for (i, dek) in deks.iter().enumerate() {
         let key = key32(dek.key());
         let cipher = XSalsa20Poly1305::new(&(*key).into());
-        if cipher
-            .decrypt_in_place_detached(&nonce, b"", &mut buf, &tag)
-            .is_ok()
-        {
-            return Ok(Decrypted {
-                plaintext: buf,
-                algorithm: Algorithm::Secretbox,
-                dek: i,
-                fernet_timestamp: None,
-            });
+        if cipher.decrypt_in_place_detached(&nonce, b"", &mut buf, &tag).is_ok() {
+            return Ok(Decrypted { plaintext: buf, algorithm: Algorithm::Secretbox, dek: i, fernet_timestamp: None });
         }
     }
     Err(DecryptError::NoKeyFits { tried: deks.len() })
@@ -317,9 +299,7 @@ fn open_fernet(data: &[u8], deks: &[Dek]) -> Result<Decrypted, DecryptError> {
         return Err(DecryptError::Malformed("fernet token too short".into()));
     };
     if version != FERNET_VERSION {
-        return Err(DecryptError::Malformed(format!(
-            "fernet version byte is {version:#04x}, expected 0x80"
-        )));
+        return Err(DecryptError::Malformed(format!("fernet version byte is {version:#04x}, expected 0x80")));
     }
     let Some((ts, rest)) = rest.split_first_chunk::<8>() else {
         return Err(DecryptError::Malformed("fernet token too short".into()));
@@ -348,9 +328,7 @@ fn open_fernet(data: &[u8], deks: &[Dek]) -> Result<Decrypted, DecryptError> {
         let plaintext = cbc::Decryptor::<aes::Aes128>::new(&(*enc).into(), &(*iv).into())
             .decrypt_padded_vec::<Pkcs7>(ciphertext)
             .map_err(|_| {
-                DecryptError::Malformed(
-                    "fernet token authenticated but its PKCS#7 padding is invalid".into(),
-                )
+                DecryptError::Malformed("fernet token authenticated but its PKCS#7 padding is invalid".into())
             })?;
         return Ok(Decrypted {
             plaintext,
@@ -375,12 +353,8 @@ pub fn encrypt_secretbox(plain: &[u8], key: &[u8], nonce: &[u8; SECRETBOX_NONCE_
     let mut data = Vec::with_capacity(SECRETBOX_TAG_LEN + buf.len());
     data.extend_from_slice(&tag);
     data.extend_from_slice(&buf);
-    MaybeEncryptedRecord {
-        algorithm: Algorithm::Secretbox.to_wire(),
-        data: data.into(),
-        nonce: nonce.to_vec().into(),
-    }
-    .encode_to_vec()
+    MaybeEncryptedRecord { algorithm: Algorithm::Secretbox.to_wire(), data: data.into(), nonce: nonce.to_vec().into() }
+        .encode_to_vec()
 }
 
 /// Encrypts `plain` as a Fernet token (base64url with padding, like fernet-go) and returns
@@ -389,10 +363,9 @@ pub fn encrypt_secretbox(plain: &[u8], key: &[u8], nonce: &[u8; SECRETBOX_NONCE_
 pub fn encrypt_fernet(plain: &[u8], key: &[u8], iv: &[u8; 16], timestamp: u64) -> Vec<u8> {
     let key = key32(key);
     let (sign, enc) = fernet_halves(&key);
-    let ciphertext = cbc::Encryptor::<aes::Aes128>::new(&(*enc).into(), &(*iv).into())
-        .encrypt_padded_vec::<Pkcs7>(plain);
-    let mut token =
-        Vec::with_capacity(FERNET_HEADER_LEN + ciphertext.len() + FERNET_HMAC_LEN);
+    let ciphertext =
+        cbc::Encryptor::<aes::Aes128>::new(&(*enc).into(), &(*iv).into()).encrypt_padded_vec::<Pkcs7>(plain);
+    let mut token = Vec::with_capacity(FERNET_HEADER_LEN + ciphertext.len() + FERNET_HMAC_LEN);
     token.push(FERNET_VERSION);
     token.extend_from_slice(&timestamp.to_be_bytes());
     token.extend_from_slice(iv);
@@ -414,10 +387,7 @@ mod tests {
 
     fn hex(s: &str) -> Vec<u8> {
         assert!(s.len() % 2 == 0);
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
+        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
     }
 
     // ---- Vectors produced by third-party implementations -------------------------------
@@ -440,7 +410,8 @@ mod tests {
     const PLAIN: &[u8] = b"hello swarm raft entry \x00\x01\x02";
     const SECRETBOX_RECORD: &str = "0801122afadcd3c3d4261ea21272714071ade21b63f6439cc8c837727bd9a94285dfacb9dea7380513d0b5698ba01a18654e2c87d7820cbeb1b5b550f43166549582b5b353e00e27";
     const SECRETBOX_RECORD_PENDING: &str = "080112262a4fd0586c3b99d2923aa867996bac64897f33c7c21c2b9b4c4c08741e6fac868618bd76b2b61a18e889d30b85421e8cc830d15f3b5008c1896600e9a9129e09";
-    const SECRETBOX_RECORD_EMPTY: &str = "0801121052ab1a48157f9ed6338042c423f58f9f1a18801125136d32a6287ce42b2630f06d53dcb3a0c8de7d1ace";
+    const SECRETBOX_RECORD_EMPTY: &str =
+        "0801121052ab1a48157f9ed6338042c423f58f9f1a18801125136d32a6287ce42b2630f06d53dcb3a0c8de7d1ace";
     const FERNET_KEY: &str = "13e2af72fb594554381f0d178bdc0d000d64fbacefed18da5677c08682f83ffd";
     const FERNET_IV: &str = "c4aeb2148968652df3dff8189976a84d";
     const FERNET_TS: u64 = 1_700_000_000;
@@ -452,12 +423,7 @@ mod tests {
     }
 
     fn fernet_record(token: &[u8]) -> Vec<u8> {
-        MaybeEncryptedRecord {
-            algorithm: 2,
-            data: token.to_vec().into(),
-            nonce: Default::default(),
-        }
-        .encode_to_vec()
+        MaybeEncryptedRecord { algorithm: 2, data: token.to_vec().into(), nonce: Default::default() }.encode_to_vec()
     }
 
     #[test]
@@ -517,10 +483,7 @@ mod tests {
     #[test]
     fn wrong_key_is_no_key_fits() {
         let deks = [dek(DEK_PENDING, DekSource::Current), Dek::new(DekSource::Pending, &[0; 32])];
-        assert_eq!(
-            decrypt_record(&hex(SECRETBOX_RECORD), &deks),
-            Err(DecryptError::NoKeyFits { tried: 2 })
-        );
+        assert_eq!(decrypt_record(&hex(SECRETBOX_RECORD), &deks), Err(DecryptError::NoKeyFits { tried: 2 }));
         let rec = fernet_record(FERNET_TOKEN.as_bytes());
         assert_eq!(decrypt_record(&rec, &deks), Err(DecryptError::NoKeyFits { tried: 2 }));
     }
@@ -553,11 +516,7 @@ mod tests {
         for i in data_range.clone() {
             let mut bad = good.clone();
             bad[i] ^= 0x01;
-            assert_eq!(
-                decrypt_record(&bad, &deks),
-                Err(DecryptError::NoKeyFits { tried: 1 }),
-                "flip at {i}"
-            );
+            assert_eq!(decrypt_record(&bad, &deks), Err(DecryptError::NoKeyFits { tried: 1 }), "flip at {i}");
         }
         for i in data_range.end + 2..good.len() {
             let mut bad = good.clone();
@@ -583,12 +542,8 @@ mod tests {
     fn key_independent_errors() {
         let deks = [dek(DEK, DekSource::Current)];
         // NONE record
-        let none = MaybeEncryptedRecord {
-            algorithm: 0,
-            data: b"clear".to_vec().into(),
-            nonce: Default::default(),
-        }
-        .encode_to_vec();
+        let none = MaybeEncryptedRecord { algorithm: 0, data: b"clear".to_vec().into(), nonce: Default::default() }
+            .encode_to_vec();
         assert_eq!(decrypt_record(&none, &deks), Err(DecryptError::Plaintext));
         assert_eq!(record_algorithm(&none), Ok(Algorithm::None));
         assert_eq!(plaintext_of_none_record(&none).as_deref(), Some(&b"clear"[..]));
@@ -601,26 +556,17 @@ mod tests {
         // nonce of the wrong size
         let mut r = MaybeEncryptedRecord::decode(&hex(SECRETBOX_RECORD)[..]).unwrap();
         r.nonce = r.nonce.slice(..23);
-        assert_eq!(
-            decrypt_record(&r.encode_to_vec(), &deks),
-            Err(DecryptError::BadNonce { len: 23 })
-        );
+        assert_eq!(decrypt_record(&r.encode_to_vec(), &deks), Err(DecryptError::BadNonce { len: 23 }));
         // data shorter than the tag
         let mut r = MaybeEncryptedRecord::decode(&hex(SECRETBOX_RECORD)[..]).unwrap();
         r.data = r.data.slice(..15);
-        assert!(matches!(
-            decrypt_record(&r.encode_to_vec(), &deks),
-            Err(DecryptError::Malformed(_))
-        ));
+        assert!(matches!(decrypt_record(&r.encode_to_vec(), &deks), Err(DecryptError::Malformed(_))));
         // not a record at all
         assert_eq!(decrypt_record(&[0xff, 0xff], &deks), Err(DecryptError::NotARecord));
         assert_eq!(record_algorithm(&[0x12, 0x05, 1]), Err(DecryptError::NotARecord));
         // fernet: bad base64, short token, bad version byte
         for tok in [&b"!!!!"[..], b"gAAAAA==", FERNET_TOKEN.replacen('g', "A", 1).as_bytes()] {
-            assert!(matches!(
-                decrypt_record(&fernet_record(tok), &deks),
-                Err(DecryptError::Malformed(_))
-            ));
+            assert!(matches!(decrypt_record(&fernet_record(tok), &deks), Err(DecryptError::Malformed(_))));
         }
     }
 

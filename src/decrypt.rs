@@ -36,7 +36,8 @@ pub struct DecryptReport {
 
 fn check_output(a: &Analysis, out: &Path) -> Result<()> {
     if out.exists() {
-        let empty = std::fs::read_dir(out).map_err(|e| Error::Io { path: out.to_path_buf(), source: e })?.next().is_none();
+        let empty =
+            std::fs::read_dir(out).map_err(|e| Error::Io { path: out.to_path_buf(), source: e })?.next().is_none();
         if !empty {
             return Err(Error::Usage(format!("{}: output directory exists and is not empty", out.display())));
         }
@@ -46,7 +47,11 @@ fn check_output(a: &Analysis, out: &Path) -> Result<()> {
         let parent = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
         let o = std::fs::canonicalize(parent).unwrap_or_else(|_| parent.to_path_buf());
         if o.starts_with(&r) {
-            return Err(Error::Usage(format!("{}: output must not be inside the input {}", out.display(), root.display())));
+            return Err(Error::Usage(format!(
+                "{}: output must not be inside the input {}",
+                out.display(),
+                root.display()
+            )));
         }
     }
     Ok(())

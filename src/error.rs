@@ -87,15 +87,7 @@ pub struct Finding {
 impl Finding {
     /// A finding with only a code, severity and message; add locations with the builders.
     pub fn new(code: &'static str, severity: Severity, message: impl Into<String>) -> Self {
-        Finding {
-            code,
-            severity,
-            file: None,
-            offset: None,
-            index: None,
-            term: None,
-            message: message.into(),
-        }
+        Finding { code, severity, file: None, offset: None, index: None, term: None, message: message.into() }
     }
     /// Set the file.
     pub fn file(mut self, f: impl Into<String>) -> Self {

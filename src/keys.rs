@@ -83,14 +83,10 @@ pub enum KeyError {
     #[error("no raft DEK in swarm-node.key: not a manager, or demoted")]
     NoDek,
     /// Encrypted material, no KEK supplied.
-    #[error(
-        "autolock is on: give the unlock key with --unlock-key-file or SWARMSIFT_UNLOCK_KEY"
-    )]
+    #[error("autolock is on: give the unlock key with --unlock-key-file or SWARMSIFT_UNLOCK_KEY")]
     Locked,
     /// The KEK does not authenticate the DEK headers.
-    #[error(
-        "wrong unlock key: it does not authenticate the raft DEK header(s) of swarm-node.key"
-    )]
+    #[error("wrong unlock key: it does not authenticate the raft DEK header(s) of swarm-node.key")]
     WrongUnlockKey,
     /// A `raft-dek*` header value is unreadable.
     #[error("damaged {header} header in swarm-node.key: {detail}")]
@@ -124,16 +120,11 @@ impl UnlockKey {
     /// Parses `SWMKEY-1-<base64>` (surrounding whitespace ignored; base64 with or without
     /// padding). Like swarmkit, any non-empty length is accepted (normally 32 bytes).
     pub fn parse(s: &str) -> Result<UnlockKey, KeyError> {
-        let rest = s
-            .trim()
-            .strip_prefix(UNLOCK_KEY_PREFIX)
-            .ok_or(KeyError::UnlockKeyPrefix)?;
+        let rest = s.trim().strip_prefix(UNLOCK_KEY_PREFIX).ok_or(KeyError::UnlockKeyPrefix)?;
         if rest.is_empty() {
             return Err(KeyError::UnlockKeyEmpty);
         }
-        let bytes = B64_STD_ANY_PAD
-            .decode(rest)
-            .map_err(|e| KeyError::UnlockKeyBase64(e.to_string()))?;
+        let bytes = B64_STD_ANY_PAD.decode(rest).map_err(|e| KeyError::UnlockKeyBase64(e.to_string()))?;
         Ok(UnlockKey(Zeroizing::new(bytes)))
     }
 
@@ -188,18 +179,8 @@ impl DekHeader {
             }
         };
         match crypto::record_algorithm(&raw) {
-            Ok(alg) => DekHeader {
-                algorithm: Some(alg),
-                raw,
-                value_len,
-                damage: None,
-            },
-            Err(e) => DekHeader {
-                algorithm: None,
-                raw,
-                value_len,
-                damage: Some(e.to_string()),
-            },
+            Ok(alg) => DekHeader { algorithm: Some(alg), raw, value_len, damage: None },
+            Err(e) => DekHeader { algorithm: None, raw, value_len, damage: Some(e.to_string()) },
         }
     }
 
@@ -273,16 +254,11 @@ impl NodeKey {
     }
 
     fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .rev()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().rev().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
     fn legacy_encrypted(&self) -> bool {
-        self.header("Proc-Type")
-            .is_some_and(|v| v.replace(' ', "").eq_ignore_ascii_case("4,ENCRYPTED"))
+        self.header("Proc-Type").is_some_and(|v| v.replace(' ', "").eq_ignore_ascii_case("4,ENCRYPTED"))
     }
 }
 
@@ -322,11 +298,7 @@ pub fn parse_node_key(pem_text: &[u8]) -> Result<NodeKey, KeyError> {
     if !block_type.ends_with("PRIVATE KEY") {
         return Err(KeyError::NotAPrivateKey { block_type });
     }
-    let headers: Vec<(String, String)> = block
-        .headers()
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
+    let headers: Vec<(String, String)> = block.headers().iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     let mut key = NodeKey {
         encrypted: false,
         kek_version: None,
@@ -338,9 +310,7 @@ pub fn parse_node_key(pem_text: &[u8]) -> Result<NodeKey, KeyError> {
         block_type,
     };
     key.encrypted = key.block_type == "ENCRYPTED PRIVATE KEY" || key.legacy_encrypted();
-    key.kek_version = key
-        .header(HDR_KEK_VERSION)
-        .and_then(|v| v.trim().parse::<u64>().ok());
+    key.kek_version = key.header(HDR_KEK_VERSION).and_then(|v| v.trim().parse::<u64>().ok());
     key.raft_dek = key.header(HDR_DEK).map(DekHeader::parse);
     key.raft_dek_pending = key.header(HDR_DEK_PENDING).map(DekHeader::parse);
     key.needs_rotation = key.header(HDR_NEEDS_ROTATION).is_some();
@@ -354,16 +324,10 @@ enum HeaderRead {
     NotAuthenticated,
 }
 
-fn read_dek_header(
-    header: &'static str,
-    dek: &DekHeader,
-    kek: Option<&UnlockKey>,
-) -> Result<HeaderRead, KeyError> {
+fn read_dek_header(header: &'static str, dek: &DekHeader, kek: Option<&UnlockKey>) -> Result<HeaderRead, KeyError> {
     let damaged = |detail: String| KeyError::DamagedHeader { header, detail };
     let Some(alg) = dek.algorithm else {
-        return Err(damaged(
-            dek.damage.clone().unwrap_or_else(|| "unreadable".into()),
-        ));
+        return Err(damaged(dek.damage.clone().unwrap_or_else(|| "unreadable".into())));
     };
     match alg {
         Algorithm::None => {
@@ -450,18 +414,15 @@ pub enum KeyCheck {
 /// the DEK headers): PKCS#8 PBES2 for `ENCRYPTED PRIVATE KEY`, OpenSSL legacy PEM encryption
 /// for `Proc-Type: 4,ENCRYPTED`. Returns [`KeyError::Locked`] for an encrypted key without a
 /// KEK.
-pub fn verify_private_key_kek(
-    key: &NodeKey,
-    kek: Option<&UnlockKey>,
-) -> Result<KeyCheck, KeyError> {
+pub fn verify_private_key_kek(key: &NodeKey, kek: Option<&UnlockKey>) -> Result<KeyCheck, KeyError> {
     if key.block_type == "ENCRYPTED PRIVATE KEY" {
         let kek = kek.ok_or(KeyError::Locked)?;
         check_pkcs8(&key.der, kek.as_bytes())
     } else if key.legacy_encrypted() {
         let kek = kek.ok_or(KeyError::Locked)?;
-        let dek_info = key.header("DEK-Info").ok_or_else(|| {
-            KeyError::DamagedPrivateKey("Proc-Type is ENCRYPTED but DEK-Info is missing".into())
-        })?;
+        let dek_info = key
+            .header("DEK-Info")
+            .ok_or_else(|| KeyError::DamagedPrivateKey("Proc-Type is ENCRYPTED but DEK-Info is missing".into()))?;
         check_legacy(&key.der, dek_info, kek.as_bytes())
     } else {
         Ok(KeyCheck::NotEncrypted)
@@ -481,9 +442,7 @@ fn check_pkcs8(der: &[u8], password: &[u8]) -> Result<KeyCheck, KeyError> {
             }
             pkcs5::pbes2::Kdf::Pbkdf2(_) => {}
             other => {
-                return Err(KeyError::UnsupportedKeyEncryption(format!(
-                    "PBES2 key derivation {other:?}"
-                )));
+                return Err(KeyError::UnsupportedKeyEncryption(format!("PBES2 key derivation {other:?}")));
             }
         },
         other => {
@@ -499,8 +458,9 @@ fn check_pkcs8(der: &[u8], password: &[u8]) -> Result<KeyCheck, KeyError> {
             }
         }
         // Bad padding, or a decryption that is not valid DER.
-        Err(pkcs8::Error::EncryptedPrivateKey(pkcs5::Error::DecryptFailed))
-        | Err(pkcs8::Error::Asn1(_)) => Ok(KeyCheck::WrongKey),
+        Err(pkcs8::Error::EncryptedPrivateKey(pkcs5::Error::DecryptFailed)) | Err(pkcs8::Error::Asn1(_)) => {
+            Ok(KeyCheck::WrongKey)
+        }
         Err(e) => Err(KeyError::UnsupportedKeyEncryption(e.to_string())),
     }
 }
@@ -544,25 +504,21 @@ fn parse_hex(s: &str) -> Option<Vec<u8>> {
 }
 
 fn check_legacy(der: &[u8], dek_info: &str, password: &[u8]) -> Result<KeyCheck, KeyError> {
-    let (cipher, iv_hex) = dek_info.split_once(',').ok_or_else(|| {
-        KeyError::DamagedPrivateKey(format!("DEK-Info \"{dek_info}\" is not \"CIPHER,IV\""))
-    })?;
+    let (cipher, iv_hex) = dek_info
+        .split_once(',')
+        .ok_or_else(|| KeyError::DamagedPrivateKey(format!("DEK-Info \"{dek_info}\" is not \"CIPHER,IV\"")))?;
     let cipher = cipher.trim().to_ascii_uppercase();
     let key_len = match cipher.as_str() {
         "AES-128-CBC" => 16,
         "AES-192-CBC" => 24,
         "AES-256-CBC" => 32,
         _ => {
-            return Err(KeyError::UnsupportedKeyEncryption(format!(
-                "legacy PEM cipher {cipher}"
-            )));
+            return Err(KeyError::UnsupportedKeyEncryption(format!("legacy PEM cipher {cipher}")));
         }
     };
     let iv: [u8; 16] = parse_hex(iv_hex.trim())
         .and_then(|v| v.try_into().ok())
-        .ok_or_else(|| {
-            KeyError::DamagedPrivateKey(format!("DEK-Info IV \"{}\" is not 16 hex bytes", iv_hex.trim()))
-        })?;
+        .ok_or_else(|| KeyError::DamagedPrivateKey(format!("DEK-Info IV \"{}\" is not 16 hex bytes", iv_hex.trim())))?;
     if der.is_empty() || der.len() % 16 != 0 {
         return Err(KeyError::DamagedPrivateKey(format!(
             "encrypted key body is {} bytes, not a positive multiple of 16",
@@ -573,15 +529,15 @@ fn check_legacy(der: &[u8], dek_info: &str, password: &[u8]) -> Result<KeyCheck,
     let key = evp_bytes_to_key_md5(password, salt, key_len);
     let invalid = |_| KeyError::DamagedPrivateKey("cipher key/IV length".into());
     let plain = match key_len {
-        16 => cbc::Decryptor::<aes::Aes128>::new_from_slices(&key, &iv)
-            .map_err(invalid)?
-            .decrypt_padded_vec::<Pkcs7>(der),
-        24 => cbc::Decryptor::<aes::Aes192>::new_from_slices(&key, &iv)
-            .map_err(invalid)?
-            .decrypt_padded_vec::<Pkcs7>(der),
-        _ => cbc::Decryptor::<aes::Aes256>::new_from_slices(&key, &iv)
-            .map_err(invalid)?
-            .decrypt_padded_vec::<Pkcs7>(der),
+        16 => {
+            cbc::Decryptor::<aes::Aes128>::new_from_slices(&key, &iv).map_err(invalid)?.decrypt_padded_vec::<Pkcs7>(der)
+        }
+        24 => {
+            cbc::Decryptor::<aes::Aes192>::new_from_slices(&key, &iv).map_err(invalid)?.decrypt_padded_vec::<Pkcs7>(der)
+        }
+        _ => {
+            cbc::Decryptor::<aes::Aes256>::new_from_slices(&key, &iv).map_err(invalid)?.decrypt_padded_vec::<Pkcs7>(der)
+        }
     };
     let Ok(plain) = plain.map(Zeroizing::new) else {
         return Ok(KeyCheck::WrongKey);
@@ -614,9 +570,7 @@ pub struct CertInfo {
     pub not_after: jiff::Timestamp,
 }
 
-fn name_attr(
-    r: pkcs8::der::Result<Option<x509_cert::ext::pkix::name::DirectoryString>>,
-) -> String {
+fn name_attr(r: pkcs8::der::Result<Option<x509_cert::ext::pkix::name::DirectoryString>>) -> String {
     match r {
         Ok(Some(s)) => s.value().into_owned(),
         _ => String::new(),
@@ -633,25 +587,14 @@ fn x509_time(t: x509_cert::time::Time, which: &str) -> Result<jiff::Timestamp, K
 /// Parses the first `CERTIFICATE` block of `swarm-node.crt`.
 pub fn parse_node_cert(pem_text: &[u8]) -> Result<CertInfo, KeyError> {
     let blocks = pem::parse_many(pem_text).map_err(|e| KeyError::Pem(e.to_string()))?;
-    let block = blocks
-        .iter()
-        .find(|b| b.tag() == "CERTIFICATE")
-        .ok_or(KeyError::NoCertificate)?;
-    let cert = x509_cert::Certificate::from_der(block.contents())
-        .map_err(|e| KeyError::BadCertificate(e.to_string()))?;
+    let block = blocks.iter().find(|b| b.tag() == "CERTIFICATE").ok_or(KeyError::NoCertificate)?;
+    let cert =
+        x509_cert::Certificate::from_der(block.contents()).map_err(|e| KeyError::BadCertificate(e.to_string()))?;
     let tbs = cert.tbs_certificate();
     let subject = tbs.subject();
     let serial = tbs.serial_number().as_bytes();
-    let first = serial
-        .iter()
-        .position(|&b| b != 0)
-        .unwrap_or(serial.len().saturating_sub(1));
-    let serial_hex = serial
-        .get(first..)
-        .unwrap_or_default()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let first = serial.iter().position(|&b| b != 0).unwrap_or(serial.len().saturating_sub(1));
+    let serial_hex = serial.get(first..).unwrap_or_default().iter().map(|b| format!("{b:02x}")).collect();
     Ok(CertInfo {
         node_id: name_attr(subject.common_name()),
         role: name_attr(subject.organization_unit()),

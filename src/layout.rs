@@ -167,7 +167,7 @@ pub fn detect(src: &Source) -> (Layout, Vec<Finding>) {
                 )
                 .file(src.display(&e.rel)),
             );
-        } else if name.ends_with(".tmp") && !(e.rel.starts_with(&format!("{wal_dir}/")) && !e.is_dir) {
+        } else if name.ends_with(".tmp") && (e.is_dir || !e.rel.starts_with(&format!("{wal_dir}/"))) {
             leftovers.push(e.rel.clone());
             findings.push(
                 Finding::new(

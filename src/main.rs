@@ -117,7 +117,9 @@ fn run(cli: Cli) -> Result<u8, swarmsift::error::Error> {
         }
         Cmd::Wal { common: c, from, to, kind, id } => {
             let kind = match kind {
-                Some(k) => Some(Kind::parse(&k).ok_or_else(|| swarmsift::error::Error::Usage(format!("unknown kind {k:?}")))?),
+                Some(k) => {
+                    Some(Kind::parse(&k).ok_or_else(|| swarmsift::error::Error::Usage(format!("unknown kind {k:?}")))?)
+                }
                 None => None,
             };
             let a = load(&c)?;

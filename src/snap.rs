@@ -67,7 +67,8 @@ pub fn read_snap(name: &str, display: &str, data: &Bytes) -> SnapFile {
     let body = outer.data.clone().unwrap_or_default();
     let stored = outer.crc();
     if body.is_empty() || stored == 0 {
-        s.findings.push(bad("snap.empty", "snapshot has no data or a zero CRC: etcd fails with ErrEmptySnapshot".into()));
+        s.findings
+            .push(bad("snap.empty", "snapshot has no data or a zero CRC: etcd fails with ErrEmptySnapshot".into()));
         return s;
     }
     let computed = crc32c::crc32c(&body);
@@ -94,7 +95,10 @@ pub fn read_snap(name: &str, display: &str, data: &Bytes) -> SnapFile {
                         Finding::new(
                             "snap.name_mismatch",
                             Severity::Warning,
-                            format!("file name says term {t} index {i} but the metadata says term {} index {}", s.term, s.index),
+                            format!(
+                                "file name says term {t} index {i} but the metadata says term {} index {}",
+                                s.term, s.index
+                            ),
                         )
                         .file(display)
                         .index(s.index)

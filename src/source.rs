@@ -150,9 +150,12 @@ impl Source {
         let mut ar = tar::Archive::new(reader);
         let mut raw: Vec<(String, u64, bool, Option<Bytes>)> = Vec::new();
         let not_tar = |why: String| Error::NotSwarmState { path: path.to_path_buf(), why };
-        let iter = ar.entries().map_err(|e| not_tar(format!("not a readable tar archive: {e}")))?;
+        let bad_tar = |e: std::io::Error| {
+            not_tar(format!("not a swarm dir and not a readable tar archive ({})", printable(&e.to_string(), 60)))
+        };
+        let iter = ar.entries().map_err(bad_tar)?;
         for ent in iter {
-            let mut ent = ent.map_err(|e| not_tar(format!("not a readable tar archive: {e}")))?;
+            let mut ent = ent.map_err(bad_tar)?;
             let p = ent.path().map_err(|e| not_tar(format!("bad tar member name: {e}")))?;
             let name = normalize_tar_path(&p.to_string_lossy());
             if name.is_empty() {
@@ -164,7 +167,7 @@ impl Source {
                 continue;
             }
             let size = ent.header().size().unwrap_or(0);
-            let data = if !is_dir && wanted_from_tar(&name) || !is_dir && looks_relevant(&name) {
+            let data = if !is_dir && (wanted_from_tar(&name) || looks_relevant(&name)) {
                 // Bounded by the real member size; tar gives us no more than it holds.
                 let mut v = Vec::with_capacity(size.min(1 << 26) as usize);
                 ent.read_to_end(&mut v).map_err(|e| not_tar(format!("{name}: truncated tar member: {e}")))?;
@@ -317,8 +320,17 @@ impl Source {
     }
 }
 
+/// Keep an error text printable and short (tar errors can quote garbage bytes).
+fn printable(s: &str, max: usize) -> String {
+    let t: String = s.chars().map(|c| if c.is_control() || c == '\u{fffd}' { '?' } else { c }).take(max).collect();
+    if s.chars().count() > max { format!("{t}...") } else { t }
+}
+
 fn looks_relevant(name: &str) -> bool {
-    name.ends_with(".wal") || name.ends_with(".snap") || name.ends_with("swarm-node.key") || name.ends_with("swarm-node.crt")
+    name.ends_with(".wal")
+        || name.ends_with(".snap")
+        || name.ends_with("swarm-node.key")
+        || name.ends_with("swarm-node.crt")
 }
 
 /// Position in `name` where a path component equal to `marker` (e.g. `raft/`) starts.

@@ -88,6 +88,7 @@ impl Kind {
 }
 
 /// Any store object.
+#[allow(clippy::large_enum_variant)] // objects are stored once each; boxing buys nothing here
 #[derive(Debug, Clone, PartialEq)]
 pub enum Object {
     /// Node.

@@ -205,7 +205,10 @@ pub fn scan_segment(name: &str, display: &str, data: &Bytes, is_last: bool) -> S
             if tail.iter().all(|&b| b == 0) {
                 s.end = SegmentEnd::ZeroTail { offset: off };
             } else {
-                s.end = SegmentEnd::Torn { offset: off, reason: format!("only {remaining} bytes left for an 8-byte length field") };
+                s.end = SegmentEnd::Torn {
+                    offset: off,
+                    reason: format!("only {remaining} bytes left for an 8-byte length field"),
+                };
             }
             break;
         }
@@ -230,7 +233,12 @@ pub fn scan_segment(name: &str, display: &str, data: &Bytes, is_last: bool) -> S
         }
         let (rec_len, pad, odd) = frame_header(len_field);
         if let Some(why) = odd {
-            s.findings.push(finding("wal.bad_padding", Severity::Warning, format!("frame length field {len_field:#018x}: {why}"), off));
+            s.findings.push(finding(
+                "wal.bad_padding",
+                Severity::Warning,
+                format!("frame length field {len_field:#018x}: {why}"),
+                off,
+            ));
         }
         let body = off + 8;
         let frame_end = body.checked_add(rec_len).and_then(|x| x.checked_add(pad));
@@ -251,14 +259,22 @@ pub fn scan_segment(name: &str, display: &str, data: &Bytes, is_last: bool) -> S
             }
         };
         if pad > 0 && data[(body + rec_len) as usize..frame_end as usize].iter().any(|&b| b != 0) {
-            s.findings.push(finding("wal.bad_padding", Severity::Warning, "non-zero padding bytes after a record".into(), body + rec_len));
+            s.findings.push(finding(
+                "wal.bad_padding",
+                Severity::Warning,
+                "non-zero padding bytes after a record".into(),
+                body + rec_len,
+            ));
         }
         let rec_bytes = data.slice(body as usize..(body + rec_len) as usize);
         let rec = match walpb::Record::decode(rec_bytes) {
             Ok(r) => r,
             Err(e) => {
                 if is_last && is_torn(data, body, frame_end) {
-                    s.end = SegmentEnd::Torn { offset: off, reason: format!("record does not decode ({e}) and holds an all-zero sector") };
+                    s.end = SegmentEnd::Torn {
+                        offset: off,
+                        reason: format!("record does not decode ({e}) and holds an all-zero sector"),
+                    };
                     break;
                 }
                 s.findings.push(finding(
@@ -293,7 +309,10 @@ pub fn scan_segment(name: &str, display: &str, data: &Bytes, is_last: bool) -> S
             let computed = crc32c::crc32c_append(running, &payload);
             if computed != stored {
                 if is_last && is_torn(data, body, frame_end) {
-                    s.end = SegmentEnd::Torn { offset: off, reason: "CRC mismatch on a record that holds an all-zero sector".into() };
+                    s.end = SegmentEnd::Torn {
+                        offset: off,
+                        reason: "CRC mismatch on a record that holds an all-zero sector".into(),
+                    };
                     break;
                 }
                 crc_ok = false;
@@ -308,7 +327,12 @@ pub fn scan_segment(name: &str, display: &str, data: &Bytes, is_last: bool) -> S
                 running = computed;
             }
             if !(1..=5).contains(&rt) {
-                s.findings.push(finding("wal.unknown_record_type", Severity::Error, format!("unknown record type {rt}"), off));
+                s.findings.push(finding(
+                    "wal.unknown_record_type",
+                    Severity::Error,
+                    format!("unknown record type {rt}"),
+                    off,
+                ));
             }
         }
         s.records.push(ScannedRecord { offset: off, end: frame_end, rtype: rt, crc: stored, data: payload, crc_ok });
@@ -462,13 +486,19 @@ pub fn assemble(segments: Vec<SegmentScan>) -> WalLog {
                     Finding::new(
                         "wal.segment_index_order",
                         Severity::Error,
-                        format!("segment starts at index {} but the previous one starts at {}", seg.name_index, prev.name_index),
+                        format!(
+                            "segment starts at index {} but the previous one starts at {}",
+                            seg.name_index, prev.name_index
+                        ),
                     )
                     .file(&seg.display),
                 );
             }
             match seg.first_crc {
-                Some(c) if c != prev.last_crc && matches!(prev.end, SegmentEnd::Eof { .. } | SegmentEnd::ZeroTail { .. }) => {
+                Some(c)
+                    if c != prev.last_crc
+                        && matches!(prev.end, SegmentEnd::Eof { .. } | SegmentEnd::ZeroTail { .. }) =>
+                {
                     log.findings.push(
                         Finding::new(
                             "wal.crc_chain_break",
@@ -484,9 +514,13 @@ pub fn assemble(segments: Vec<SegmentScan>) -> WalLog {
                 }
                 None if !seg.records.is_empty() => {
                     log.findings.push(
-                        Finding::new("wal.missing_crc_record", Severity::Error, "segment does not start with a crc record")
-                            .file(&seg.display)
-                            .offset(0),
+                        Finding::new(
+                            "wal.missing_crc_record",
+                            Severity::Error,
+                            "segment does not start with a crc record",
+                        )
+                        .file(&seg.display)
+                        .offset(0),
                     );
                 }
                 _ => {}
@@ -545,9 +579,13 @@ pub fn assemble(segments: Vec<SegmentScan>) -> WalLog {
                         log.hard_state = Some((hs, si, r.offset));
                     }
                     Err(e) => log.findings.push(
-                        Finding::new("wal.state_undecodable", Severity::Error, format!("state record does not decode: {e}"))
-                            .file(&seg.display)
-                            .offset(r.offset),
+                        Finding::new(
+                            "wal.state_undecodable",
+                            Severity::Error,
+                            format!("state record does not decode: {e}"),
+                        )
+                        .file(&seg.display)
+                        .offset(r.offset),
                     ),
                 },
                 rtype::SNAPSHOT => match walpb::Snapshot::decode(r.data.clone()) {
@@ -560,9 +598,13 @@ pub fn assemble(segments: Vec<SegmentScan>) -> WalLog {
                         offset: r.offset,
                     }),
                     Err(e) => log.findings.push(
-                        Finding::new("wal.marker_undecodable", Severity::Error, format!("snapshot marker does not decode: {e}"))
-                            .file(&seg.display)
-                            .offset(r.offset),
+                        Finding::new(
+                            "wal.marker_undecodable",
+                            Severity::Error,
+                            format!("snapshot marker does not decode: {e}"),
+                        )
+                        .file(&seg.display)
+                        .offset(r.offset),
                     ),
                 },
                 rtype::ENTRY => match raftpb::Entry::decode(r.data.clone()) {
@@ -580,9 +622,13 @@ pub fn assemble(segments: Vec<SegmentScan>) -> WalLog {
                         &seg.display,
                     ),
                     Err(err) => log.findings.push(
-                        Finding::new("wal.entry_undecodable", Severity::Error, format!("entry record does not decode as raftpb.Entry: {err}"))
-                            .file(&seg.display)
-                            .offset(r.offset),
+                        Finding::new(
+                            "wal.entry_undecodable",
+                            Severity::Error,
+                            format!("entry record does not decode as raftpb.Entry: {err}"),
+                        )
+                        .file(&seg.display)
+                        .offset(r.offset),
                     ),
                 },
                 _ => {}
@@ -650,7 +696,11 @@ fn push_entry(log: &mut WalLog, e: EntryRec, display: &str) {
                         first.term,
                         e.index,
                         e.term,
-                        if sev == Severity::Error { ", although they were already committed" } else { "; they were never committed" }
+                        if sev == Severity::Error {
+                            ", although they were already committed"
+                        } else {
+                            "; they were never committed"
+                        }
                     ),
                 )
                 .file(display)
@@ -710,7 +760,11 @@ pub mod encode {
             if let Some(d) = data {
                 self.crc = crc32c::crc32c_append(self.crc, d);
             }
-            let rec = walpb::Record { r#type: Some(rtype), crc: Some(self.crc), data: data.map(|d| bytes::Bytes::copy_from_slice(d)) };
+            let rec = walpb::Record {
+                r#type: Some(rtype),
+                crc: Some(self.crc),
+                data: data.map(bytes::Bytes::copy_from_slice),
+            };
             let body = rec.encode_to_vec();
             self.frame(&body);
         }

@@ -16,7 +16,8 @@ use swarmsift::store::{Kind, Object};
 
 fn load(path: &Path, scenario: &str) -> Analysis {
     let unlock_key = common::unlock_key(scenario).map(|k| UnlockKey::parse(&k).expect("unlock key"));
-    Analysis::load(path, &Options { unlock_key, ..Default::default() }).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    Analysis::load(path, &Options { unlock_key, ..Default::default() })
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 fn truth_index(v: &Value) -> u64 {
@@ -24,7 +25,9 @@ fn truth_index(v: &Value) -> u64 {
 }
 
 fn by_id<'a>(arr: &'a Value, key: &str) -> BTreeMap<String, &'a Value> {
-    arr.as_array().map(|a| a.iter().map(|o| (o[key].as_str().unwrap_or_default().to_string(), o)).collect()).unwrap_or_default()
+    arr.as_array()
+        .map(|a| a.iter().map(|o| (o[key].as_str().unwrap_or_default().to_string(), o)).collect())
+        .unwrap_or_default()
 }
 
 fn task_state(s: i32) -> &'static str {
@@ -100,7 +103,10 @@ fn compare(a: &Analysis, t: &Value) -> Vec<String> {
             _ => None,
         };
         if replicas != tv["Spec"]["Mode"]["Replicated"]["Replicas"].as_u64() {
-            bad.push(format!("service {id}: replicas {replicas:?} vs truth {}", tv["Spec"]["Mode"]["Replicated"]["Replicas"]));
+            bad.push(format!(
+                "service {id}: replicas {replicas:?} vs truth {}",
+                tv["Spec"]["Mode"]["Replicated"]["Replicas"]
+            ));
         }
     }
     // Tasks: every truth task exists with the same version, state and desired state; every decoded

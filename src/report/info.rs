@@ -15,7 +15,8 @@ fn segment_rows(a: &Analysis) -> Vec<Value> {
         .iter()
         .enumerate()
         .map(|(si, s)| {
-            let idx: Vec<u64> = a.wal.entries.iter().chain(a.wal.overwritten.iter()).filter(|e| e.seg == si).map(|e| e.index).collect();
+            let idx: Vec<u64> =
+                a.wal.entries.iter().chain(a.wal.overwritten.iter()).filter(|e| e.seg == si).map(|e| e.index).collect();
             json!({
                 "file": s.name,
                 "seq": s.seq,
@@ -55,7 +56,9 @@ fn counts(a: &Analysis) -> (BTreeMap<String, usize>, BTreeMap<String, usize>) {
 /// Object counts in the final state.
 pub fn object_counts(a: &Analysis) -> Value {
     let mut m = serde_json::Map::new();
-    for k in [Kind::Node, Kind::Service, Kind::Task, Kind::Network, Kind::Secret, Kind::Config, Kind::Cluster, Kind::Volume] {
+    for k in
+        [Kind::Node, Kind::Service, Kind::Task, Kind::Network, Kind::Secret, Kind::Config, Kind::Cluster, Kind::Volume]
+    {
         m.insert(k.plural().into(), json!(a.state.count(k)));
     }
     Value::Object(m)
@@ -140,8 +143,20 @@ fn end_text(e: &SegmentEnd) -> String {
 pub fn text(a: &Analysis) -> String {
     let mut o = String::new();
     let kv = |o: &mut String, k: &str, v: String| o.push_str(&format!("{:<15}{v}\n", format!("{k}:")));
-    kv(&mut o, "Input", format!("{} ({:?})", a.source.input.display(), a.source.kind).replace("SwarmDir", "swarm dir").replace("RaftDir", "raft dir").replace("BareDir", "bare dir").replace("Tarball", "tarball"));
-    kv(&mut o, "Layout", format!("{}{}", a.layout.kind.name(), if a.encrypted { ", encrypted" } else { ", plaintext" }));
+    kv(
+        &mut o,
+        "Input",
+        format!("{} ({:?})", a.source.input.display(), a.source.kind)
+            .replace("SwarmDir", "swarm dir")
+            .replace("RaftDir", "raft dir")
+            .replace("BareDir", "bare dir")
+            .replace("Tarball", "tarball"),
+    );
+    kv(
+        &mut o,
+        "Layout",
+        format!("{}{}", a.layout.kind.name(), if a.encrypted { ", encrypted" } else { ", plaintext" }),
+    );
     let era = a.era();
     if !era.is_empty() {
         kv(&mut o, "Docker era", era.join("; "));
@@ -207,12 +222,21 @@ pub fn text(a: &Analysis) -> String {
     o.push_str("\nWAL SEGMENTS\n");
     let mut t = Table::new(&["FILE", "SEQ", "INDEXES", "ENTRIES", "RECORDS", "BYTES", "END"]);
     for (si, s) in a.wal.segments.iter().enumerate() {
-        let idx: Vec<u64> = a.wal.entries.iter().chain(a.wal.overwritten.iter()).filter(|e| e.seg == si).map(|e| e.index).collect();
+        let idx: Vec<u64> =
+            a.wal.entries.iter().chain(a.wal.overwritten.iter()).filter(|e| e.seg == si).map(|e| e.index).collect();
         let range = match (idx.iter().min(), idx.iter().max()) {
             (Some(x), Some(y)) => format!("{x}-{y}"),
             _ => "-".into(),
         };
-        t.row(vec![s.name.clone(), s.seq.to_string(), range, idx.len().to_string(), s.records.len().to_string(), s.size.to_string(), end_text(&s.end)]);
+        t.row(vec![
+            s.name.clone(),
+            s.seq.to_string(),
+            range,
+            idx.len().to_string(),
+            s.records.len().to_string(),
+            s.size.to_string(),
+            end_text(&s.end),
+        ]);
     }
     o.push_str(&t.render());
     o.push_str("\nSNAPSHOTS\n");
@@ -250,7 +274,10 @@ pub fn text(a: &Analysis) -> String {
     }
     o.push_str(&t.render());
     if !a.membership.removed.is_empty() {
-        o.push_str(&format!("removed: {}\n", a.membership.removed.iter().map(|x| format!("{x:x}")).collect::<Vec<_>>().join(", ")));
+        o.push_str(&format!(
+            "removed: {}\n",
+            a.membership.removed.iter().map(|x| format!("{x:x}")).collect::<Vec<_>>().join(", ")
+        ));
     }
     if a.findings.is_empty() {
         o.push_str("\nFINDINGS: none\n");

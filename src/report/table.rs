@@ -37,11 +37,11 @@ impl Table {
         let mut out = String::new();
         for r in std::iter::once(&self.headers).chain(self.rows.iter()) {
             let mut line = String::new();
-            for i in 0..ncol {
+            for (i, w) in width.iter().enumerate() {
                 let c = r.get(i).map(String::as_str).unwrap_or("");
                 line.push_str(c);
                 if i + 1 < ncol {
-                    let pad = width[i] - c.chars().count() + 3;
+                    let pad = w - c.chars().count() + 3;
                     line.extend(std::iter::repeat_n(' ', pad));
                 }
             }

@@ -108,7 +108,8 @@ pub fn wal_json(a: &Analysis, f: &WalFilter) -> Value {
 /// The snapshots table (shared with `info`).
 pub fn snapshots_table(a: &Analysis) -> String {
     let mut t = Table::new(&[
-        "FILE", "TERM", "INDEX", "BYTES", "VALID", "NODES", "SERVICES", "TASKS", "NETWORKS", "SECRETS", "CONFIGS", "MEMBERS", "NOTE",
+        "FILE", "TERM", "INDEX", "BYTES", "VALID", "NODES", "SERVICES", "TASKS", "NETWORKS", "SECRETS", "CONFIGS",
+        "MEMBERS", "NOTE",
     ]);
     for (i, s) in a.snapshots.iter().enumerate() {
         let c = |k: &str| s.objects.get(k).map(|n| n.to_string()).unwrap_or_else(|| "-".into());

@@ -177,7 +177,8 @@ pub struct SnapInfo {
     pub bytes: u64,
     /// Container sound, payload decrypted and decoded.
     pub valid: bool,
-    /// ConfState voters.
+    /// ConfState voters (hex raft IDs in JSON).
+    #[serde(serialize_with = "crate::store::hex_ids")]
     pub voters: Vec<u64>,
     /// Which DEK decrypted it.
     pub dek: Option<String>,

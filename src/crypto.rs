@@ -307,7 +307,7 @@ fn open_fernet(data: &[u8], deks: &[Dek]) -> Result<Decrypted, DecryptError> {
     let Some((iv, ciphertext)) = rest.split_first_chunk::<16>() else {
         return Err(DecryptError::Malformed("fernet token too short".into()));
     };
-    if ciphertext.len() % AES_BLOCK != 0 {
+    if !ciphertext.len().is_multiple_of(AES_BLOCK) {
         return Err(DecryptError::Malformed(format!(
             "fernet ciphertext is {} bytes, not a multiple of 16",
             ciphertext.len()
@@ -386,7 +386,7 @@ mod tests {
     use super::*;
 
     fn hex(s: &str) -> Vec<u8> {
-        assert!(s.len() % 2 == 0);
+        assert!(s.len().is_multiple_of(2));
         (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
     }
 
@@ -511,8 +511,8 @@ mod tests {
     fn flipped_bytes_are_no_key_fits() {
         let deks = [dek(DEK, DekSource::Current)];
         let good = hex(SECRETBOX_RECORD);
-        // bytes 3.. are tag+ciphertext (field 2 payload); the nonce follows after 2 bytes
-        let data_range = 3..3 + 42;
+        // 08 01 12 2a <42 bytes tag+ciphertext> 1a 18 <24-byte nonce>
+        let data_range = 4..4 + 42;
         for i in data_range.clone() {
             let mut bad = good.clone();
             bad[i] ^= 0x01;
@@ -632,7 +632,7 @@ mod tests {
             let _ = plaintext_of_none_record(&buf);
             let nonce = [0u8; 24];
             let rec = MaybeEncryptedRecord {
-                algorithm: (round % 3) as i32,
+                algorithm: round % 3,
                 data: buf.clone().into(),
                 nonce: if round % 5 == 0 { Default::default() } else { nonce.to_vec().into() },
             }

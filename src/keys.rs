@@ -485,7 +485,7 @@ fn evp_bytes_to_key_md5(password: &[u8], salt: &[u8], key_len: usize) -> Zeroizi
 }
 
 fn parse_hex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 || !s.is_ascii() {
+    if !s.len().is_multiple_of(2) || !s.is_ascii() {
         return None;
     }
     s.as_bytes()
@@ -519,7 +519,7 @@ fn check_legacy(der: &[u8], dek_info: &str, password: &[u8]) -> Result<KeyCheck,
     let iv: [u8; 16] = parse_hex(iv_hex.trim())
         .and_then(|v| v.try_into().ok())
         .ok_or_else(|| KeyError::DamagedPrivateKey(format!("DEK-Info IV \"{}\" is not 16 hex bytes", iv_hex.trim())))?;
-    if der.is_empty() || der.len() % 16 != 0 {
+    if der.is_empty() || !der.len().is_multiple_of(16) {
         return Err(KeyError::DamagedPrivateKey(format!(
             "encrypted key body is {} bytes, not a positive multiple of 16",
             der.len()
@@ -604,4 +604,406 @@ pub fn parse_node_cert(pem_text: &[u8]) -> Result<CertInfo, KeyError> {
         not_before: x509_time(tbs.validity().not_before, "notBefore")?,
         not_after: x509_time(tbs.validity().not_after, "notAfter")?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hex(s: &str) -> Vec<u8> {
+        parse_hex(s).unwrap()
+    }
+
+    // ---- Vectors produced by third-party implementations -------------------------------
+    //
+    // KEK = first sha256(b"swarmsift test kek %d") with no 0x00/0x0a/0x0d byte (i = 0), so
+    // it can be handed to `openssl -passout file:KEK.bin` verbatim (OpenSSL reads one line).
+    // UNLOCK_KEY = "SWMKEY-1-" + base64.b64encode(KEK) without "=".
+    // DEK / DEK_PENDING as in crypto.rs tests. Header values (Python, PyNaCl 1.6.2,
+    // cryptography 50.0.2), record layout per swarmkit api/types.proto:
+    //   HDR_NONE         = b64(12 20 DEK)                                  (autolock off)
+    //   HDR_KEK          = b64(08 01 12 30 SecretBox(KEK).encrypt(DEK, n).ciphertext 1a 18 n),
+    //                      n = sha256(b"hdr nonce")[:24]
+    //   HDR_KEK_PENDING  = same for DEK_PENDING, n = sha256(b"hdr nonce p")[:24]
+    //   HDR_KEK_FERNET   = b64(08 02 12 8c 01 Fernet(urlsafe_b64(KEK))._encrypt_from_parts(
+    //                      DEK, 1700000000, sha256(b"hdr fernet iv")[:16]))
+    // OpenSSL 3.0.19:
+    //   openssl ecparam -name prime256v1 -genkey -noout -out ec_sec1.pem
+    //   openssl pkcs8 -topk8 -nocrypt -in ec_sec1.pem                                -> P8_BODY
+    //   openssl pkcs8 -topk8 -v2 aes-256-cbc -v2prf hmacWithSHA1 -iter 2048 \
+    //           -in ec_sec1.pem -passout file:KEK.bin                                -> P8_ENC_BODY
+    //   openssl ec -in ec_sec1.pem -aes256 -passout file:KEK.bin                     -> LEGACY_*
+    //   openssl req -x509 -new -key ec_sec1.pem -days 3650 -set_serial 0x1234abcd \
+    //           -subj "/O=clusterid123/OU=swarm-manager/CN=nodeid456"                -> CERT
+    // Python cryptography's load_pem_private_key(password=KEK) opens both encrypted keys.
+    const KEK: &str = "b461012632146e556138e81ebde82e6641d668e6e76efb622ee9d976c0f421a1";
+    const UNLOCK_KEY: &str = "SWMKEY-1-tGEBJjIUblVhOOgeveguZkHWaObnbvtiLunZdsD0IaE";
+    const DEK: &str = "2a4c707e27655b7b5a813716c4eeec0b2e2b0885786ae3b0a227f9d075732660";
+    const DEK_PENDING: &str = "e48bd9a36c1a021a1e8598d42b5093fc356bd9e0251fe5c193d84e8a5338387f";
+    const HDR_NONE: &str = "EiAqTHB+J2Vbe1qBNxbE7uwLLisIhXhq47CiJ/nQdXMmYA==";
+    const HDR_NONE_PENDING: &str = "EiDki9mjbBoCGh6FmNQrUJP8NWvZ4CUf5cGT2E6KUzg4fw==";
+    const HDR_KEK: &str =
+        "CAESMLWEOQfQq2B/FotxGMlj6AIahrKRy9xjqy2akXcT/83HwI3JCH4f5YIvX72vFJBKmBoYXvNy5iTrHT9zFg3G9F9+oQrShJgO5UFx";
+    const HDR_KEK_PENDING: &str =
+        "CAESMCrO7R6dlRwqP4aZyTWSERWnf3BaS3Y7WZnuqVjR9kDUfXxCW5QyB9eUyQk3C4yIHRoYfjYt7F/z2UWXVU5dNyPgqFDsqEoxEMwa";
+    const HDR_KEK_FERNET: &str = "CAISjAFnQUFBQUFCbFVfRUE3VmUwWXA4WlBfWmgwdUNtZ2pfbW5DQUNYY092LXJBREFMWUFNNXZrbzZnLTZlYTA5aHpMSkJ2V2ZCdktYX05vWXUtbEZ1eU5GZ0hpb2w0dEtXbUZSUjFLd0lmN0tnNHMxSy1IRlJ5NHdQcm13a2ZpOXVNbXhVNnQzUUdtb25SZA==";
+    // secretbox record under DEK_PENDING (crypto.rs SECRETBOX_RECORD_PENDING, PyNaCl)
+    const WAL_RECORD_PENDING: &str = "080112262a4fd0586c3b99d2923aa867996bac64897f33c7c21c2b9b4c4c08741e6fac868618bd76b2b61a18e889d30b85421e8cc830d15f3b5008c1896600e9a9129e09";
+
+    const P8_BODY: &str = "\
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg5CQnBU0QEN3TYlcD
+uNMtjkIykeH4ihhxr/UZn9cNMzChRANCAARDHCkKXV7pSXt53y4FNzh1lNOWwAe4
++PJtOdddzI/tkWSOK9fEADiPCNXFdmFEcGLjmSZ2wq32xYnzbpQGtdCP";
+    const P8_ENC_BODY: &str = "\
+MIHeMEkGCSqGSIb3DQEFDTA8MBsGCSqGSIb3DQEFDDAOBAj0sGJvlStrhgICCAAw
+HQYJYIZIAWUDBAEqBBBLltslfHbNgX3sgWJ+GU2iBIGQLMISqaqJx2H1WQ2Pa4gJ
+p0d5oMTJJ50JBv/EHWEyvt83V+XSjdXEif1u9A9c5eJ+US6NRQFqht9f1vBAnHrw
+VE64qwTUiy90K+bsvDsgWx2RLNMuRTAA7q4b8EFNigZbG4WOKC16jviFX7V5l1XW
+GeY8H5VORjAdnQa/rGwMqyGzwbu5ZY91nOch9xySkioe";
+    const LEGACY_DEK_INFO: &str = "AES-256-CBC,C5D3CAAAA04ABF4A112A08C4FB7C728D";
+    const LEGACY_BODY: &str = "\
+/V4mkJZSEU85a5Mq7DXQT7dm2q8IDRpR2T8o7OQbSIZ557CDDwYx0b77ZYoJcSB1
+aspMhpd3U5A2wiaeYqgdbsvlb2qlYn3vBMnbchLdlGCRb2GLB/B/QmoSGpxW2PRB
+vg3yufJz02vPdGxqQUVM5AhZDByUPmCi1Gbo/BBZRz0=";
+    const CERT: &str = "\
+-----BEGIN CERTIFICATE-----
+MIIByjCCAXGgAwIBAgIEEjSrzTAKBggqhkjOPQQDAjBDMRUwEwYDVQQKDAxjbHVz
+dGVyaWQxMjMxFjAUBgNVBAsMDXN3YXJtLW1hbmFnZXIxEjAQBgNVBAMMCW5vZGVp
+ZDQ1NjAeFw0yNjExMjcxMTA5NDVaFw0zNjExMjQxMTA5NDVaMEMxFTATBgNVBAoM
+DGNsdXN0ZXJpZDEyMzEWMBQGA1UECwwNc3dhcm0tbWFuYWdlcjESMBAGA1UEAwwJ
+bm9kZWlkNDU2MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEQxwpCl1e6Ul7ed8u
+BTc4dZTTlsAHuPjybTnXXcyP7ZFkjivXxAA4jwjVxXZhRHBi45kmdsKt9sWJ826U
+BrXQj6NTMFEwHQYDVR0OBBYEFM64qbGgbgdTnsJhFpfEBtv5A+0qMB8GA1UdIwQY
+MBaAFM64qbGgbgdTnsJhFpfEBtv5A+0qMA8GA1UdEwEB/wQFMAMBAf8wCgYIKoZI
+zj0EAwIDRwAwRAIgKdyVn6qTBkeq5iJN3pazrCTz3fv0mX1d5dXv1HHlSPUCIAee
+lMGoKIEnZEzUigKKMaWEiFp18ob6G497Fa2sr/1i
+-----END CERTIFICATE-----
+";
+
+    /// Assembles a PEM block the way Go's `pem.Encode` writes one with headers.
+    fn pem_block(tag: &str, headers: &[(&str, &str)], body: &str) -> String {
+        let mut s = format!("-----BEGIN {tag}-----\n");
+        for (k, v) in headers {
+            s.push_str(&format!("{k}: {v}\n"));
+        }
+        if !headers.is_empty() {
+            s.push('\n');
+        }
+        s.push_str(body);
+        s.push_str(&format!("\n-----END {tag}-----\n"));
+        s
+    }
+
+    fn kek() -> UnlockKey {
+        UnlockKey::parse(UNLOCK_KEY).unwrap()
+    }
+
+    fn wrong_kek() -> UnlockKey {
+        UnlockKey::from_bytes(&[0x42; 32])
+    }
+
+    #[test]
+    fn unlock_key_parse_and_format() {
+        let k = kek();
+        assert_eq!(k.as_bytes(), hex(KEK));
+        assert_eq!(k.to_human(), UNLOCK_KEY);
+        // whitespace and padded base64 are accepted
+        let padded = format!("  {UNLOCK_KEY}=\n");
+        assert_eq!(UnlockKey::parse(&padded).unwrap().as_bytes(), hex(KEK));
+        let dbg = format!("{k:?}");
+        assert_eq!(dbg, "UnlockKey(<redacted 32 bytes>)");
+    }
+
+    #[test]
+    fn unlock_key_errors() {
+        assert_eq!(UnlockKey::parse("").unwrap_err(), KeyError::UnlockKeyPrefix);
+        assert_eq!(UnlockKey::parse("SWMKEY-2-tGEBJjIU").unwrap_err(), KeyError::UnlockKeyPrefix);
+        assert_eq!(UnlockKey::parse("swmkey-1-tGEBJjIU").unwrap_err(), KeyError::UnlockKeyPrefix);
+        assert_eq!(UnlockKey::parse("SWMKEY-1-").unwrap_err(), KeyError::UnlockKeyEmpty);
+        assert_eq!(UnlockKey::parse(" SWMKEY-1- ").unwrap_err(), KeyError::UnlockKeyEmpty);
+        for bad in ["SWMKEY-1-***", "SWMKEY-1-tGEB JjIU", "SWMKEY-1-tGEBJjIU_-", "SWMKEY-1-t"] {
+            assert!(matches!(UnlockKey::parse(bad), Err(KeyError::UnlockKeyBase64(_))), "{bad}");
+        }
+    }
+
+    #[test]
+    fn autolock_off_node_key() {
+        let text = pem_block("PRIVATE KEY", &[("kek-version", "0"), ("raft-dek", HDR_NONE)], P8_BODY);
+        let key = parse_node_key(text.as_bytes()).unwrap();
+        assert_eq!(key.block_type, "PRIVATE KEY");
+        assert!(!key.encrypted);
+        assert_eq!(key.kek_version, Some(0));
+        assert!(!key.needs_rotation);
+        let dh = key.raft_dek.as_ref().unwrap();
+        assert_eq!(dh.algorithm, Some(Algorithm::None));
+        assert_eq!((dh.value_len(), dh.raw_len()), (48, 34));
+        assert!(key.raft_dek_pending.is_none());
+        // no KEK needed, and a supplied KEK does not hurt
+        for k in [None, Some(&kek())] {
+            let deks = node_key_deks(&key, k).unwrap();
+            assert_eq!(deks.len(), 1);
+            assert_eq!(deks[0].key(), hex(DEK));
+            assert_eq!(deks[0].source, DekSource::Current);
+        }
+        assert_eq!(verify_private_key_kek(&key, None), Ok(KeyCheck::NotEncrypted));
+        assert_eq!(verify_private_key_kek(&key, Some(&kek())), Ok(KeyCheck::NotEncrypted));
+        assert!(pkcs8::PrivateKeyInfoRef::from_der(key.der()).is_ok());
+        // secrets never appear in Debug
+        let dbg = format!("{key:?}");
+        assert!(!dbg.contains(HDR_NONE) && dbg.contains("redacted, 48 base64 chars"), "{dbg}");
+    }
+
+    #[test]
+    fn autolock_on_node_key_with_rotation() {
+        let text = pem_block(
+            "ENCRYPTED PRIVATE KEY",
+            &[
+                ("kek-version", "7"),
+                ("raft-dek", HDR_KEK),
+                ("raft-dek-pending", HDR_KEK_PENDING),
+                ("raft-dek-needs-rotation", "true"),
+            ],
+            P8_ENC_BODY,
+        );
+        let key = parse_node_key(text.as_bytes()).unwrap();
+        assert!(key.encrypted);
+        assert_eq!(key.kek_version, Some(7));
+        assert!(key.needs_rotation);
+        assert_eq!(key.raft_dek.as_ref().unwrap().algorithm, Some(Algorithm::Secretbox));
+        assert_eq!(key.raft_dek.as_ref().unwrap().value_len(), 104);
+        assert_eq!(key.headers.len(), 4);
+        assert_eq!(key.headers[0], ("kek-version".to_string(), "7".to_string()));
+        let red = key.redacted_headers();
+        assert!(red.iter().all(|(_, v)| v != HDR_KEK && v != HDR_KEK_PENDING));
+
+        assert_eq!(node_key_deks(&key, None).unwrap_err(), KeyError::Locked);
+        assert_eq!(node_key_deks(&key, Some(&wrong_kek())).unwrap_err(), KeyError::WrongUnlockKey);
+        let deks = node_key_deks(&key, Some(&kek())).unwrap();
+        assert_eq!(deks.len(), 2);
+        assert_eq!((deks[0].key(), &deks[0].source), (&hex(DEK)[..], &DekSource::Current));
+        assert_eq!((deks[1].key(), &deks[1].source), (&hex(DEK_PENDING)[..], &DekSource::Pending));
+        // end to end: a WAL record written with the pending DEK
+        let d = crypto::decrypt_record(&hex(WAL_RECORD_PENDING), &deks).unwrap();
+        assert_eq!((d.plaintext.as_slice(), d.dek), (&b"written after rotation"[..], 1));
+
+        // PKCS#8 PBES2 (PBKDF2-HMAC-SHA1, 2048, AES-256-CBC) made by OpenSSL
+        assert_eq!(verify_private_key_kek(&key, Some(&kek())), Ok(KeyCheck::Ok));
+        assert_eq!(verify_private_key_kek(&key, Some(&wrong_kek())), Ok(KeyCheck::WrongKey));
+        assert_eq!(verify_private_key_kek(&key, None), Err(KeyError::Locked));
+        // a KEK one byte short is wrong for the PEM key (password = raw bytes, no padding)
+        let short = UnlockKey::from_bytes(&hex(KEK)[..31]);
+        assert_eq!(verify_private_key_kek(&key, Some(&short)), Ok(KeyCheck::WrongKey));
+    }
+
+    #[test]
+    fn legacy_encrypted_ec_key_and_fernet_header() {
+        let text = pem_block(
+            "EC PRIVATE KEY",
+            &[
+                ("Proc-Type", "4,ENCRYPTED"),
+                ("DEK-Info", LEGACY_DEK_INFO),
+                ("kek-version", "12"),
+                ("raft-dek", HDR_KEK_FERNET),
+            ],
+            LEGACY_BODY,
+        );
+        let key = parse_node_key(text.as_bytes()).unwrap();
+        assert_eq!(key.block_type, "EC PRIVATE KEY");
+        assert!(key.encrypted);
+        assert_eq!(key.kek_version, Some(12));
+        assert_eq!(key.raft_dek.as_ref().unwrap().algorithm, Some(Algorithm::Fernet));
+        let deks = node_key_deks(&key, Some(&kek())).unwrap();
+        assert_eq!(deks.len(), 1);
+        assert_eq!(deks[0].key(), hex(DEK));
+        assert_eq!(node_key_deks(&key, Some(&wrong_kek())).unwrap_err(), KeyError::WrongUnlockKey);
+
+        // OpenSSL EVP_BytesToKey(MD5) + AES-256-CBC, traditional PEM
+        assert_eq!(verify_private_key_kek(&key, Some(&kek())), Ok(KeyCheck::Ok));
+        assert_eq!(verify_private_key_kek(&key, Some(&wrong_kek())), Ok(KeyCheck::WrongKey));
+        for i in 0..40u8 {
+            let k = UnlockKey::from_bytes(&[i; 32]);
+            assert_eq!(verify_private_key_kek(&key, Some(&k)), Ok(KeyCheck::WrongKey));
+        }
+        assert_eq!(verify_private_key_kek(&key, None), Err(KeyError::Locked));
+
+        // DEK-Info problems
+        for (info, unsupported) in [
+            ("DES-EDE3-CBC,C5D3CAAAA04ABF4A", true),
+            ("AES-256-CBC,C5D3", false),
+            ("AES-256-CBC,ZZD3CAAAA04ABF4A112A08C4FB7C728D", false),
+            ("AES-256-CBC", false),
+        ] {
+            let t = pem_block("EC PRIVATE KEY", &[("Proc-Type", "4,ENCRYPTED"), ("DEK-Info", info)], LEGACY_BODY);
+            let k = parse_node_key(t.as_bytes()).unwrap();
+            let e = verify_private_key_kek(&k, Some(&kek())).unwrap_err();
+            if unsupported {
+                assert!(matches!(e, KeyError::UnsupportedKeyEncryption(_)), "{info}: {e}");
+            } else {
+                assert!(matches!(e, KeyError::DamagedPrivateKey(_)), "{info}: {e}");
+            }
+        }
+        let t = pem_block("EC PRIVATE KEY", &[("Proc-Type", "4,ENCRYPTED")], LEGACY_BODY);
+        let k = parse_node_key(t.as_bytes()).unwrap();
+        assert!(matches!(verify_private_key_kek(&k, Some(&kek())), Err(KeyError::DamagedPrivateKey(_))));
+    }
+
+    #[test]
+    fn evp_bytes_to_key_matches_openssl() {
+        // openssl enc -aes-256-cbc -pass pass:password -S 0102030405060708 -md md5 -P
+        //   key=E7B0971E52CA5CC8D0539FB3412F6316F7BA2E6EE293D9F3457B99436B51CE02
+        //   iv =8D450E2ED75A84A923D4EAC9FE49226B   (key || iv = 48 derived bytes)
+        let k = evp_bytes_to_key_md5(b"password", &[1, 2, 3, 4, 5, 6, 7, 8], 48);
+        assert_eq!(
+            &k[..],
+            hex("E7B0971E52CA5CC8D0539FB3412F6316F7BA2E6EE293D9F3457B99436B51CE02\
+                 8D450E2ED75A84A923D4EAC9FE49226B")
+        );
+        let k16 = evp_bytes_to_key_md5(b"password", &[1, 2, 3, 4, 5, 6, 7, 8], 16);
+        assert_eq!(&k16[..], &k[..16]);
+    }
+
+    #[test]
+    fn pending_only_and_no_dek() {
+        let text = pem_block("PRIVATE KEY", &[("raft-dek-pending", HDR_NONE_PENDING)], P8_BODY);
+        let key = parse_node_key(text.as_bytes()).unwrap();
+        let deks = node_key_deks(&key, None).unwrap();
+        assert_eq!(deks.len(), 1);
+        assert_eq!(deks[0].source, DekSource::Pending);
+        assert_eq!(deks[0].key(), hex(DEK_PENDING));
+
+        let text = pem_block("PRIVATE KEY", &[("kek-version", "3")], P8_BODY);
+        let key = parse_node_key(text.as_bytes()).unwrap();
+        assert_eq!(node_key_deks(&key, None).unwrap_err(), KeyError::NoDek);
+        assert!(KeyError::NoDek.to_string().contains("not a manager, or demoted"));
+        let text = pem_block("PRIVATE KEY", &[], P8_BODY);
+        let key = parse_node_key(text.as_bytes()).unwrap();
+        assert!(key.headers.is_empty() && key.kek_version.is_none());
+        assert_eq!(node_key_deks(&key, Some(&kek())).unwrap_err(), KeyError::NoDek);
+    }
+
+    #[test]
+    fn damaged_headers() {
+        let cases = [
+            ("not*base64", "raft-dek"),
+            ("/////w==", "raft-dek"), // base64 fine, not a record
+            ("CAc=", "raft-dek"),     // algorithm 7
+            ("", "raft-dek"),         // empty record = NONE with no DEK
+        ];
+        for (value, header) in cases {
+            let text = pem_block("PRIVATE KEY", &[("raft-dek", value)], P8_BODY);
+            let key = parse_node_key(text.as_bytes()).unwrap();
+            let e = node_key_deks(&key, Some(&kek())).unwrap_err();
+            assert!(matches!(&e, KeyError::DamagedHeader { header: h, .. } if *h == header), "{value}: {e}");
+        }
+        // truncated encrypted header: every prefix of the record is damaged, locked or
+        // wrong-key, never a panic and never a DEK
+        let raw = B64_STD_ANY_PAD.decode(HDR_KEK).unwrap();
+        for n in 0..raw.len() {
+            let v = B64_STD_ANY_PAD.encode(&raw[..n]);
+            let text = pem_block("PRIVATE KEY", &[("raft-dek", &v)], P8_BODY);
+            let key = parse_node_key(text.as_bytes()).unwrap();
+            assert!(node_key_deks(&key, Some(&kek())).is_err(), "prefix {n}");
+            let _ = node_key_deks(&key, None);
+        }
+        // KEK opens the current header but not the pending one (flipped byte)
+        let mut p = B64_STD_ANY_PAD.decode(HDR_KEK_PENDING).unwrap();
+        p[10] ^= 1;
+        let p = B64_STD_ANY_PAD.encode(&p);
+        let text = pem_block("ENCRYPTED PRIVATE KEY", &[("raft-dek", HDR_KEK), ("raft-dek-pending", &p)], P8_ENC_BODY);
+        let key = parse_node_key(text.as_bytes()).unwrap();
+        assert!(matches!(
+            node_key_deks(&key, Some(&kek())),
+            Err(KeyError::DamagedHeader { header: "raft-dek-pending", .. })
+        ));
+        assert_eq!(node_key_deks(&key, None).unwrap_err(), KeyError::Locked);
+    }
+
+    #[test]
+    fn pem_level_errors() {
+        assert_eq!(parse_node_key(b"").unwrap_err(), KeyError::NoPemBlock);
+        assert_eq!(parse_node_key(b"hello").unwrap_err(), KeyError::NoPemBlock);
+        let two = format!("{}{}", pem_block("PRIVATE KEY", &[], P8_BODY), pem_block("PRIVATE KEY", &[], P8_BODY));
+        assert_eq!(parse_node_key(two.as_bytes()).unwrap_err(), KeyError::MultiplePemBlocks(2));
+        assert_eq!(
+            parse_node_key(CERT.as_bytes()).unwrap_err(),
+            KeyError::NotAPrivateKey { block_type: "CERTIFICATE".into() }
+        );
+        let bad = pem_block("PRIVATE KEY", &[], "!!!!");
+        assert!(matches!(parse_node_key(bad.as_bytes()), Err(KeyError::Pem(_))));
+        // damaged PKCS#8 envelope
+        let text = pem_block("ENCRYPTED PRIVATE KEY", &[], "MAA=");
+        let key = parse_node_key(text.as_bytes()).unwrap();
+        assert!(matches!(verify_private_key_kek(&key, Some(&kek())), Err(KeyError::DamagedPrivateKey(_))));
+    }
+
+    #[test]
+    fn node_key_garbage_never_panics() {
+        let full = pem_block(
+            "ENCRYPTED PRIVATE KEY",
+            &[("kek-version", "7"), ("raft-dek", HDR_KEK), ("raft-dek-pending", HDR_KEK_PENDING)],
+            P8_ENC_BODY,
+        );
+        let legacy = pem_block(
+            "EC PRIVATE KEY",
+            &[("Proc-Type", "4,ENCRYPTED"), ("DEK-Info", LEGACY_DEK_INFO), ("raft-dek", HDR_KEK)],
+            LEGACY_BODY,
+        );
+        let k = kek();
+        for text in [full.as_bytes(), legacy.as_bytes(), CERT.as_bytes()] {
+            for n in 0..text.len() {
+                if let Ok(key) = parse_node_key(&text[..n]) {
+                    let _ = node_key_deks(&key, Some(&k));
+                    let _ = verify_private_key_kek(&key, Some(&k));
+                }
+                let _ = parse_node_cert(&text[..n]);
+            }
+        }
+        // flip bytes in the base64 bodies (every 7th position to keep it quick)
+        let mut s: u32 = 12345;
+        for text in [full.as_bytes(), legacy.as_bytes(), CERT.as_bytes()] {
+            for i in (0..text.len()).step_by(7) {
+                let mut t = text.to_vec();
+                s = s.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                t[i] = b"AZaz09+/="[(s >> 16) as usize % 9];
+                if let Ok(key) = parse_node_key(&t) {
+                    let _ = node_key_deks(&key, Some(&k));
+                    let _ = verify_private_key_kek(&key, Some(&k));
+                }
+                let _ = parse_node_cert(&t);
+            }
+        }
+    }
+
+    #[test]
+    fn certificate_fields() {
+        let c = parse_node_cert(CERT.as_bytes()).unwrap();
+        assert_eq!(c.node_id, "nodeid456");
+        assert_eq!(c.role, "swarm-manager");
+        assert_eq!(c.cluster_id, "clusterid123");
+        assert_eq!(c.issuer, "CN=nodeid456,OU=swarm-manager,O=clusterid123");
+        assert_eq!(c.serial_hex, "1234abcd");
+        // openssl x509 -dates: Nov 27 11:09:45 2026 GMT / Nov 24 11:09:45 2036 GMT
+        assert_eq!(c.not_before.as_second(), 1_795_777_785);
+        assert_eq!(c.not_after.as_second(), 2_111_137_785);
+        assert_eq!(c.not_before.to_string(), "2026-11-27T11:09:45Z");
+        // the node cert is the first CERTIFICATE of a chain, after any other blocks
+        let chain = format!("{}{CERT}", pem_block("PRIVATE KEY", &[], P8_BODY));
+        assert_eq!(parse_node_cert(chain.as_bytes()).unwrap(), c);
+        assert_eq!(
+            parse_node_cert(pem_block("PRIVATE KEY", &[], P8_BODY).as_bytes()).unwrap_err(),
+            KeyError::NoCertificate
+        );
+        let bad = pem_block("CERTIFICATE", &[], P8_BODY);
+        assert!(matches!(parse_node_cert(bad.as_bytes()), Err(KeyError::BadCertificate(_))));
+    }
+
+    #[test]
+    fn error_messages() {
+        assert!(KeyError::Locked.to_string().contains("--unlock-key-file or SWARMSIFT_UNLOCK_KEY"));
+        assert!(KeyError::WrongUnlockKey.to_string().contains("wrong unlock key"));
+        assert_eq!(
+            KeyError::DamagedHeader { header: "raft-dek", detail: "x".into() }.to_string(),
+            "damaged raft-dek header in swarm-node.key: x"
+        );
+    }
 }

@@ -365,8 +365,9 @@ impl Store {
     }
 }
 
-/// Raft membership: members by raft ID, and removed raft IDs.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+/// Raft membership: members by raft ID, and removed raft IDs. Serialized with raft IDs as hex
+/// strings (as swarm-rafttool prints them; JSON numbers lose precision above 2^53).
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Membership {
     /// raft ID → (node ID, address).
     pub members: BTreeMap<u64, (String, String)>,
@@ -382,4 +383,34 @@ impl Membership {
             removed: c.removed.clone(),
         }
     }
+}
+
+impl Serialize for Membership {
+    fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct M<'a> {
+            raft_id: String,
+            node_id: &'a str,
+            addr: &'a str,
+        }
+        #[derive(Serialize)]
+        struct Out<'a> {
+            members: Vec<M<'a>>,
+            removed: Vec<String>,
+        }
+        Out {
+            members: self
+                .members
+                .iter()
+                .map(|(id, (n, a))| M { raft_id: format!("{id:x}"), node_id: n, addr: a })
+                .collect(),
+            removed: self.removed.iter().map(|r| format!("{r:x}")).collect(),
+        }
+        .serialize(ser)
+    }
+}
+
+/// Serialize a list of raft IDs as hex strings.
+pub fn hex_ids<S: serde::Serializer>(ids: &[u64], ser: S) -> Result<S::Ok, S::Error> {
+    ser.collect_seq(ids.iter().map(|i| format!("{i:x}")))
 }

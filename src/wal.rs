@@ -390,7 +390,8 @@ pub struct Marker {
     pub term: u64,
     /// Whether the marker carries a ConfState (etcd ≥ 3.5, Docker ≥ 23.0).
     pub has_conf_state: bool,
-    /// Voters from the ConfState.
+    /// Voters from the ConfState (hex raft IDs in JSON).
+    #[serde(serialize_with = "crate::store::hex_ids")]
     pub voters: Vec<u64>,
     /// Segment number.
     pub seg: usize,

@@ -98,7 +98,7 @@ fn compare(a: &Analysis, t: &Value) -> Vec<String> {
         if o.name() != tv["Spec"]["Name"].as_str().unwrap_or("") {
             bad.push(format!("service {id}: name {} vs truth {}", o.name(), tv["Spec"]["Name"]));
         }
-        let replicas = match s.spec.as_ref().and_then(|x| x.mode.clone()) {
+        let replicas = match s.spec.as_ref().and_then(|x| x.mode) {
             Some(api::service_spec::Mode::Replicated(r)) => Some(r.replicas),
             _ => None,
         };

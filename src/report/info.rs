@@ -87,8 +87,7 @@ pub fn json(a: &Analysis) -> Value {
         "era": a.era(),
         "node": a.member.as_ref().map(|m| json!({
             "node_id": m.node_id,
-            "raft_id": m.raft_id,
-            "raft_id_hex": format!("{:x}", m.raft_id),
+            "raft_id": format!("{:x}", m.raft_id),
             "addr": m.addr,
             "role": a.keys.cert.as_ref().map(|c| c.role.clone()),
         })),
@@ -105,7 +104,7 @@ pub fn json(a: &Analysis) -> Value {
             "deks_usable": a.keys.deks_usable,
             "problem": a.keys.problem,
         },
-        "hard_state": hs.map(|h| json!({"term": h.term, "vote": h.vote, "commit": h.commit})),
+        "hard_state": hs.map(|h| json!({"term": h.term, "vote": h.vote, "vote_hex": format!("{:x}", h.vote), "commit": h.commit})),
         "wal": {
             "first_index": a.wal.first_index(),
             "last_index": a.wal.last_index(),
@@ -122,10 +121,7 @@ pub fn json(a: &Analysis) -> Value {
         "entry_counts": { "by_type": by_type, "by_action": by_action },
         "state_index": a.state_index,
         "objects": object_counts(a),
-        "membership": {
-            "members": a.membership.members.iter().map(|(id, (n, addr))| json!({"raft_id": id, "raft_id_hex": format!("{id:x}"), "node_id": n, "addr": addr})).collect::<Vec<_>>(),
-            "removed": a.membership.removed,
-        },
+        "membership": a.membership,
         "findings": a.findings,
     })
 }

@@ -452,6 +452,22 @@ fn decode_entry(e: &EntryRec, encrypted: bool, deks: &[Dek], display: &str) -> D
     Decoded { summary, actions, conf }
 }
 
+/// For a bare dir (no layout to tell): does entry data look like `MaybeEncryptedRecord`s?
+fn looks_encrypted(wal: &WalLog) -> bool {
+    let mut seen = 0;
+    for e in wal.entries.iter().filter(|e| !e.data.is_empty()).take(16) {
+        seen += 1;
+        let ok = match api::MaybeEncryptedRecord::decode(e.data.clone()) {
+            Ok(r) => (r.algorithm == 1 && r.nonce.len() == 24) || (r.algorithm == 2 && r.nonce.is_empty()),
+            Err(_) => false,
+        };
+        if !ok {
+            return false;
+        }
+    }
+    seen > 0
+}
+
 fn apply_conf(m: &mut Membership, conf: &(i32, u64, Option<api::RaftMember>)) {
     let (t, id, member) = conf;
     match t {
@@ -481,14 +497,6 @@ impl Analysis {
             });
         }
         let (keys, deks, _nk) = load_keys(&source, &layout, opts.unlock_key.as_ref(), &mut findings);
-        let encrypted = match layout.kind.encrypted() {
-            Some(e) => e,
-            None => !deks.is_empty() || layout.key_file.is_some(),
-        };
-        if encrypted && deks.is_empty() && !opts.allow_no_keys {
-            let why = keys.problem.clone().unwrap_or_else(|| "no raft DEK available".into());
-            return Err(Error::Key(format!("cannot decrypt {}: {why}", source.input.display())));
-        }
         // WAL.
         let mut segs = Vec::new();
         for (name, _) in &layout.wal_files {
@@ -497,6 +505,14 @@ impl Analysis {
             segs.push((name.clone(), source.display(&rel), data));
         }
         let wal = wal::read_wal(segs);
+        let encrypted = match layout.kind.encrypted() {
+            Some(e) => e,
+            None => !deks.is_empty() || layout.key_file.is_some() || looks_encrypted(&wal),
+        };
+        if encrypted && deks.is_empty() && !opts.allow_no_keys {
+            let why = keys.problem.clone().unwrap_or_else(|| "no raft DEK available".into());
+            return Err(Error::Key(format!("cannot decrypt {}: {why}", source.input.display())));
+        }
         findings.extend(wal.findings.iter().cloned());
         let member = wal.metadata.as_ref().and_then(|m| api::RaftMember::decode(m.clone()).ok());
         if wal.metadata.is_some() && member.is_none() {

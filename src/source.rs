@@ -163,7 +163,8 @@ impl Source {
             }
             let ty = ent.header().entry_type();
             let is_dir = ty.is_dir();
-            if !(ty.is_file() || is_dir) {
+            // GNU sparse members (`tar -S`, common for the 64 MB preallocated segments) are files too.
+            if !(ty.is_file() || ty.is_gnu_sparse() || is_dir) {
                 continue;
             }
             let size = ent.header().size().unwrap_or(0);

@@ -715,6 +715,26 @@ fn push_entry(log: &mut WalLog, e: EntryRec, display: &str) {
         }
         log.overwritten.extend(gone);
         log.entries.push(e);
+    } else if log.markers.last().is_some_and(|m| m.index.wrapping_add(1) == e.index && m.index > last_index) {
+        // A snapshot (typically sent by the leader to a lagging follower) moved the log forward:
+        // entries up to the marker's index live in that snapshot, not in the WAL.
+        log.findings.push(
+            Finding::new(
+                "wal.log_jumps_to_snapshot",
+                Severity::Info,
+                format!(
+                    "the log continues at {} after a snapshot marker; entries {}-{} are only in that snapshot",
+                    e.index,
+                    last_index + 1,
+                    e.index - 1
+                ),
+            )
+            .file(display)
+            .offset(e.offset)
+            .index(e.index)
+            .term(e.term),
+        );
+        log.entries.push(e);
     } else {
         log.findings.push(
             Finding::new(

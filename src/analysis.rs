@@ -156,6 +156,9 @@ pub struct DecodedEntry {
     pub offset: u64,
     /// Which DEK decrypted it.
     pub dek: Option<String>,
+    /// Wall-clock time of the entry: the latest `Meta.UpdatedAt` (or task status timestamp) among
+    /// the objects it writes. Absent for entries without objects.
+    pub time: Option<jiff::Timestamp>,
     /// The payload.
     #[serde(flatten)]
     pub payload: Payload,
@@ -213,6 +216,8 @@ pub struct Analysis {
     pub snapshots: Vec<SnapInfo>,
     /// Index into `snapshots` of the base used for the final state.
     pub base_snapshot: Option<usize>,
+    /// Each snapshot's payload (`raftpb.Snapshot.data`, zero-copy), for replays to other points.
+    pub snap_payloads: Vec<Option<bytes::Bytes>>,
     /// All entries, live and overwritten, in index order (overwritten ones before their
     /// replacement).
     pub entries: Vec<DecodedEntry>,
@@ -227,10 +232,10 @@ pub struct Analysis {
 }
 
 /// Result of decrypting + decoding one entry; the full actions are kept only until applied.
-struct Decoded {
-    summary: DecodedEntry,
-    actions: Vec<(Verb, Object)>,
-    conf: Option<(i32, u64, Option<api::RaftMember>)>,
+pub(crate) struct Decoded {
+    pub(crate) summary: DecodedEntry,
+    pub(crate) actions: Vec<(Verb, Object)>,
+    pub(crate) conf: Option<(i32, u64, Option<api::RaftMember>)>,
 }
 
 /// Read the unlock key from a file path or the `SWARMSIFT_UNLOCK_KEY` environment variable.
@@ -359,7 +364,7 @@ fn conf_change_name(t: i32) -> &'static str {
     }
 }
 
-fn decode_entry(e: &EntryRec, encrypted: bool, deks: &[Dek], display: &str) -> Decoded {
+pub(crate) fn decode_entry(e: &EntryRec, encrypted: bool, deks: &[Dek], display: &str) -> Decoded {
     let mut summary = DecodedEntry {
         index: e.index,
         term: e.term,
@@ -371,6 +376,7 @@ fn decode_entry(e: &EntryRec, encrypted: bool, deks: &[Dek], display: &str) -> D
         file: display.to_string(),
         offset: e.offset,
         dek: None,
+        time: None,
         payload: Payload::Empty,
     };
     let mut actions = Vec::new();
@@ -418,6 +424,7 @@ fn decode_entry(e: &EntryRec, encrypted: bool, deks: &[Dek], display: &str) -> D
                         }),
                     }
                 }
+                summary.time = actions.iter().filter_map(|(_, o)| object_time(o)).max();
                 summary.payload = Payload::Request { request_id: req.id, actions: sums };
             }
             Err(err) => summary.payload = Payload::Undecodable { reason: format!("not an InternalRaftRequest: {err}") },
@@ -452,6 +459,21 @@ fn decode_entry(e: &EntryRec, encrypted: bool, deks: &[Dek], display: &str) -> D
     Decoded { summary, actions, conf }
 }
 
+fn to_ts(t: &Option<prost_types::Timestamp>) -> Option<jiff::Timestamp> {
+    t.as_ref().and_then(|t| jiff::Timestamp::new(t.seconds, t.nanos).ok())
+}
+
+/// The wall-clock time an object carries: `Meta.UpdatedAt`, and for tasks the status timestamp
+/// when later.
+pub fn object_time(o: &Object) -> Option<jiff::Timestamp> {
+    let m = o.meta().and_then(|m| to_ts(&m.updated_at).or(to_ts(&m.created_at)));
+    let s = match o {
+        Object::Task(t) => t.status.as_ref().and_then(|s| to_ts(&s.timestamp)),
+        _ => None,
+    };
+    m.max(s)
+}
+
 /// For a bare dir (no layout to tell): does entry data look like `MaybeEncryptedRecord`s?
 fn looks_encrypted(wal: &WalLog) -> bool {
     let mut seen = 0;
@@ -468,7 +490,7 @@ fn looks_encrypted(wal: &WalLog) -> bool {
     seen > 0
 }
 
-fn apply_conf(m: &mut Membership, conf: &(i32, u64, Option<api::RaftMember>)) {
+pub(crate) fn apply_conf(m: &mut Membership, conf: &(i32, u64, Option<api::RaftMember>)) {
     let (t, id, member) = conf;
     match t {
         0 | 2 | 3 => {
@@ -526,6 +548,7 @@ impl Analysis {
         let commit = wal.commit();
         let mut snapshots = Vec::new();
         let mut decoded_snaps: Vec<Option<api::Snapshot>> = Vec::new();
+        let mut snap_payloads = Vec::new();
         for (name, _) in &layout.snap_files {
             let rel = if layout.snap_dir.is_empty() { name.clone() } else { format!("{}/{}", layout.snap_dir, name) };
             let data = source.read(&rel)?;
@@ -590,6 +613,7 @@ impl Analysis {
             }
             snapshots.push(info);
             decoded_snaps.push(decoded);
+            snap_payloads.push(if sf.container_ok { sf.payload.clone() } else { None });
         }
         // Base snapshot: newest valid one at or below the commit index (or any, if no HardState).
         let base_snapshot = (0..snapshots.len())
@@ -762,6 +786,7 @@ impl Analysis {
             member,
             snapshots,
             base_snapshot,
+            snap_payloads,
             entries,
             state,
             membership,

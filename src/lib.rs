@@ -8,9 +8,11 @@
 pub mod analysis;
 pub mod crypto;
 pub mod decrypt;
+pub mod docker_api;
 pub mod error;
 pub mod keys;
 pub mod layout;
+pub mod replay;
 pub mod report;
 pub mod snap;
 pub mod source;

@@ -6,6 +6,8 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use swarmsift::analysis::{self, Analysis, Options};
+use swarmsift::docker_api::Redaction;
+use swarmsift::replay::{self, Point};
 use swarmsift::report;
 use swarmsift::source::ReadOptions;
 use swarmsift::store::Kind;
@@ -44,6 +46,70 @@ struct Common {
     no_decrypt: bool,
 }
 
+#[derive(Args, Debug, Clone)]
+#[group(multiple = false)]
+struct PointArgs {
+    /// State after the entry with this raft index.
+    #[arg(long, value_name = "INDEX")]
+    at: Option<u64>,
+    /// State at this wall-clock time (RFC 3339), from the objects' UpdatedAt and task status times.
+    #[arg(long, value_name = "RFC3339")]
+    at_time: Option<String>,
+    /// Exactly the content of this snapshot file.
+    #[arg(long, value_name = "FILE")]
+    at_snapshot: Option<String>,
+}
+
+impl PointArgs {
+    fn point(&self) -> Result<Point, swarmsift::error::Error> {
+        Ok(if let Some(i) = self.at {
+            Point::Index(i)
+        } else if let Some(t) = &self.at_time {
+            Point::Time(swarmsift::replay::parse_time(t)?)
+        } else if let Some(s) = &self.at_snapshot {
+            Point::Snapshot(s.clone())
+        } else {
+            Point::Last
+        })
+    }
+}
+
+#[derive(Args, Debug, Clone)]
+struct FilterArgs {
+    /// Also apply entries past HardState.commit (they are labelled).
+    #[arg(long)]
+    include_uncommitted: bool,
+    /// Only this kind (node, service, task, network, secret, config, cluster, volume).
+    #[arg(long)]
+    kind: Option<String>,
+    /// Only this service (name, ID or ID prefix) and its tasks.
+    #[arg(long)]
+    service: Option<String>,
+    /// Only this node (hostname, ID or ID prefix) and its tasks.
+    #[arg(long)]
+    node: Option<String>,
+    /// Only tasks in this current state (running, failed, shutdown, ...).
+    #[arg(long)]
+    state: Option<String>,
+}
+
+impl FilterArgs {
+    fn filter(&self) -> Result<report::state::StateFilter, swarmsift::error::Error> {
+        let kind = match &self.kind {
+            Some(k) => {
+                Some(Kind::parse(k).ok_or_else(|| swarmsift::error::Error::Usage(format!("unknown kind {k:?}")))?)
+            }
+            None => None,
+        };
+        Ok(report::state::StateFilter {
+            kind,
+            service: self.service.clone(),
+            node: self.node.clone(),
+            state: self.state.as_ref().map(|s| s.to_ascii_lowercase()),
+        })
+    }
+}
+
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
 enum Format {
     Text,
@@ -73,6 +139,16 @@ enum Cmd {
     },
     /// Each snapshot file: term, index, bytes, object counts, validity.
     Snapshots(Common),
+    /// The swarm's state (nodes, services, tasks, networks, secrets, configs, cluster, raft members)
+    /// at any point of the log.
+    State {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        point: PointArgs,
+        #[command(flatten)]
+        filter: FilterArgs,
+    },
     /// Write a plaintext copy (etcd format, all snapshots) to a new directory. Never touches the source.
     Decrypt {
         #[command(flatten)]
@@ -145,6 +221,21 @@ fn run(cli: Cli) -> Result<u8, swarmsift::error::Error> {
             };
             emit(&s);
             Ok(if a.snapshots.iter().any(|s| !s.valid) { 1 } else { 0 })
+        }
+        Cmd::State { common: c, point, filter } => {
+            let f = filter.filter()?;
+            let p = point.point()?;
+            let a = load(&c)?;
+            let r = replay::replay(&a, &p, filter.include_uncommitted)?;
+            let me = a.member.as_ref().map(|m| m.node_id.clone());
+            let s = match c.format {
+                Format::Json => {
+                    json_out(&report::state::json(&r, &f, &Redaction { show_secrets: c.show_secrets }, me.as_deref()))
+                }
+                Format::Text => report::state::text(&r, &f, me.as_deref()),
+            };
+            emit(&s);
+            Ok(0)
         }
         Cmd::Decrypt { common: c, output } => {
             let a = load(&c)?;

@@ -2,6 +2,7 @@
 //! Nothing here decodes data; it only reads the model built by the analysis.
 
 pub mod info;
+pub mod state;
 pub mod table;
 pub mod walcmd;
 

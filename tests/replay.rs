@@ -1,0 +1,180 @@
+//! Specification of replay (`state --at`):
+//! - Replaying the WAL from index 1 reproduces every snapshot the engine kept, exactly: the
+//!   engine's own snapshots are the truth for the state at their index.
+//! - At every index, replaying from the newest snapshot and from scratch give the same state.
+//! - `state --at` reproduces each `docker inspect` moment the recorder took during a scenario.
+//!   The comparison is sound while the engine keeps writing between two inspect calls: a truth
+//!   moment was taken during [taken_at, taken_until]; every object it shows must have had exactly
+//!   that version at some index inside the matching index window, and every object that existed
+//!   through the whole window (and belongs to what was inspected) must be shown.
+
+mod common;
+
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use swarmsift::analysis::{Analysis, Options};
+use swarmsift::keys::UnlockKey;
+use swarmsift::replay::{Base, Point, replay, replay_from};
+use swarmsift::store::{Kind, Object};
+
+fn load(scenario: &str, capture: &str) -> Analysis {
+    let unlock_key = common::unlock_key(scenario).map(|k| UnlockKey::parse(&k).unwrap());
+    let p = common::scenario(scenario).join(capture);
+    Analysis::load(&p, &Options { unlock_key, ..Default::default() }).unwrap()
+}
+
+#[test]
+fn replay_from_index_1_reproduces_every_kept_snapshot() {
+    let a = load("churn", "swarm.tar.gz");
+    assert!(a.snapshots.len() >= 2);
+    assert_eq!(a.wal.first_index(), Some(1));
+    for (i, s) in a.snapshots.iter().enumerate() {
+        let engine = replay_from(&a, &Point::Snapshot(s.file.clone()), false, Base::Auto).unwrap();
+        let ours = replay_from(&a, &Point::Index(s.index), false, Base::Empty).unwrap();
+        assert_eq!(ours.index, s.index);
+        assert!(ours.store == engine.store, "replay from scratch differs from snapshot {} at {}", s.file, s.index);
+        assert_eq!(ours.membership, engine.membership);
+        if i > 0 {
+            let from_older = replay_from(&a, &Point::Index(s.index), false, Base::Snapshot(i - 1)).unwrap();
+            assert!(from_older.store == engine.store);
+        }
+    }
+}
+
+#[test]
+fn every_index_gives_the_same_state_from_scratch_and_from_snapshots() {
+    let a = load("churn", "swarm.tar.gz");
+    let last = a.wal.commit();
+    for i in (1..=last).step_by(7).chain([last]) {
+        let auto = replay(&a, &Point::Index(i), false).unwrap();
+        let scratch = replay_from(&a, &Point::Index(i), false, Base::Empty).unwrap();
+        assert_eq!(auto.index, i);
+        assert!(auto.store == scratch.store, "state at {i} depends on the base");
+    }
+}
+
+fn ts(s: &str) -> jiff::Timestamp {
+    s.parse().unwrap()
+}
+
+/// Objects of the inspected kinds in a store, as (kind, id) → version, limited to what `docker
+/// inspect` lists: swarm-scoped networks, tasks of listed services.
+fn inspected(st: &swarmsift::store::Store, services: &BTreeSet<String>) -> BTreeMap<(Kind, String), u64> {
+    let mut m = BTreeMap::new();
+    for k in [Kind::Node, Kind::Service, Kind::Task, Kind::Network, Kind::Secret, Kind::Config] {
+        for o in st.iter(k) {
+            match o {
+                Object::Task(t) if !services.contains(&t.service_id) => continue,
+                Object::Network(n)
+                    if n.spec
+                        .as_ref()
+                        .and_then(|s| s.annotations.as_ref())
+                        .is_some_and(|a| a.labels.get("com.docker.swarm.predefined").is_some_and(|v| v == "true")) =>
+                {
+                    continue;
+                }
+                _ => {}
+            }
+            m.insert((k, o.id().to_string()), o.version());
+        }
+    }
+    m
+}
+
+fn truth_objects(t: &Value) -> BTreeMap<(Kind, String), u64> {
+    let mut m = BTreeMap::new();
+    for (k, key, id) in [
+        (Kind::Node, "nodes", "ID"),
+        (Kind::Service, "services", "ID"),
+        (Kind::Task, "tasks", "ID"),
+        (Kind::Network, "networks", "Id"),
+        (Kind::Secret, "secrets", "ID"),
+        (Kind::Config, "configs", "ID"),
+    ] {
+        for o in t[key].as_array().unwrap() {
+            // `docker network inspect` has no Version; networks are checked for presence only.
+            let v = o["Version"]["Index"].as_u64().unwrap_or(0);
+            m.insert((k, o[id].as_str().unwrap().to_string()), v);
+        }
+    }
+    m
+}
+
+/// Check one truth moment; returns mismatches.
+fn check_moment(a: &Analysis, t: &Value) -> Vec<String> {
+    let slack = jiff::SignedDuration::from_secs(2);
+    let from = ts(t["taken_at"].as_str().unwrap()) - slack;
+    let until = ts(t["taken_until"].as_str().unwrap()) + slack;
+    let lo = swarmsift::replay::resolve(a, &Point::Time(from), false).map(|x| x.0).unwrap_or(0);
+    let hi = swarmsift::replay::resolve(a, &Point::Time(until), false).unwrap().0;
+    let truth = truth_objects(t);
+    let services: BTreeSet<String> =
+        truth.keys().filter(|(k, _)| *k == Kind::Service).map(|(_, id)| id.clone()).collect();
+    // Every (object, version) seen anywhere in the window, and objects present throughout.
+    let mut seen: BTreeMap<(Kind, String), BTreeSet<u64>> = BTreeMap::new();
+    let mut always: Option<BTreeSet<(Kind, String)>> = None;
+    for i in lo..=hi {
+        let r = replay(a, &Point::Index(i), false).unwrap();
+        let objs = inspected(&r.store, &services);
+        for (k, v) in &objs {
+            seen.entry(k.clone()).or_default().insert(*v);
+        }
+        let keys: BTreeSet<_> = objs.keys().cloned().collect();
+        always = Some(match always {
+            None => keys,
+            Some(a) => a.intersection(&keys).cloned().collect(),
+        });
+    }
+    let mut bad = Vec::new();
+    for (key, v) in &truth {
+        match seen.get(key) {
+            None => bad.push(format!("{key:?} never exists in index window {lo}-{hi}")),
+            Some(vs) if key.0 != Kind::Network && !vs.contains(v) => {
+                bad.push(format!("{key:?} version {v} not seen in window {lo}-{hi} (saw {vs:?})"))
+            }
+            _ => {}
+        }
+    }
+    for key in always.unwrap_or_default() {
+        if !truth.contains_key(&key) {
+            bad.push(format!("{key:?} exists throughout {lo}-{hi} but docker did not list it"));
+        }
+    }
+    bad
+}
+
+fn check_scenario(scenario: &str, capture: &str) {
+    let a = load(scenario, capture);
+    let dir = common::scenario(scenario).join("truth");
+    let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().flatten().map(|e| e.path()).collect();
+    files.sort();
+    assert!(files.len() >= 3, "at least three moments per scenario");
+    for f in files {
+        let t: Value = serde_json::from_str(&std::fs::read_to_string(&f).unwrap()).unwrap();
+        if t["from_manager"].as_str().is_some_and(|m| !capture.starts_with(m) && capture != "swarm.tar.gz") {
+            continue;
+        }
+        let bad = check_moment(&a, &t);
+        assert!(bad.is_empty(), "{}: state --at differs from docker inspect:\n{}", f.display(), bad.join("\n"));
+    }
+}
+
+#[test]
+fn state_at_reproduces_every_inspect_moment_of_churn() {
+    check_scenario("churn", "swarm.tar.gz");
+}
+
+#[test]
+fn state_at_reproduces_every_inspect_moment_of_autolock() {
+    check_scenario("autolock", "swarm.tar.gz");
+}
+
+#[test]
+fn the_moment_check_can_fail() {
+    let a = load("churn", "swarm.tar.gz");
+    let mut t = common::truth("churn", "02-after-updates.json");
+    t["services"][0]["Version"]["Index"] = Value::from(999_999);
+    assert!(!check_moment(&a, &t).is_empty());
+    let _ = Path::new("");
+}

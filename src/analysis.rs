@@ -424,7 +424,9 @@ pub(crate) fn decode_entry(e: &EntryRec, encrypted: bool, deks: &[Dek], display:
                         }),
                     }
                 }
-                summary.time = actions.iter().filter_map(|(_, o)| object_time(o)).max();
+                // A removed object carries its last meta, not the time of the removal.
+                summary.time =
+                    actions.iter().filter(|(v, _)| *v != Verb::Remove).filter_map(|(_, o)| object_time(o)).max();
                 summary.payload = Payload::Request { request_id: req.id, actions: sums };
             }
             Err(err) => summary.payload = Payload::Undecodable { reason: format!("not an InternalRaftRequest: {err}") },

@@ -10,6 +10,7 @@ pub mod crypto;
 pub mod decrypt;
 pub mod docker_api;
 pub mod error;
+pub mod history;
 pub mod keys;
 pub mod layout;
 pub mod replay;
@@ -18,6 +19,7 @@ pub mod snap;
 pub mod source;
 pub mod store;
 pub mod wal;
+pub mod verify;
 
 pub mod pb {
     //! Generated protobuf types (prost), from our own `.proto` subset under `proto/`.

@@ -149,6 +149,41 @@ enum Cmd {
         #[command(flatten)]
         filter: FilterArgs,
     },
+    /// Every version of one object (ID, unique ID prefix or name), with field-level diffs.
+    History {
+        #[command(flatten)]
+        common: Common,
+        /// Object ID, unique ID prefix, or name.
+        object: String,
+        /// For a service, include its tasks.
+        #[arg(long)]
+        tasks: bool,
+    },
+    /// Objects created, updated (with field diffs) and removed between two points, or between
+    /// the final states of two inputs (`diff PATH1 PATH2`).
+    Diff {
+        #[command(flatten)]
+        common: Common,
+        /// A second input to compare with (another manager, another backup).
+        other: Option<PathBuf>,
+        /// From: raft index, RFC 3339 time, or .snap file (default: first state of the log).
+        #[arg(long)]
+        from: Option<String>,
+        /// To: raft index, RFC 3339 time, or .snap file (default: last committed).
+        #[arg(long)]
+        to: Option<String>,
+        /// Only this kind.
+        #[arg(long)]
+        kind: Option<String>,
+    },
+    /// Events in order: elections, membership, node status/availability, services, task failures,
+    /// snapshots.
+    Timeline {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        filter: FilterArgs,
+    },
     /// Write a plaintext copy (etcd format, all snapshots) to a new directory. Never touches the source.
     Decrypt {
         #[command(flatten)]
@@ -237,6 +272,96 @@ fn run(cli: Cli) -> Result<u8, swarmsift::error::Error> {
             emit(&s);
             Ok(0)
         }
+        Cmd::History { common: c, object, tasks } => {
+            let a = load(&c)?;
+            let (kind, id, name) =
+                swarmsift::history::resolve_object(&a, &object).map_err(swarmsift::error::Error::Usage)?;
+            let red = Redaction { show_secrets: c.show_secrets };
+            let v = swarmsift::history::history(&a, kind, &id, tasks && kind == Kind::Service, &red);
+            let s = match c.format {
+                Format::Json => json_out(&report::changes::history_json(kind.name(), &id, &name, &v)),
+                Format::Text => format!("{} {id} ({name})\n{}", kind.name(), report::changes::history_text(&v)),
+            };
+            emit(&s);
+            Ok(0)
+        }
+        Cmd::Diff { common: c, other, from, to, kind } => {
+            let kind = match kind {
+                Some(k) => {
+                    Some(Kind::parse(&k).ok_or_else(|| swarmsift::error::Error::Usage(format!("unknown kind {k:?}")))?)
+                }
+                None => None,
+            };
+            let red = Redaction { show_secrets: c.show_secrets };
+            let a = load(&c)?;
+            let (ra, rb, la, lb) = match other {
+                Some(p2) => {
+                    if from.is_some() || to.is_some() {
+                        return Err(swarmsift::error::Error::Usage(
+                            "give --from/--to or a second PATH, not both".into(),
+                        ));
+                    }
+                    let mut c2 = c.clone();
+                    c2.path = p2;
+                    let b = load(&c2)?;
+                    let ra = replay::replay(&a, &Point::Last, false)?;
+                    let rb = replay::replay(&b, &Point::Last, false)?;
+                    let la = format!("{} @{}", c.path.display(), ra.index);
+                    let lb = format!("{} @{}", c2.path.display(), rb.index);
+                    (ra, rb, la, lb)
+                }
+                None => {
+                    let pf = match &from {
+                        Some(s) => Point::parse(s)?,
+                        None => Point::Index(a.base_snapshot.map(|_| 0).unwrap_or(0)),
+                    };
+                    let pt = match &to {
+                        Some(s) => Point::parse(s)?,
+                        None => Point::Last,
+                    };
+                    let ra = match pf {
+                        Point::Index(0) => {
+                            let first = a.snapshots.iter().position(|s| s.valid);
+                            match (first, a.wal.first_index()) {
+                                (_, Some(1)) | (None, _) => {
+                                    replay::replay_from(&a, &Point::Index(0), false, replay::Base::Empty)?
+                                }
+                                (Some(i), _) => {
+                                    replay::replay(&a, &Point::Snapshot(a.snapshots[i].file.clone()), false)?
+                                }
+                            }
+                        }
+                        p => replay::replay(&a, &p, false)?,
+                    };
+                    let rb = replay::replay(&a, &pt, false)?;
+                    let (la, lb) = (format!("index {}", ra.index), format!("index {}", rb.index));
+                    (ra, rb, la, lb)
+                }
+            };
+            let d = swarmsift::history::diff_stores(&ra.store, &rb.store, &red, kind);
+            let s = match c.format {
+                Format::Json => json_out(&report::changes::diff_json(
+                    serde_json::json!({"label": la, "index": ra.index, "term": ra.term}),
+                    serde_json::json!({"label": lb, "index": rb.index, "term": rb.term}),
+                    &d,
+                )),
+                Format::Text => report::changes::diff_text(&la, &lb, &d),
+            };
+            emit(&s);
+            Ok(0)
+        }
+        Cmd::Timeline { common: c, filter } => {
+            let f = filter.filter()?;
+            let a = load(&c)?;
+            let mut ev = swarmsift::history::timeline(&a);
+            ev.retain(|e| timeline_keep(&a, e, &f));
+            let s = match c.format {
+                Format::Json => json_out(&serde_json::json!({"events": ev})),
+                Format::Text => report::changes::timeline_text(&ev),
+            };
+            emit(&s);
+            Ok(0)
+        }
         Cmd::Decrypt { common: c, output } => {
             let a = load(&c)?;
             let rep = swarmsift::decrypt::write_plaintext(&a, &output)?;
@@ -256,6 +381,51 @@ fn run(cli: Cli) -> Result<u8, swarmsift::error::Error> {
             Ok(if rep.entries_left_encrypted.is_empty() && rep.snapshots_skipped.is_empty() { 0 } else { 1 })
         }
     }
+}
+
+/// Timeline filters: kind, service (its events and its tasks'), node, task state.
+fn timeline_keep(a: &Analysis, e: &swarmsift::history::Event, f: &report::state::StateFilter) -> bool {
+    if let Some(k) = f.kind {
+        if e.kind != Some(k) {
+            return false;
+        }
+    }
+    let name_of = |id: &str| -> String {
+        a.entries
+            .iter()
+            .find_map(|x| match &x.payload {
+                swarmsift::analysis::Payload::Request { actions, .. } => {
+                    actions.iter().find(|y| y.id == id && !y.name.is_empty()).map(|y| y.name.clone())
+                }
+                _ => None,
+            })
+            .unwrap_or_default()
+    };
+    if let Some(q) = &f.service {
+        let ok = match (e.kind, &e.id) {
+            (Some(Kind::Service), Some(id)) => id.starts_with(q.as_str()) || name_of(id) == *q,
+            (Some(Kind::Task), Some(_)) => e.text.contains(&format!("task {q}.")),
+            _ => false,
+        };
+        if !ok {
+            return false;
+        }
+    }
+    if let Some(q) = &f.node {
+        let ok = match (e.kind, &e.id) {
+            (Some(Kind::Node), Some(id)) => id.starts_with(q.as_str()) || e.text.contains(&format!("node {q} ")),
+            _ => e.text.contains(q.as_str()),
+        };
+        if !ok {
+            return false;
+        }
+    }
+    if let Some(s) = &f.state {
+        if !(e.class == "task" && e.text.contains(&format!(" {s}:"))) {
+            return false;
+        }
+    }
+    true
 }
 
 fn main() -> ExitCode {

@@ -190,7 +190,7 @@ pub fn replay_from(a: &Analysis, p: &Point, include_uncommitted: bool, base_choi
         }
     }
     let first_live = a.wal.first_index().unwrap_or(u64::MAX);
-    let (mut store, mut membership, base_index, base_term, base_name) = match base {
+    let (store, membership, base_index, base_term, base_name) = match base {
         Some(i) => {
             let (s, _) = decode_snapshot(a.snap_payloads[i].as_deref().unwrap_or(&[]), a.encrypted, &a.deks)
                 .map_err(|e| Error::Usage(format!("snapshot {}: {e}", a.snapshots[i].file)))?;
@@ -216,36 +216,77 @@ pub fn replay_from(a: &Analysis, p: &Point, include_uncommitted: bool, base_choi
             first_live - 1
         ));
     }
-    let commit = a.wal.commit();
-    let has_hs = a.wal.hard_state.is_some();
-    let mut applied = 0;
-    let mut uncommitted = Vec::new();
-    let (mut index, mut term, mut time) = (base_index, base_term, None);
-    let start = a.wal.entries.partition_point(|e| e.index <= base_index);
-    for e in &a.wal.entries[start..] {
-        if e.index > target {
-            break;
+    let mut st = Stepper {
+        a,
+        include_uncommitted,
+        pos: a.wal.entries.partition_point(|e| e.index <= base_index),
+        r: Replayed {
+            index: base_index,
+            term: base_term,
+            time: None,
+            store,
+            membership,
+            base: base_name,
+            applied: 0,
+            uncommitted: Vec::new(),
+            notes,
+        },
+    };
+    st.advance_to(target);
+    Ok(st.r)
+}
+
+/// Moves a replayed state forward one entry at a time (for walking a window of indexes without
+/// replaying from the base again at each step).
+pub struct Stepper<'a> {
+    a: &'a Analysis,
+    include_uncommitted: bool,
+    pos: usize,
+    /// The state so far.
+    pub r: Replayed,
+}
+
+impl<'a> Stepper<'a> {
+    /// Start from a replayed state.
+    pub fn new(a: &'a Analysis, r: Replayed, include_uncommitted: bool) -> Stepper<'a> {
+        let pos = a.wal.entries.partition_point(|e| e.index <= r.index);
+        Stepper { a, include_uncommitted, pos, r }
+    }
+
+    /// Apply the next entry if it is applicable; returns its index.
+    pub fn step(&mut self) -> Option<u64> {
+        let e = self.a.wal.entries.get(self.pos)?;
+        let has_hs = self.a.wal.hard_state.is_some();
+        let is_committed = !has_hs || e.index <= self.a.wal.commit();
+        if !is_committed && !self.include_uncommitted {
+            return None;
         }
-        let is_committed = !has_hs || e.index <= commit;
-        if !is_committed && !include_uncommitted {
-            break;
-        }
-        let d = decode_entry(e, a.encrypted, &a.deks, "");
+        let d = decode_entry(e, self.a.encrypted, &self.a.deks, "");
         for (verb, obj) in d.actions {
-            let _ = store.apply(verb, obj);
+            let _ = self.r.store.apply(verb, obj);
         }
         if let Some(c) = &d.conf {
-            apply_conf(&mut membership, c);
+            apply_conf(&mut self.r.membership, c);
         }
         if !is_committed {
-            uncommitted.push(e.index);
+            self.r.uncommitted.push(e.index);
         }
         if d.summary.time.is_some() {
-            time = d.summary.time;
+            self.r.time = d.summary.time;
         }
-        applied += 1;
-        index = e.index;
-        term = e.term;
+        self.r.applied += 1;
+        self.r.index = e.index;
+        self.r.term = e.term;
+        self.pos += 1;
+        Some(e.index)
     }
-    Ok(Replayed { index, term, time, store, membership, base: base_name, applied, uncommitted, notes })
+
+    /// Apply entries up to and including `target`.
+    pub fn advance_to(&mut self, target: u64) {
+        while self.a.wal.entries.get(self.pos).is_some_and(|e| e.index <= target) {
+            if self.step().is_none() {
+                break;
+            }
+        }
+    }
 }

@@ -19,11 +19,11 @@ fn json(args: &[&str]) -> Value {
 fn info_json_has_the_documented_fields_with_exact_values() {
     let v = json(&["info", CHURN, "--format", "json"]);
     assert_eq!(v["hard_state"]["term"], 2);
-    assert_eq!(v["hard_state"]["commit"], 215);
+    assert_eq!(v["hard_state"]["commit"], 220);
     assert!(v["hard_state"]["vote"].as_u64().unwrap() > 0);
     assert_eq!(v["wal"]["first_index"], 1);
-    assert_eq!(v["wal"]["last_index"], 215);
-    assert_eq!(v["wal"]["entries"], 215);
+    assert_eq!(v["wal"]["last_index"], 220);
+    assert_eq!(v["wal"]["entries"], 220);
     let segs = v["wal"]["segments"].as_array().unwrap();
     assert_eq!(segs.len(), 1);
     assert_eq!(segs[0]["file"], "0000000000000000-0000000000000000.wal");
@@ -47,8 +47,8 @@ fn info_json_has_the_documented_fields_with_exact_values() {
     assert_eq!(o["tasks"], 14);
     assert_eq!(o["clusters"], 1);
     assert_eq!(v["keys"]["autolock"], false);
-    assert_eq!(v["node"]["node_id"], "hq1dnhsiuglc5fpgh551f3tjy");
-    assert_eq!(v["certificate"]["node_id"], "hq1dnhsiuglc5fpgh551f3tjy");
+    assert_eq!(v["node"]["node_id"], "79hwvdcto1z4bexj2sodwatqo");
+    assert_eq!(v["certificate"]["node_id"], "79hwvdcto1z4bexj2sodwatqo");
     assert_eq!(v["certificate"]["role"], "swarm-manager");
 }
 
@@ -56,7 +56,7 @@ fn info_json_has_the_documented_fields_with_exact_values() {
 fn wal_lists_every_entry_and_filters() {
     let (code, out, _) = run(&["wal", CHURN], &[]);
     assert_eq!(code, 0);
-    assert_eq!(out.lines().count(), 1 + 215, "header + one line per entry");
+    assert_eq!(out.lines().count(), 1 + 220, "header + one line per entry");
     assert!(out.lines().next().unwrap().starts_with("INDEX"));
     let v = json(&["wal", CHURN, "--format", "json", "--from", "100", "--to", "109"]);
     let e = v["entries"].as_array().unwrap();

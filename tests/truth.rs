@@ -229,3 +229,30 @@ fn the_comparison_can_fail() {
     let early = common::truth("churn", "01-after-create.json");
     assert!(!compare(&a, &early).is_empty());
 }
+
+#[test]
+fn big_wal_spanning_two_segments_equals_docker_inspect() {
+    let a = load(&common::scenario("big-wal").join("swarm.tar.gz"), "big-wal");
+    assert_eq!(a.wal.segments.len(), 2, "the WAL grew past one 64,000,000-byte segment");
+    assert!(a.wal.segments[0].size > 64_000_000, "a closed segment is slightly over the segment size");
+    assert_eq!(
+        a.wal.segments[1].name_index,
+        a.wal.segments[0].records.iter().filter(|r| r.rtype == 2).count() as u64 + 1
+    );
+    check_final("big-wal", "swarm.tar.gz");
+}
+
+/// The truth of three-managers was taken from the new leader after the old one was killed.
+#[test]
+fn three_managers_final_state_equals_docker_inspect_on_every_live_manager() {
+    let meta: Value =
+        serde_json::from_str(&std::fs::read_to_string(common::scenario("three-managers").join("meta.json")).unwrap())
+            .unwrap();
+    let killed = meta["killed_leader"].as_str().unwrap_or("manager1").to_string();
+    for m in ["manager1", "manager2", "manager3"] {
+        if m == killed {
+            continue;
+        }
+        check_final("three-managers", &format!("{m}.tar.gz"));
+    }
+}

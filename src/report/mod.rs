@@ -1,6 +1,7 @@
 //! Reports: turn an [`crate::analysis::Analysis`] into text (docker CLI style) or JSON.
 //! Nothing here decodes data; it only reads the model built by the analysis.
 
+pub mod changes;
 pub mod info;
 pub mod state;
 pub mod table;

@@ -263,11 +263,16 @@ fn run(cli: Cli) -> Result<u8, swarmsift::error::Error> {
             let a = load(&c)?;
             let r = replay::replay(&a, &p, filter.include_uncommitted)?;
             let me = a.member.as_ref().map(|m| m.node_id.clone());
+            let leader = replay::probable_leader(&a, &r);
             let s = match c.format {
-                Format::Json => {
-                    json_out(&report::state::json(&r, &f, &Redaction { show_secrets: c.show_secrets }, me.as_deref()))
-                }
-                Format::Text => report::state::text(&r, &f, me.as_deref()),
+                Format::Json => json_out(&report::state::json(
+                    &r,
+                    &f,
+                    &Redaction { show_secrets: c.show_secrets },
+                    me.as_deref(),
+                    leader,
+                )),
+                Format::Text => report::state::text(&r, &f, me.as_deref(), leader),
             };
             emit(&s);
             Ok(0)

@@ -290,3 +290,12 @@ impl<'a> Stepper<'a> {
         }
     }
 }
+
+/// The leader at the end of the log, when the data says it: the node this manager voted for in
+/// the term of its last entries (every entry of a term is proposed by that term's leader, and a
+/// manager votes once per term). Only meaningful for a state at the end of the log.
+pub fn probable_leader(a: &Analysis, r: &Replayed) -> Option<u64> {
+    let (hs, ..) = a.wal.hard_state?;
+    let last = a.wal.entries.last()?;
+    (r.index >= last.index && last.term == hs.term && hs.vote != 0).then_some(hs.vote)
+}

@@ -196,18 +196,20 @@ pub fn select<'a>(st: &'a Store, f: &StateFilter) -> Selection<'a> {
 
 /// The JSON form: `{"index", "nodes", "services", "tasks", "networks", "secrets", "configs",
 /// "clusters", "volumes", "membership", ...}`.
-pub fn json(r: &Replayed, f: &StateFilter, red: &Redaction, self_node: Option<&str>) -> Value {
+/// `leader` is the raft ID of the leader when it is known (see [`crate::replay::probable_leader`]).
+pub fn json(r: &Replayed, f: &StateFilter, red: &Redaction, self_node: Option<&str>, leader: Option<u64>) -> Value {
     let st = &r.store;
     let sel = select(st, f);
     let members: BTreeMap<&str, (&u64, &str)> =
+        // node ID -> (raft ID, address)
         r.membership.members.iter().map(|(id, (n, a))| (n.as_str(), (id, a.as_str()))).collect();
     let nodes: Vec<Value> = sel
         .nodes
         .iter()
         .map(|n| {
-            let m = members.get(n.id.as_str()).map(|(_, a)| dapi::RaftManager {
+            let m = members.get(n.id.as_str()).map(|(rid, a)| dapi::RaftManager {
                 addr: a.to_string(),
-                leader: n.manager_status.as_ref().is_some_and(|m| m.leader),
+                leader: leader == Some(**rid) || n.manager_status.as_ref().is_some_and(|m| m.leader),
                 reachability: n.manager_status.as_ref().map(|m| m.reachability).unwrap_or(0),
             });
             let mut v = dapi::node_with_manager(n, red, m.as_ref().or(None));
@@ -279,7 +281,7 @@ pub fn json(r: &Replayed, f: &StateFilter, red: &Redaction, self_node: Option<&s
 }
 
 /// The text form.
-pub fn text(r: &Replayed, f: &StateFilter, self_node: Option<&str>) -> String {
+pub fn text(r: &Replayed, f: &StateFilter, self_node: Option<&str>, leader: Option<u64>) -> String {
     let st = &r.store;
     let sel = select(st, f);
     let mut o = String::new();
@@ -308,12 +310,14 @@ pub fn text(r: &Replayed, f: &StateFilter, self_node: Option<&str>) -> String {
             let host = n.description.as_ref().map(|d| d.hostname.clone()).unwrap_or_default();
             let status = cap(dapi::node_state(n.status.as_ref().map(|s| s.state).unwrap_or(0)));
             let avail = cap(dapi::availability(n.spec.as_ref().map(|s| s.availability).unwrap_or(0)));
-            let is_member = r.membership.members.values().any(|(id, _)| *id == n.id);
-            let mgr = match &n.manager_status {
-                Some(m) if m.leader => "Leader".to_string(),
-                Some(m) => cap(dapi::reachability(m.reachability)),
-                None if is_member => "Reachable?".to_string(),
-                None => String::new(),
+            let raft_id = r.membership.members.iter().find(|(_, (id, _))| *id == n.id).map(|(rid, _)| *rid);
+            // Reachability is a live fact the data does not record: members show as "Member".
+            let mgr = match (&n.manager_status, raft_id) {
+                (_, Some(rid)) if leader == Some(rid) => "Leader".to_string(),
+                (Some(m), _) if m.leader => "Leader".to_string(),
+                (Some(m), _) if m.reachability != 0 => cap(dapi::reachability(m.reachability)),
+                (_, Some(_)) => "Member".to_string(),
+                (_, None) => String::new(),
             };
             let ev = n
                 .description

@@ -94,6 +94,11 @@ fn no_command_changes_its_input() {
         vec!["wal", d],
         vec!["snapshots", d],
         vec!["info", d, "--no-mmap"],
+        vec!["state", d],
+        vec!["state", d, "--at", "50", "--format", "json"],
+        vec!["history", d, "web", "--tasks"],
+        vec!["diff", d, "--from", "10"],
+        vec!["timeline", d],
         vec!["decrypt", d, "-o", plain.to_str().unwrap()],
     ] {
         let (code, _, err) = run(&args, &[]);

@@ -1,0 +1,104 @@
+//! Named mutators for the corruption matrix. Each one damages an unpacked swarm dir in one
+//! precise way, the way disks, crashes, bad backups and people do. Record boundaries come from
+//! the crate's own scanner on the clean file, so tests never hardcode offsets.
+#![allow(dead_code)]
+
+use std::io::{Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use swarmsift::wal::{ScannedRecord, scan_segment};
+
+/// `raft/wal-v3-encrypted` of a swarm dir.
+pub fn wal_dir(swarm: &Path) -> PathBuf {
+    swarm.join("raft/wal-v3-encrypted")
+}
+
+/// `raft/snap-v3-encrypted` of a swarm dir.
+pub fn snap_dir(swarm: &Path) -> PathBuf {
+    swarm.join("raft/snap-v3-encrypted")
+}
+
+fn sorted(dir: &Path, ext: &str) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|rd| rd.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == ext)).collect())
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// WAL segments, in name order.
+pub fn segments(swarm: &Path) -> Vec<PathBuf> {
+    sorted(&wal_dir(swarm), "wal")
+}
+
+/// Snapshot files, in name order (oldest first).
+pub fn snapshots(swarm: &Path) -> Vec<PathBuf> {
+    sorted(&snap_dir(swarm), "snap")
+}
+
+/// The records of a segment as the scanner finds them (offset, end, type, data).
+pub fn records(seg: &Path, is_last: bool) -> Vec<ScannedRecord> {
+    let data = bytes::Bytes::from(std::fs::read(seg).unwrap());
+    let name = seg.file_name().unwrap().to_str().unwrap();
+    scan_segment(name, name, &data, is_last).records
+}
+
+/// The display path the library uses for a file of an unpacked dir.
+pub fn display(p: &Path) -> String {
+    p.display().to_string()
+}
+
+fn patch(file: &Path, offset: u64, bytes: &[u8]) {
+    let mut f = std::fs::OpenOptions::new().write(true).open(file).unwrap();
+    f.seek(SeekFrom::Start(offset)).unwrap();
+    f.write_all(bytes).unwrap();
+}
+
+/// Flip one bit.
+pub fn flip_bit(file: &Path, offset: u64, bit: u8) {
+    let data = std::fs::read(file).unwrap();
+    let b = data[offset as usize] ^ (1 << (bit % 8));
+    patch(file, offset, &[b]);
+}
+
+/// Zero the 512-byte sector that contains `offset` (etcd's sector size).
+pub fn zero_sector(file: &Path, offset: u64) -> u64 {
+    let start = offset / 512 * 512;
+    patch(file, start, &[0u8; 512]);
+    start
+}
+
+/// Cut the file to `len` bytes.
+pub fn truncate_at(file: &Path, len: u64) {
+    std::fs::OpenOptions::new().write(true).open(file).unwrap().set_len(len).unwrap();
+}
+
+/// Overwrite the 8-byte frame length field at `offset`.
+pub fn set_len_field(file: &Path, offset: u64, value: u64) {
+    patch(file, offset, &value.to_le_bytes());
+}
+
+/// Remove a segment file.
+pub fn delete_segment(file: &Path) {
+    std::fs::remove_file(file).unwrap();
+}
+
+/// Swap the contents of two segment files (their names stay).
+pub fn swap_segments(a: &Path, b: &Path) {
+    let tmp = a.with_extension("swap");
+    std::fs::rename(a, &tmp).unwrap();
+    std::fs::rename(b, a).unwrap();
+    std::fs::rename(&tmp, b).unwrap();
+}
+
+/// Remove a snapshot file.
+pub fn delete_snapshot(file: &Path) {
+    std::fs::remove_file(file).unwrap();
+}
+
+/// Remove the `raft-dek` and `raft-dek-pending` headers from `certificates/swarm-node.key`.
+pub fn strip_dek_headers(swarm: &Path) {
+    let p = swarm.join("certificates/swarm-node.key");
+    let text = std::fs::read_to_string(&p).unwrap();
+    let kept: Vec<&str> = text.lines().filter(|l| !l.starts_with("raft-dek")).collect();
+    std::fs::write(&p, kept.join("\n") + "\n").unwrap();
+}

@@ -115,3 +115,42 @@ fn a_bare_directory_of_wal_and_snap_files_is_read() {
     assert_eq!(b.source.kind, swarmsift::source::InputKind::BareDir);
     assert_eq!(b.state, load(Path::new(CHURN)).state);
 }
+
+/// A new leader rewrote the uncommitted tail: entries keep their place in `wal`, are marked
+/// overwritten, and are never applied.
+#[test]
+fn entries_overwritten_by_a_later_term_are_kept_marked_and_not_applied() {
+    use prost::Message;
+    use swarmsift::pb::raftpb;
+    let t = tempfile::tempdir().unwrap();
+    let plain = plaintext_copy(t.path());
+    let seg = plain.join("raft/wal-v3/0000000000000000-0000000000000000.wal");
+    let data = bytes::Bytes::from(std::fs::read(&seg).unwrap());
+    let scan = scan_segment("x", "x", &data, true);
+    let a0 = load(&plain);
+    let last = a0.wal.last_index().unwrap();
+    let hs = a0.wal.hard_state.unwrap().0;
+    // Pretend the last 3 entries were never committed, then a term-9 leader replaced the last 2.
+    let mut w = SegmentWriter { buf: data.to_vec(), crc: scan.last_crc, legacy: false };
+    let state = |commit: u64, term: u64| raftpb::HardState { term: Some(term), vote: Some(1), commit: Some(commit) };
+    w.record(rtype::STATE, Some(&state(last - 3, hs.term).encode_to_vec()));
+    for i in [last - 1, last] {
+        let e = raftpb::Entry { term: Some(9), index: Some(i), r#type: Some(0), data: None };
+        w.record(rtype::ENTRY, Some(&e.encode_to_vec()));
+    }
+    w.record(rtype::STATE, Some(&state(last, 9).encode_to_vec()));
+    std::fs::write(&seg, &w.buf).unwrap();
+    let a = load(&plain);
+    assert_eq!(a.wal.overwritten.len(), 2);
+    assert!(a.wal.overwritten.iter().all(|e| e.overwritten_by.map(|o| o.0) == Some(9)));
+    let marked: Vec<_> = a.entries.iter().filter(|e| e.overwritten_by_term == Some(9)).map(|e| e.index).collect();
+    assert_eq!(marked, vec![last - 1, last]);
+    assert!(a.findings.iter().any(|f| f.code == "wal.entries_overwritten"));
+    // The replaced entries' writes are gone from the state: it equals the state at last-2 plus
+    // two no-ops.
+    let at = swarmsift::replay::replay(&a0, &swarmsift::replay::Point::Index(last - 2), false).unwrap();
+    assert!(a.state == at.store, "overwritten entries must not be applied");
+    let (code, out, _) = common::run(&["wal", plain.to_str().unwrap(), "--from", &(last - 1).to_string()], &[]);
+    assert!(code <= 1);
+    assert_eq!(out.matches("overwritten(term 9)").count(), 2, "{out}");
+}

@@ -354,6 +354,124 @@ pub fn decode_snapshot(
     Ok((s, dek))
 }
 
+/// A snapshot payload read object by object: what it holds, and optionally the store built from
+/// it. Accepts and rejects exactly what [`decode_snapshot`] does (the same prost decoders run on
+/// each object), but never holds the decoded `api.Snapshot`: objects go straight into the store
+/// (or are counted and dropped), so memory is the decrypted payload plus the live objects.
+pub struct SnapState {
+    /// Which DEK decrypted it.
+    pub dek: Option<String>,
+    /// The `ClusterSnapshot`, when present.
+    pub membership: Option<Membership>,
+    /// Object counts by kind (plural names), empty when the snapshot has no store.
+    pub objects: BTreeMap<String, usize>,
+    /// The store, when asked for.
+    pub store: Option<Store>,
+}
+
+/// Decrypt and read a snapshot payload without materialising the decoded `api.Snapshot`; with
+/// `build`, also return the store it holds.
+pub fn snapshot_state(
+    payload: &[u8],
+    encrypted: bool,
+    deks: &[Dek],
+    build: bool,
+) -> std::result::Result<SnapState, String> {
+    use prost::encoding::{DecodeContext, WireType, decode_key, decode_varint, skip_field};
+    let (plain, dek) = open_payload(payload, encrypted, deks).map_err(|e| format!("cannot decrypt: {e}"))?;
+    let bad = |e: prost::DecodeError| format!("decrypted data is not an api.Snapshot: {e}");
+    let wire = |want: WireType, got: WireType, what: &str| {
+        if want == got {
+            Ok(())
+        } else {
+            Err(format!("decrypted data is not an api.Snapshot: {what}: invalid wire type {got:?}, expected {want:?}"))
+        }
+    };
+    fn delimited<'a>(buf: &mut &'a [u8]) -> std::result::Result<&'a [u8], String> {
+        let len = decode_varint(buf).map_err(|e| format!("decrypted data is not an api.Snapshot: {e}"))?;
+        if len > buf.len() as u64 {
+            return Err("decrypted data is not an api.Snapshot: buffer underflow".into());
+        }
+        let (a, b) = buf.split_at(len as usize);
+        *buf = b;
+        Ok(a)
+    }
+    let mut buf: &[u8] = &plain;
+    let mut version: i32 = 0;
+    let mut membership: Option<api::ClusterSnapshot> = None;
+    let mut counts = [0usize; 10];
+    let mut has_store = false;
+    let mut store = build.then(Store::default);
+    while !buf.is_empty() {
+        let (tag, wt) = decode_key(&mut buf).map_err(bad)?;
+        match tag {
+            1 => {
+                wire(WireType::Varint, wt, "Snapshot.version")?;
+                version = decode_varint(&mut buf).map_err(bad)? as i32;
+            }
+            2 => {
+                wire(WireType::LengthDelimited, wt, "Snapshot.membership")?;
+                let m = membership.get_or_insert_with(Default::default);
+                m.merge(delimited(&mut buf)?).map_err(bad)?;
+            }
+            3 => {
+                wire(WireType::LengthDelimited, wt, "Snapshot.store")?;
+                has_store = true;
+                let mut s = delimited(&mut buf)?;
+                while !s.is_empty() {
+                    let (tag, wt) = decode_key(&mut s).map_err(bad)?;
+                    if !(1..=10).contains(&tag) {
+                        skip_field(wt, tag, &mut s, DecodeContext::default()).map_err(bad)?;
+                        continue;
+                    }
+                    wire(WireType::LengthDelimited, wt, "StoreSnapshot")?;
+                    let m = delimited(&mut s)?;
+                    let o = match tag {
+                        1 => Object::Node(api::Node::decode(m).map_err(bad)?),
+                        2 => Object::Service(api::Service::decode(m).map_err(bad)?),
+                        3 => Object::Network(api::Network::decode(m).map_err(bad)?),
+                        4 => Object::Task(api::Task::decode(m).map_err(bad)?),
+                        5 => Object::Cluster(api::Cluster::decode(m).map_err(bad)?),
+                        6 => Object::Secret(api::Secret::decode(m).map_err(bad)?),
+                        7 => Object::Resource(api::Resource::decode(m).map_err(bad)?),
+                        8 => Object::Extension(api::Extension::decode(m).map_err(bad)?),
+                        9 => Object::Config(api::Config::decode(m).map_err(bad)?),
+                        _ => Object::Volume(api::Volume::decode(m).map_err(bad)?),
+                    };
+                    counts[tag as usize - 1] += 1;
+                    if let Some(st) = store.as_mut() {
+                        st.insert(o);
+                    }
+                }
+            }
+            _ => skip_field(wt, tag, &mut buf, DecodeContext::default()).map_err(bad)?,
+        }
+    }
+    drop(plain);
+    if version != 0 {
+        return Err(format!("unknown api.Snapshot version {version}"));
+    }
+    let objects = if has_store {
+        // StoreSnapshot field order → the names `snapshots` has always reported.
+        let names = [
+            "nodes",
+            "services",
+            "networks",
+            "tasks",
+            "clusters",
+            "secrets",
+            "resources",
+            "extensions",
+            "configs",
+            "volumes",
+        ];
+        names.iter().zip(counts).map(|(k, v)| (k.to_string(), v)).collect()
+    } else {
+        BTreeMap::new()
+    };
+    Ok(SnapState { dek, membership: membership.as_ref().map(Membership::from_snapshot), objects, store })
+}
+
 fn conf_change_name(t: i32) -> &'static str {
     match t {
         0 => "ConfChangeAddNode",
@@ -546,15 +664,34 @@ impl Analysis {
                 "WAL metadata is not an api.RaftMember",
             ));
         }
-        // Snapshots.
+        // Snapshots: containers first, then every payload decrypted and decoded object by object
+        // in parallel (only the presumptive base builds a store; nothing else is kept).
         let commit = wal.commit();
-        let mut snapshots = Vec::new();
-        let mut decoded_snaps: Vec<Option<api::Snapshot>> = Vec::new();
-        let mut snap_payloads = Vec::new();
+        let mut files: Vec<SnapFile> = Vec::with_capacity(layout.snap_files.len());
         for (name, _) in &layout.snap_files {
             let rel = if layout.snap_dir.is_empty() { name.clone() } else { format!("{}/{}", layout.snap_dir, name) };
             let data = source.read(&rel)?;
-            let sf: SnapFile = snap::read_snap(name, &source.display(&rel), &data);
+            files.push(snap::read_snap(name, &source.display(&rel), &data));
+        }
+        let presumptive = (0..files.len())
+            .rev()
+            .find(|&i| files[i].container_ok && (wal.hard_state.is_none() || files[i].index <= commit));
+        let walked: Vec<Option<std::result::Result<SnapState, String>>> = {
+            use rayon::prelude::*;
+            files
+                .par_iter()
+                .enumerate()
+                .map(|(i, sf)| {
+                    sf.container_ok.then(|| {
+                        snapshot_state(sf.payload.as_deref().unwrap_or(&[]), encrypted, &deks, Some(i) == presumptive)
+                    })
+                })
+                .collect()
+        };
+        let mut snapshots = Vec::with_capacity(files.len());
+        let mut built: Vec<Option<(Store, Membership)>> = Vec::with_capacity(files.len());
+        let mut snap_payloads = Vec::with_capacity(files.len());
+        for (sf, w) in files.into_iter().zip(walked) {
             findings.extend(sf.findings.iter().cloned());
             let mut info = SnapInfo {
                 file: sf.name.clone(),
@@ -570,51 +707,32 @@ impl Analysis {
                 problem: None,
                 has_marker: wal.markers.iter().any(|m| m.index == sf.index && m.term == sf.term),
             };
-            let mut decoded = None;
-            if !sf.container_ok {
-                info.problem =
-                    Some(sf.findings.first().map(|f| f.message.clone()).unwrap_or_else(|| "damaged container".into()));
-            } else {
-                match decode_snapshot(sf.payload.as_deref().unwrap_or(&[]), encrypted, &deks) {
-                    Ok((s, dek)) => {
-                        info.valid = true;
-                        info.dek = dek;
-                        if let Some(m) = &s.membership {
-                            info.membership = Some(Membership::from_snapshot(m));
-                        }
-                        if let Some(st) = &s.store {
-                            let c = |n: usize| n;
-                            info.objects = [
-                                ("nodes", c(st.nodes.len())),
-                                ("services", st.services.len()),
-                                ("tasks", st.tasks.len()),
-                                ("networks", st.networks.len()),
-                                ("secrets", st.secrets.len()),
-                                ("configs", st.configs.len()),
-                                ("clusters", st.clusters.len()),
-                                ("volumes", st.volumes.len()),
-                                ("resources", st.resources.len()),
-                                ("extensions", st.extensions.len()),
-                            ]
-                            .into_iter()
-                            .map(|(k, v)| (k.to_string(), v))
-                            .collect();
-                        }
-                        decoded = Some(s);
-                    }
-                    Err(e) => {
-                        findings.push(
-                            Finding::new("snap.payload", Severity::Error, format!("snapshot payload: {e}"))
-                                .file(&sf.display)
-                                .index(sf.index)
-                                .term(sf.term),
-                        );
-                        info.problem = Some(e);
-                    }
+            let mut b = None;
+            match w {
+                None => {
+                    info.problem = Some(
+                        sf.findings.first().map(|f| f.message.clone()).unwrap_or_else(|| "damaged container".into()),
+                    );
+                }
+                Some(Ok(st)) => {
+                    info.valid = true;
+                    info.dek = st.dek;
+                    info.membership = st.membership.clone();
+                    info.objects = st.objects;
+                    b = st.store.map(|s| (s, st.membership.unwrap_or_default()));
+                }
+                Some(Err(e)) => {
+                    findings.push(
+                        Finding::new("snap.payload", Severity::Error, format!("snapshot payload: {e}"))
+                            .file(&sf.display)
+                            .index(sf.index)
+                            .term(sf.term),
+                    );
+                    info.problem = Some(e);
                 }
             }
             snapshots.push(info);
-            decoded_snaps.push(decoded);
+            built.push(b);
             snap_payloads.push(if sf.container_ok { sf.payload.clone() } else { None });
         }
         // Base snapshot: newest valid one at or below the commit index (or any, if no HardState).
@@ -640,13 +758,18 @@ impl Analysis {
         }
         let (mut state, mut membership, base_index) = match base_snapshot {
             Some(i) => {
-                let s = decoded_snaps[i].take().unwrap_or_default();
-                let m = s.membership.as_ref().map(Membership::from_snapshot).unwrap_or_default();
-                (Store::from_snapshot(s.store.unwrap_or_default()), m, snapshots[i].index)
+                let (st, m) = match built[i].take() {
+                    Some(x) => x,
+                    // The presumptive base was not usable: build the store from this one.
+                    None => snapshot_state(snap_payloads[i].as_deref().unwrap_or(&[]), encrypted, &deks, true)
+                        .map(|s| (s.store.unwrap_or_default(), s.membership.unwrap_or_default()))
+                        .unwrap_or_default(),
+                };
+                (st, m, snapshots[i].index)
             }
             None => (Store::default(), Membership::default(), 0),
         };
-        drop(decoded_snaps);
+        drop(built);
         if let Some(first) = wal.first_index() {
             if first > base_index + 1 {
                 findings.push(

@@ -6,6 +6,9 @@
 #![warn(missing_docs)]
 
 pub mod analysis;
+pub mod archive;
+pub mod chart;
+pub mod commands_chart;
 pub mod crypto;
 pub mod decrypt;
 pub mod docker_api;
@@ -15,11 +18,16 @@ pub mod keys;
 pub mod layout;
 pub mod replay;
 pub mod report;
+pub mod sizes;
 pub mod snap;
 pub mod source;
 pub mod store;
-pub mod wal;
+pub mod synth; pub mod commands_synth;
 pub mod verify;
+pub mod salvage;
+pub mod managers;
+pub mod commands_forensics;
+pub mod wal;
 
 pub mod pb {
     //! Generated protobuf types (prost), from our own `.proto` subset under `proto/`.

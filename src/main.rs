@@ -184,6 +184,18 @@ enum Cmd {
         #[command(flatten)]
         filter: FilterArgs,
     },
+    /// Run every check and report every problem, with what Docker would do with this directory.
+    Verify(swarmsift::commands_forensics::VerifyArgs),
+    /// Write a repaired copy to a new directory (never touches the input) and say what was dropped.
+    Salvage(swarmsift::commands_forensics::SalvageArgs),
+    /// Compare the swarm dirs of several managers of one cluster: which holds the best log.
+    Managers(swarmsift::commands_forensics::ManagersArgs),
+    /// Write a synthetic swarm dir of a chosen scale in Docker's exact format.
+    Synth(swarmsift::commands_synth::SynthArgs),
+    /// Charts (SVG or PNG by extension): recovery, convergence, snapshots, tasks.
+    Chart(swarmsift::commands_chart::ChartArgs),
+    /// Treat several copies of swarm or snap dirs, taken over time, as one history.
+    Archive(swarmsift::commands_chart::ArchiveArgs),
     /// Write a plaintext copy (etcd format, all snapshots) to a new directory. Never touches the source.
     Decrypt {
         #[command(flatten)]
@@ -367,6 +379,12 @@ fn run(cli: Cli) -> Result<u8, swarmsift::error::Error> {
             emit(&s);
             Ok(0)
         }
+        Cmd::Verify(args) => swarmsift::commands_forensics::run_verify(args),
+        Cmd::Salvage(args) => swarmsift::commands_forensics::run_salvage(args),
+        Cmd::Managers(args) => swarmsift::commands_forensics::run_managers(args),
+        Cmd::Synth(args) => swarmsift::commands_synth::run_synth(&args),
+        Cmd::Chart(args) => swarmsift::commands_chart::run_chart(&args),
+        Cmd::Archive(args) => swarmsift::commands_chart::run_archive(&args),
         Cmd::Decrypt { common: c, output } => {
             let a = load(&c)?;
             let rep = swarmsift::decrypt::write_plaintext(&a, &output)?;

@@ -296,7 +296,8 @@ impl Ctx<'_> {
     }
     fn repair_phrase(&self, seg: usize, off: u64, lost: &[u64]) -> String {
         let name = self.raw.get(seg).map(|s| s.name.as_str()).unwrap_or("");
-        let head = format!("repairs the tail: truncates {name} at offset {off} (keeping the whole file as {name}.broken)");
+        let head =
+            format!("repairs the tail: truncates {name} at offset {off} (keeping the whole file as {name}.broken)");
         if lost.is_empty() {
             format!("{head}; no entry is lost")
         } else {
@@ -312,7 +313,9 @@ impl Ctx<'_> {
         Some(match self.probe(seg, off) {
             Probe::Decodes(Some(rt)) => {
                 if !(1..=5).contains(&rt) {
-                    format!("refuses to start: can't initialize raft node: irreparable WAL error: unexpected block type {rt}")
+                    format!(
+                        "refuses to start: can't initialize raft node: irreparable WAL error: unexpected block type {rt}"
+                    )
                 } else {
                     "starts normally: etcd reads this frame without complaint".into()
                 }
@@ -432,6 +435,10 @@ fn default_consequence(f: &Finding, c: &Ctx) -> String {
             }
         }
         "wal.head_missing" => refuse("failed to open WAL: wal: file not found"),
+        "wal.tail_segment_missing" | "wal.segment_cut_short" => format!(
+            "starts normally, but from a shorter log: this manager comes back at index {} and whatever followed is gone (unless another manager has it)",
+            a.wal.last_index().unwrap_or(0)
+        ),
         "wal.missing" => {
             "starts a new, empty raft log: the snapshots are not used, so a single manager comes up with no services, secrets or configs (with other managers it catches up from them)".into()
         }
@@ -595,14 +602,11 @@ pub fn verify_loaded(a: Analysis, access: KeyAccess, engine: Option<&str>) -> Re
     let snap_index = docker.snapshot_loaded.as_ref().map(|s| s.1).unwrap_or(0);
     let legacy = a.layout.kind == crate::layout::LayoutKind::Legacy;
     // Base findings.
-    let mut base: Vec<Finding> = a
-        .findings
-        .iter()
-        .filter(|f| access.payloads_checked() || !PAYLOAD_CODES.contains(&f.code))
-        .cloned()
-        .collect();
+    let mut base: Vec<Finding> =
+        a.findings.iter().filter(|f| access.payloads_checked() || !PAYLOAD_CODES.contains(&f.code)).cloned().collect();
     base.extend(key_finding(&a, access));
     base.extend(checks::snapshot_coverage(&a));
+    base.extend(checks::last_segment(&a));
     base.extend(checks::hard_state(&a, snap_index));
     base.extend(checks::certificate(&a));
     if access.payloads_checked() {
@@ -689,7 +693,9 @@ pub fn verify_loaded(a: Analysis, access: KeyAccess, engine: Option<&str>) -> Re
                 offset: Some(r.offset),
                 index: r.lost.first().copied(),
                 term: None,
-                message: format!("etcd would find an incomplete record here and cut the log.{extra}").trim().to_string(),
+                message: format!("etcd would find an incomplete record here and cut the log.{extra}")
+                    .trim()
+                    .to_string(),
                 consequence: phrase,
             }),
         }
@@ -700,7 +706,9 @@ pub fn verify_loaded(a: Analysis, access: KeyAccess, engine: Option<&str>) -> Re
         let cons = format!("{verb}: {}", stop.message);
         let pos = out
             .iter()
-            .position(|v| stop.file.is_some() && v.file == stop.file && stop.offset.is_some() && v.offset == stop.offset)
+            .position(|v| {
+                stop.file.is_some() && v.file == stop.file && stop.offset.is_some() && v.offset == stop.offset
+            })
             .or_else(|| {
                 let codes: &[&str] = if stop.message.contains("snapshot not found") {
                     &["snap.no_marker", "wal.snapshot_not_covered"]
@@ -715,7 +723,8 @@ pub fn verify_loaded(a: Analysis, access: KeyAccess, engine: Option<&str>) -> Re
                 } else {
                     &[]
                 };
-                out.iter().position(|v| codes.contains(&v.code) && (stop.file.is_none() || v.file == stop.file))
+                out.iter()
+                    .position(|v| codes.contains(&v.code) && (stop.file.is_none() || v.file == stop.file))
                     .or_else(|| out.iter().position(|v| codes.contains(&v.code)))
             });
         match pos {
@@ -761,12 +770,20 @@ pub fn verify_loaded(a: Analysis, access: KeyAccess, engine: Option<&str>) -> Re
 fn verdict(a: &Analysis, access: KeyAccess, d: &DockerSim, findings: &[VFinding], ok: bool) -> String {
     let what = if a.source.kind == InputKind::Tarball { "BACKUP OK" } else { "OK" };
     let docker = if let Some(s) = &d.stop {
-        format!("Docker would {} to start: {}", if s.how == "panics" { "crash when trying" } else { "refuse" }, s.message)
+        format!(
+            "Docker would {} to start: {}",
+            if s.how == "panics" { "crash when trying" } else { "refuse" },
+            s.message
+        )
     } else if d.no_wal {
         "Docker would start a new, empty raft log (no WAL segment)".to_string()
     } else if let Some(r) = &d.repair {
         if r.lost.is_empty() {
-            format!("Docker would repair the tail of {} (cut at offset {}) and lose no entry", name_of(&r.file), r.offset)
+            format!(
+                "Docker would repair the tail of {} (cut at offset {}) and lose no entry",
+                name_of(&r.file),
+                r.offset
+            )
         } else {
             format!(
                 "Docker would repair the tail of {} (cut at offset {}) and lose {} entries ({}{})",
@@ -774,7 +791,11 @@ fn verdict(a: &Analysis, access: KeyAccess, d: &DockerSim, findings: &[VFinding]
                 r.offset,
                 r.lost.len(),
                 ranges(&r.lost),
-                if r.lost_committed.is_empty() { ", none committed".to_string() } else { format!("; committed: {}", ranges(&r.lost_committed)) }
+                if r.lost_committed.is_empty() {
+                    ", none committed".to_string()
+                } else {
+                    format!("; committed: {}", ranges(&r.lost_committed))
+                }
             )
         }
     } else if d.locked {

@@ -62,10 +62,7 @@ fn bin(swarm: &Path) -> (i32, Value) {
 }
 
 fn find<'a>(v: &'a Verification, code: &str) -> &'a VFinding {
-    v.findings
-        .iter()
-        .find(|f| f.code == code)
-        .unwrap_or_else(|| panic!("no {code} finding; got:\n{}", verify::text(v)))
+    v.findings.iter().find(|f| f.code == code).unwrap_or_else(|| panic!("no {code} finding; got:\n{}", verify::text(v)))
 }
 
 /// Library and binary agree on the codes and the exit status.
@@ -217,11 +214,11 @@ fn absurd_length_field_is_refused_without_allocating() {
     assert_eq!(f.severity, Severity::Error);
     // Docker 20.10 (etcd 3.3.25/3.4 rule) refuses; etcd 3.5.16+ would repair instead.
     assert!(f.consequence.contains("irreparable WAL error: wal: max entry size limit exceeded"), "{}", f.consequence);
-    let v28 = verify::verify(&swarm, &VerifyOptions { engine_version: Some("28.0".into()), ..Default::default() })
-        .unwrap();
+    let v28 =
+        verify::verify(&swarm, &VerifyOptions { engine_version: Some("28.0".into()), ..Default::default() }).unwrap();
     assert_eq!(verify::outcome_word(&v28.docker), "repairs", "{}", verify::text(&v28));
-    let v24 = verify::verify(&swarm, &VerifyOptions { engine_version: Some("24.0".into()), ..Default::default() })
-        .unwrap();
+    let v24 =
+        verify::verify(&swarm, &VerifyOptions { engine_version: Some("24.0".into()), ..Default::default() }).unwrap();
     assert!(v24.docker.stop.as_ref().unwrap().message.contains("entryLimit"), "{}", verify::text(&v24));
     agree(&v, &swarm);
     // Memory stays bounded: run the binary under a 1 GiB address-space limit.
@@ -307,7 +304,11 @@ fn stripped_dek_headers() {
     let v = lib(&swarm);
     let f = find(&v, "key.no_dek");
     assert_eq!(f.severity, Severity::Error);
-    assert!(f.consequence.contains("no decryption key for record encrypted with SECRETBOX_SALSA20_POLY1305"), "{}", f.consequence);
+    assert!(
+        f.consequence.contains("no decryption key for record encrypted with SECRETBOX_SALSA20_POLY1305"),
+        "{}",
+        f.consequence
+    );
     assert!(f.file.as_deref().unwrap().ends_with("certificates/swarm-node.key"));
     // Structure was still checked: no payload noise.
     assert!(!v.findings.iter().any(|f| f.code == "entry.undecryptable"));
@@ -323,7 +324,8 @@ fn autolock_without_and_with_the_key() {
     assert!(f.consequence.starts_with("starts locked"));
     assert_eq!(verify::outcome_word(&v.docker), "starts-locked");
     let key = common::unlock_key("autolock").unwrap();
-    let opts = VerifyOptions { unlock_key: Some(swarmsift::keys::UnlockKey::parse(&key).unwrap()), ..Default::default() };
+    let opts =
+        VerifyOptions { unlock_key: Some(swarmsift::keys::UnlockKey::parse(&key).unwrap()), ..Default::default() };
     let v = verify::verify(&swarm, &opts).unwrap();
     assert!(v.ok && v.findings.iter().all(|f| f.severity != Severity::Error), "{}", verify::text(&v));
     assert_eq!(verify::outcome_word(&v.docker), "starts");

@@ -17,11 +17,8 @@ const START_FIRST: i32 = 1;
 /// Markers with no `.snap`, and kept snapshots the WAL does not reach back to.
 pub fn snapshot_coverage(a: &Analysis) -> Vec<Finding> {
     let mut out = Vec::new();
-    let snap_dir_display = if a.layout.snap_dir.is_empty() {
-        a.source.display("")
-    } else {
-        a.source.display(&a.layout.snap_dir)
-    };
+    let snap_dir_display =
+        if a.layout.snap_dir.is_empty() { a.source.display("") } else { a.source.display(&a.layout.snap_dir) };
     // Snapshot files whose container is sound (etcd could load them).
     let files: Vec<(u64, u64, &str)> =
         a.snapshots.iter().filter(|s| s.index > 0).map(|s| (s.index, s.term, s.display.as_str())).collect();
@@ -112,6 +109,47 @@ pub fn snapshot_coverage(a: &Analysis) -> Vec<Finding> {
             )
             .file(if a.layout.wal_dir.is_empty() { a.source.display("") } else { a.source.display(&a.layout.wal_dir) }),
         );
+    }
+    out
+}
+
+/// The last segment: a closed one (etcd cut a newer segment that is missing), or one cut short.
+pub fn last_segment(a: &Analysis) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let Some(last) = a.wal.segments.last() else { return out };
+    if !matches!(last.end, crate::wal::SegmentEnd::Eof { .. }) || last.records.is_empty() {
+        return out;
+    }
+    if last.size >= crate::wal::SEGMENT_SIZE {
+        out.push(
+            Finding::new(
+                "wal.tail_segment_missing",
+                Severity::Error,
+                format!(
+                    "the last segment is a closed one ({} bytes, no preallocated tail): etcd cut a newer segment after it, and that segment is missing, with every entry after index {}",
+                    last.size,
+                    a.wal.last_index().unwrap_or(0)
+                ),
+            )
+            .file(last.display.clone())
+            .offset(last.size),
+        );
+    } else if a.layout.kind != crate::layout::LayoutKind::Legacy {
+        let repaired = a.layout.leftovers.iter().any(|l| l.ends_with(&format!("{}.broken", last.name)));
+        if !repaired {
+            out.push(
+                Finding::new(
+                    "wal.segment_cut_short",
+                    Severity::Warning,
+                    format!(
+                        "the last segment ends at {} bytes, exactly after a record, with no preallocated zero tail and no .broken copy from an etcd repair: it was probably truncated, and whatever followed is gone",
+                        last.size
+                    ),
+                )
+                .file(last.display.clone())
+                .offset(last.size),
+            );
+        }
     }
     out
 }
@@ -294,7 +332,11 @@ pub fn store(a: &Analysis) -> Vec<Finding> {
                 Finding::new(
                     "store.dangling_reference",
                     Severity::Warning,
-                    format!("service {sname} ({}) refers to objects that are not in the store: {}", s.id, dangling.join(", ")),
+                    format!(
+                        "service {sname} ({}) refers to objects that are not in the store: {}",
+                        s.id,
+                        dangling.join(", ")
+                    ),
                 )
                 .index(at),
             );

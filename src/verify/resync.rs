@@ -183,6 +183,41 @@ pub fn records_from(name: &str, data: &Bytes, from: u64, legacy: bool) -> Vec<Sc
     out
 }
 
+/// Recover the one frame that should fill `[start, end)` when only its length field is damaged:
+/// the body is tried with every possible padding and accepted when its CRC continues the chain
+/// from `prev_crc` (the stored CRC of the record before it).
+pub fn recover_frame(data: &Bytes, start: u64, end: u64, prev_crc: u32, legacy: bool) -> Option<ScannedRecord> {
+    let body = start.checked_add(8)?;
+    if end <= body || end > data.len() as u64 || end - body > MAX_RESYNC_RECORD {
+        return None;
+    }
+    let pads: &[u64] = if legacy { &[0] } else { &[0, 1, 2, 3, 4, 5, 6, 7] };
+    for &pad in pads {
+        let Some(rec_end) = end.checked_sub(pad) else { continue };
+        if rec_end <= body {
+            continue;
+        }
+        if !legacy && (rec_end - body + pad) % 8 != 0 {
+            continue;
+        }
+        let bytes = data.slice(body as usize..rec_end as usize);
+        if data[rec_end as usize..end as usize].iter().any(|&b| b != 0) {
+            continue;
+        }
+        let Ok(r) = walpb::Record::decode(bytes) else { continue };
+        let rt = r.r#type.unwrap_or(0);
+        if !(1..=5).contains(&rt) || rt == rtype::CRC {
+            continue;
+        }
+        let payload = r.data.unwrap_or_default();
+        let crc = r.crc.unwrap_or(0);
+        if crc32c::crc32c_append(prev_crc, &payload) == crc {
+            return Some(ScannedRecord { offset: start, end, rtype: rt, crc, data: payload, crc_ok: true });
+        }
+    }
+    None
+}
+
 /// Entry index and term of an entry record, if it decodes.
 pub fn entry_index(r: &ScannedRecord) -> Option<(u64, u64)> {
     if r.rtype != rtype::ENTRY {
@@ -228,6 +263,23 @@ mod tests {
         let idx: Vec<u64> = recs.iter().filter_map(entry_index).map(|e| e.0).collect();
         assert_eq!(idx, (5..=10).collect::<Vec<_>>());
         assert_eq!(recs[0].offset, offs[4]);
+    }
+
+    #[test]
+    fn recovers_a_frame_whose_length_field_is_gone() {
+        let (mut buf, offs) = segment(6);
+        let o = offs[2] as usize;
+        buf[o..o + 8].copy_from_slice(&[0u8; 8]);
+        let data = Bytes::from(buf);
+        let prev = scan_prefix(&data, offs[2]);
+        let r = recover_frame(&data, offs[2], offs[3], prev, false).expect("recovered");
+        assert_eq!(entry_index(&r), Some((3, 2)));
+        assert!(recover_frame(&data, offs[2], offs[3], prev ^ 1, false).is_none());
+    }
+
+    fn scan_prefix(data: &Bytes, upto: u64) -> u32 {
+        let s = wal::scan_segment("x", "x", &data.slice(..upto as usize), false);
+        s.records.last().unwrap().crc
     }
 
     #[test]

@@ -177,7 +177,13 @@ impl DockerSim {
 
 /// Result of decoding one frame, etcd style.
 enum Dec {
-    Rec { rt: i64, crc: u32, data: Bytes, next: u64, running: u32 },
+    Rec {
+        rt: i64,
+        crc: u32,
+        data: Bytes,
+        next: u64,
+        running: u32,
+    },
     /// EOF or a zero length field: this segment is done.
     SegEnd,
     UnexpectedEof(String),
@@ -520,8 +526,7 @@ pub fn simulate(segs: &[SegIn], snaps: &[SnapIn], keys: Keys<'_>, flavor: Flavor
             loaded = Some(s);
             break;
         }
-        sim.snapshots_broken
-            .push((s.display.clone(), s.container_problem.clone().unwrap_or_else(|| "damaged".into())));
+        sim.snapshots_broken.push((s.display.clone(), s.container_problem.clone().unwrap_or_else(|| "damaged".into())));
     }
     if let Some(s) = loaded {
         sim.snapshot_loaded = Some((s.display.clone(), s.index, s.term));
@@ -631,7 +636,8 @@ pub fn simulate(segs: &[SegIn], snaps: &[SnapIn], keys: Keys<'_>, flavor: Flavor
     }
     let md = ok.metadata.clone().unwrap_or_default();
     if crate::pb::docker::swarmkit::v1::RaftMember::decode(md).is_err() {
-        sim.stop = Some(refuse("failed to unmarshal WAL metadata".into(), Some(view[start].display.clone()), None, None));
+        sim.stop =
+            Some(refuse("failed to unmarshal WAL metadata".into(), Some(view[start].display.clone()), None, None));
         return sim;
     }
     sim.entries_read = ok.ents.len();
@@ -662,7 +668,14 @@ pub fn simulate(segs: &[SegIn], snaps: &[SnapIn], keys: Keys<'_>, flavor: Flavor
 
 /// Decode the frame at `off` as etcd would, given the chain value before it: `Ok(Some(type))`,
 /// `Ok(None)` for the end of the segment, `Err((is_unexpected_eof, message))`.
-pub fn probe(data: &Bytes, name: &str, off: u64, running: u32, last: bool, flavor: Flavor) -> Result<Option<i64>, (bool, String)> {
+pub fn probe(
+    data: &Bytes,
+    name: &str,
+    off: u64,
+    running: u32,
+    last: bool,
+    flavor: Flavor,
+) -> Result<Option<i64>, (bool, String)> {
     match decode_one(data, name, off, running, last, flavor) {
         Dec::Rec { rt, .. } => Ok(Some(rt)),
         Dec::SegEnd => Ok(None),

@@ -1,0 +1,142 @@
+//! The `verify`, `salvage` and `managers` subcommands: clap arguments and run functions that
+//! print to stdout and return the exit code (0 = ok, 1 = problems found in the data; errors map
+//! to 2 in `main`).
+
+use crate::error::{Error, Result};
+use crate::source::ReadOptions;
+use clap::{Args, ValueEnum};
+use std::io::Write;
+use std::path::PathBuf;
+
+/// Output format.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Format {
+    /// Human-readable text.
+    #[default]
+    Text,
+    /// One JSON document.
+    Json,
+}
+
+/// `swarmsift verify PATH`.
+#[derive(Args, Debug, Clone)]
+pub struct VerifyArgs {
+    /// Input: swarm dir, raft dir, .tar/.tar.gz backup, or a dir of .wal/.snap files.
+    pub path: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// File holding the unlock key (SWMKEY-1-...), when autolock is on (or SWARMSIFT_UNLOCK_KEY).
+    /// Without it an autolocked manager is checked for structure only.
+    #[arg(long, value_name = "FILE")]
+    pub unlock_key_file: Option<PathBuf>,
+    /// Read files into memory instead of memory-mapping them.
+    #[arg(long)]
+    pub no_mmap: bool,
+    /// Docker engine version to judge consequences for (e.g. 20.10, 24.0, 28.1); default: the
+    /// node's own engine version found in the store.
+    #[arg(long, value_name = "VERSION")]
+    pub engine_version: Option<String>,
+}
+
+/// `swarmsift salvage PATH -o DIR`.
+#[derive(Args, Debug, Clone)]
+pub struct SalvageArgs {
+    /// Input: swarm dir, raft dir, .tar/.tar.gz backup, or a dir of .wal/.snap files.
+    pub path: PathBuf,
+    /// Output directory: must not exist or be empty, and must not be inside the input.
+    #[arg(short = 'o', long = "output")]
+    pub output: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// File holding the unlock key (SWMKEY-1-...), when autolock is on (or SWARMSIFT_UNLOCK_KEY).
+    #[arg(long, value_name = "FILE")]
+    pub unlock_key_file: Option<PathBuf>,
+    /// Read files into memory instead of memory-mapping them.
+    #[arg(long)]
+    pub no_mmap: bool,
+    /// Docker engine version the copy is meant for (see `verify --engine-version`).
+    #[arg(long, value_name = "VERSION")]
+    pub engine_version: Option<String>,
+}
+
+/// `swarmsift managers DIR...`.
+#[derive(Args, Debug, Clone)]
+pub struct ManagersArgs {
+    /// The swarm dirs (or backups) of the managers of one cluster.
+    #[arg(required = true, num_args = 1..)]
+    pub paths: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// File holding the unlock key (SWMKEY-1-...), when autolock is on (or SWARMSIFT_UNLOCK_KEY);
+    /// the unlock key is the same for every manager of a cluster.
+    #[arg(long, value_name = "FILE")]
+    pub unlock_key_file: Option<PathBuf>,
+    /// Read files into memory instead of memory-mapping them.
+    #[arg(long)]
+    pub no_mmap: bool,
+}
+
+fn emit(s: &str) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(s.as_bytes()).and_then(|_| out.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(Error::Io { path: PathBuf::from("<stdout>"), source: e }),
+    }
+}
+
+fn json_out(v: &serde_json::Value) -> String {
+    let mut s = serde_json::to_string_pretty(v).unwrap_or_else(|_| "null".into());
+    s.push('\n');
+    s
+}
+
+/// Run `verify`.
+pub fn run_verify(args: VerifyArgs) -> Result<u8> {
+    let unlock_key = crate::analysis::unlock_key_from(args.unlock_key_file.as_deref())?;
+    let opts = crate::verify::VerifyOptions {
+        unlock_key,
+        read: ReadOptions { no_mmap: args.no_mmap },
+        engine_version: args.engine_version,
+    };
+    let v = crate::verify::verify(&args.path, &opts)?;
+    let s = match args.format {
+        Format::Json => json_out(&crate::verify::json(&v)),
+        Format::Text => crate::verify::text(&v),
+    };
+    emit(&s)?;
+    Ok(crate::verify::exit_code(&v))
+}
+
+/// Run `salvage`.
+pub fn run_salvage(args: SalvageArgs) -> Result<u8> {
+    let unlock_key = crate::analysis::unlock_key_from(args.unlock_key_file.as_deref())?;
+    let opts = crate::salvage::SalvageOptions {
+        unlock_key,
+        read: ReadOptions { no_mmap: args.no_mmap },
+        engine_version: args.engine_version,
+    };
+    let rep = crate::salvage::salvage(&args.path, &args.output, &opts)?;
+    let s = match args.format {
+        Format::Json => json_out(&serde_json::to_value(&rep).unwrap_or_default()),
+        Format::Text => crate::salvage::text(&rep),
+    };
+    emit(&s)?;
+    Ok(if rep.copy_verifies { 0 } else { 1 })
+}
+
+/// Run `managers`.
+pub fn run_managers(args: ManagersArgs) -> Result<u8> {
+    let unlock_key = crate::analysis::unlock_key_from(args.unlock_key_file.as_deref())?;
+    let read = ReadOptions { no_mmap: args.no_mmap };
+    let rep = crate::managers::compare(&args.paths, unlock_key, read)?;
+    let s = match args.format {
+        Format::Json => json_out(&serde_json::to_value(&rep).unwrap_or_default()),
+        Format::Text => crate::managers::text(&rep),
+    };
+    emit(&s)?;
+    Ok(if rep.recommendation.is_some() && rep.problems == 0 { 0 } else { 1 })
+}

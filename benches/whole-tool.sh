@@ -1,14 +1,89 @@
 #!/usr/bin/env bash
-# Whole-tool throughput: time `swarmsift info` (full decode: WAL scan, decryption, payload
-# decoding, replay) on unpacked real captures, and report WAL+snapshot bytes per second.
-# Usage: benches/whole-tool.sh [scenario...]   (default: every fixtures/*/ capture)
-# Needs only the Rust toolchain; uses hyperfine when installed for repeated runs.
+# Whole-tool throughput.
+#
+#   benches/whole-tool.sh [scenario...]      time `swarmsift info` (full decode: WAL scan,
+#                                            decryption, payload decoding, replay) on unpacked
+#                                            real captures (default: every fixtures/*/ capture)
+#   benches/whole-tool.sh --synth [FLAGS...] generate a Swarm3k-scale dir with `swarmsift synth`
+#                                            (default flags: about 1.4 GB of WAL written, 1.1 GB
+#                                            kept after GC, 5 snapshots of about 80 MB), measure
+#                                            the machine's limits on the same bytes (page-cache
+#                                            read, CRC-32C, secretbox), then time info, wal --format
+#                                            json, snapshots, state (and verify when the binary has
+#                                            it): wall/user/sys seconds, MB/s, entries/s, peak RSS
+#                                            (/usr/bin/time -v), and each command's ratio to the
+#                                            limits. Results go to benches/results/.
+#
+# Needs the Rust toolchain; --synth also needs GNU time (/usr/bin/time, Debian package `time`)
+# and python3. Honours CARGO_TARGET_DIR.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release -q
-bin=target/release/swarmsift
+bin=${CARGO_TARGET_DIR:-target}/release/swarmsift
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+
+if [ "${1:-}" = "--synth" ]; then
+  shift
+  flags=("$@")
+  if [ ${#flags[@]} -eq 0 ]; then
+    flags=(--wal-bytes 1400M --snapshot-interval 50000 --keep-old-snapshots 10)
+  fi
+  mkdir -p benches/results
+  out="benches/results/synth-$(date -u +%Y%m%dT%H%M%SZ).txt"
+  dir="$work/swarm"
+  {
+    echo "# swarmsift whole-tool benchmark on a synth data set"
+    echo "date:    $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+    echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.1f GB", $2/1e6}' /proc/meminfo), $(uname -sr)"
+    echo "cpu:     $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)"
+    echo "version: $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet 2>/dev/null || echo ' (modified)')"
+    echo "synth:   ${flags[*]}"
+  } | tee "$out"
+  /usr/bin/time -f '%e %M' -o "$work/gen.time" "$bin" synth -o "$dir" "${flags[@]}" --json > "$work/synth.json"
+  read -r gen_s gen_kb < "$work/gen.time"
+  "$bin" info "$dir" --format json > "$work/info.json" 2>/dev/null || true
+  read -r wal_bytes snap_bytes entries snap_max < <(python3 - "$work/info.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+w = sum(s["valid_bytes"] for s in d["wal"]["segments"])
+sn = [s["bytes"] for s in d["snapshots"]]
+print(w, sum(sn), d["wal"]["entries"] + d["wal"]["overwritten"], max(sn or [0]))
+PY
+)
+  total=$((wal_bytes + snap_bytes))
+  {
+    echo "data:    $wal_bytes bytes of WAL records, $snap_bytes bytes of snapshots (largest $snap_max), $entries entries; generated in ${gen_s}s (peak RSS $((gen_kb / 1024)) MB)"
+    echo "load:    $(cut -d' ' -f1-3 /proc/loadavg) (load average before the runs: other work on the machine slows wall times)"
+    echo
+    echo "## limits on the same bytes (best of 3)"
+    echo "LIMIT                          BYTES    SECONDS   MB/S"
+  } | tee -a "$out"
+  SWARMSIFT_LIMITS_DIR="$dir" cargo bench -q --bench limits 2>/dev/null | grep '^limit' > "$work/limits" || true
+  awk '{printf "%-26s %12d %10.3f %6d\n", $2, $3, $4, $5}' "$work/limits" | tee -a "$out"
+  crc=$(awk '$2 == "crc32c" {print $5}' "$work/limits")
+  sbx=$(awk '$2 == "secretbox-decrypt-2-threads" {print $5}' "$work/limits")
+  cmds=("info" "wal --format json" "snapshots" "state")
+  if "$bin" verify --help >/dev/null 2>&1; then cmds+=("verify"); fi
+  {
+    echo
+    echo "## commands (data = WAL record bytes + snapshot bytes = $total bytes; ratio = limit MB/s / command MB/s)"
+    printf '%-20s %8s %8s %8s %8s %10s %9s %9s %9s\n' COMMAND WALL_S USER_S SYS_S MB/S ENTRIES/S PEAK_MB X_CRC X_SBOX
+  } | tee -a "$out"
+  for c in "${cmds[@]}"; do
+    read -r -a args <<< "$c"
+    /usr/bin/time -v -o "$work/t" "$bin" "${args[0]}" "$dir" "${args[@]:1}" > /dev/null 2>&1 || true
+    wall=$(awk -F': ' '/Elapsed/ {n = split($2, p, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + p[i]; print s}' "$work/t")
+    user=$(awk -F': ' '/User time/ {print $2}' "$work/t")
+    sys=$(awk -F': ' '/System time/ {print $2}' "$work/t")
+    rss=$(awk -F': ' '/Maximum resident/ {printf "%d", $2 / 1024}' "$work/t")
+    awk -v c="$c" -v w="$wall" -v u="$user" -v s="$sys" -v r="$rss" -v n="$total" -v e="$entries" -v crc="${crc:-0}" -v sbx="${sbx:-0}" \
+      'BEGIN {mb = n / w / 1e6; printf "%-20s %8.2f %8.2f %8.2f %8.0f %10.0f %9d %9.1f %9.1f\n", c, w, u, s, mb, e / w, r, (mb > 0 ? crc / mb : 0), (mb > 0 ? sbx / mb : 0)}' | tee -a "$out"
+  done
+  echo "results written to $out"
+  exit 0
+fi
+
 scenarios=("$@")
 if [ ${#scenarios[@]} -eq 0 ]; then
   for d in fixtures/*/; do scenarios+=("$(basename "$d")"); done

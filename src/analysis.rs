@@ -472,6 +472,9 @@ pub fn snapshot_state(
     Ok(SnapState { dek, membership: membership.as_ref().map(Membership::from_snapshot), objects, store })
 }
 
+/// Entries decoded per parallel batch (two batches are in memory at once).
+const ENTRY_CHUNK: usize = 2048;
+
 fn conf_change_name(t: i32) -> &'static str {
     match t {
         0 => "ConfChangeAddNode",
@@ -792,57 +795,80 @@ impl Analysis {
         let mut entries = Vec::with_capacity(all.len());
         let mut state_index = base_index;
         let mut old_undecryptable: Vec<u64> = Vec::new();
+        // Decrypt and decode chunk k+1 on the pool while this thread applies chunk k. Objects of
+        // entries that are not applied (in the snapshot, uncommitted, overwritten) are dropped on
+        // the pool too: freeing them is a large part of the work.
         use rayon::prelude::*;
-        for chunk in all.chunks(2048) {
-            let decoded: Vec<Decoded> =
-                chunk.par_iter().map(|e| decode_entry(e, encrypted, &deks, wal.seg_display(e.seg))).collect();
-            for mut d in decoded {
-                let live = d.summary.overwritten_by_term.is_none();
-                d.summary.committed = live && d.summary.index <= commit;
-                d.summary.in_snapshot = d.summary.index <= base_index && base_snapshot.is_some();
-                match &d.summary.payload {
-                    Payload::Undecryptable { .. } if d.summary.in_snapshot => {
-                        old_undecryptable.push(d.summary.index);
+        let decode_chunk = |chunk: &[&EntryRec]| -> Vec<Decoded> {
+            chunk
+                .par_iter()
+                .map(|e| {
+                    let mut d = decode_entry(e, encrypted, &deks, wal.seg_display(e.seg));
+                    let applies = e.overwritten_by.is_none() && e.index <= commit && e.index > base_index;
+                    if !applies {
+                        d.actions = Vec::new();
                     }
-                    Payload::Undecryptable { reason } => {
-                        let (sev, what) = (
-                            Severity::Error,
-                            "entry data cannot be read: no DEK decrypts it (damaged record, or a key that is gone)",
-                        );
-                        findings.push(
-                            Finding::new("entry.undecryptable", sev, format!("{what}: {reason}"))
-                                .file(&d.summary.file)
-                                .offset(d.summary.offset)
-                                .index(d.summary.index)
-                                .term(d.summary.term),
-                        );
-                    }
-                    Payload::Undecodable { reason } => findings.push(
-                        Finding::new("entry.undecodable", Severity::Error, reason.clone())
-                            .file(&d.summary.file)
-                            .offset(d.summary.offset)
-                            .index(d.summary.index)
-                            .term(d.summary.term),
-                    ),
-                    _ => {}
-                }
-                if d.summary.committed && d.summary.index > base_index {
-                    for (verb, obj) in d.actions.drain(..) {
-                        if let Some(an) = state.apply(verb, obj) {
-                            findings.push(
-                                Finding::new("replay.anomaly", Severity::Warning, an.to_string())
+                    d
+                })
+                .collect()
+        };
+        let chunks: Vec<&[&EntryRec]> = all.chunks(ENTRY_CHUNK).collect();
+        let mut next = chunks.first().map(|c| decode_chunk(c));
+        for k in 0..chunks.len() {
+            let decoded = next.take().unwrap_or_default();
+            let (n, ()) = rayon::join(
+                || chunks.get(k + 1).map(|c| decode_chunk(c)),
+                || {
+                    for mut d in decoded {
+                        let live = d.summary.overwritten_by_term.is_none();
+                        d.summary.committed = live && d.summary.index <= commit;
+                        d.summary.in_snapshot = d.summary.index <= base_index && base_snapshot.is_some();
+                        match &d.summary.payload {
+                            Payload::Undecryptable { .. } if d.summary.in_snapshot => {
+                                old_undecryptable.push(d.summary.index);
+                            }
+                            Payload::Undecryptable { reason } => {
+                                let (sev, what) = (
+                                    Severity::Error,
+                                    "entry data cannot be read: no DEK decrypts it (damaged record, or a key that is gone)",
+                                );
+                                findings.push(
+                                    Finding::new("entry.undecryptable", sev, format!("{what}: {reason}"))
+                                        .file(&d.summary.file)
+                                        .offset(d.summary.offset)
+                                        .index(d.summary.index)
+                                        .term(d.summary.term),
+                                );
+                            }
+                            Payload::Undecodable { reason } => findings.push(
+                                Finding::new("entry.undecodable", Severity::Error, reason.clone())
+                                    .file(&d.summary.file)
+                                    .offset(d.summary.offset)
                                     .index(d.summary.index)
                                     .term(d.summary.term),
-                            );
+                            ),
+                            _ => {}
                         }
+                        if d.summary.committed && d.summary.index > base_index {
+                            for (verb, obj) in d.actions.drain(..) {
+                                if let Some(an) = state.apply(verb, obj) {
+                                    findings.push(
+                                        Finding::new("replay.anomaly", Severity::Warning, an.to_string())
+                                            .index(d.summary.index)
+                                            .term(d.summary.term),
+                                    );
+                                }
+                            }
+                            if let Some(c) = &d.conf {
+                                apply_conf(&mut membership, c);
+                            }
+                            state_index = d.summary.index;
+                        }
+                        entries.push(d.summary);
                     }
-                    if let Some(c) = &d.conf {
-                        apply_conf(&mut membership, c);
-                    }
-                    state_index = d.summary.index;
-                }
-                entries.push(d.summary);
-            }
+                },
+            );
+            next = n;
         }
         if let (Some(f), Some(l)) = (old_undecryptable.first(), old_undecryptable.last()) {
             findings.push(

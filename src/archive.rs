@@ -305,7 +305,7 @@ pub fn load(paths: &[PathBuf], opts: &Options) -> Result<Archive> {
             }
         }
     }
-    chosen.sort_by(|a, b| (a.0.index, a.0.term).cmp(&(b.0.index, b.0.term)));
+    chosen.sort_by_key(|a| (a.0.index, a.0.term));
     for c in &chosen {
         if let Some(x) = snaps.iter_mut().find(|x| {
             x.term == c.0.term && x.index == c.0.index && x.found_in.iter().any(|f| f.starts_with(&format!("{}:", c.2)))

@@ -66,7 +66,10 @@ impl InputArgs {
     }
 }
 
-/// `chart KIND PATH...`
+/// Charts as SVG or PNG (by the -o extension), with the same numbers printed as tables or JSON:
+/// recovery (restart cost at every raft index), convergence (running vs desired after
+/// incidents), snapshots (sizes by object kind), tasks (by state over time). Several PATHs are
+/// read as one history.
 #[derive(Args, Debug, Clone)]
 pub struct ChartArgs {
     /// What to chart.
@@ -94,7 +97,9 @@ pub struct ChartArgs {
     pub input: InputArgs,
 }
 
-/// `archive PATH...`
+/// Several copies of one swarm's state taken over time (swarm dirs, raft dirs, tarballs, snap
+/// dirs) as one history: lists, orders, de-duplicates and validates their snapshots and WAL
+/// ranges; --state, --diff and --timeline run over the merged history.
 #[derive(Args, Debug, Clone)]
 #[command(group(clap::ArgGroup::new("view").args(["state", "diff", "timeline"]).multiple(false)))]
 pub struct ArchiveArgs {
@@ -122,8 +127,7 @@ pub struct ArchiveArgs {
     pub input: InputArgs,
 }
 
-fn emit(s: &str) -> Result<()> {
-    let mut out = std::io::stdout().lock();
+fn emit(out: &mut dyn Write, s: &str) -> Result<()> {
     match out.write_all(s.as_bytes()).and_then(|_| out.flush()) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
@@ -241,6 +245,11 @@ pub fn compute(kind: ChartKind, ar: &Archive, calibration: Option<&str>) -> Resu
 
 /// Run `chart`: prints the numbers, writes the image. Exit 0, or 1 when the data has errors.
 pub fn run_chart(args: &ChartArgs) -> Result<u8> {
+    run_chart_to(args, &mut std::io::stdout().lock())
+}
+
+/// [`run_chart`] printing to `out`.
+pub fn run_chart_to(args: &ChartArgs, out: &mut dyn Write) -> Result<u8> {
     let size = parse_size(&args.size)?;
     if let Some(o) = &args.output {
         chart::ImageFormat::from_path(o)?;
@@ -272,13 +281,18 @@ pub fn run_chart(args: &ChartArgs) -> Result<u8> {
             s
         }
     };
-    emit(&s)?;
+    emit(out, &s)?;
     Ok(if ar.merged.has_errors() { 1 } else { 0 })
 }
 
 /// Run `archive`: the listing, or a view of the merged history. Exit 0, or 1 on errors or
 /// conflicts in the copies.
 pub fn run_archive(args: &ArchiveArgs) -> Result<u8> {
+    run_archive_to(args, &mut std::io::stdout().lock())
+}
+
+/// [`run_archive`] printing to `out`.
+pub fn run_archive_to(args: &ArchiveArgs, out: &mut dyn Write) -> Result<u8> {
     let ar = archive::load(&args.paths, &args.input.options()?)?;
     let a = &ar.merged;
     let red = Redaction { show_secrets: args.show_secrets };
@@ -316,7 +330,7 @@ pub fn run_archive(args: &ArchiveArgs) -> Result<u8> {
     } else {
         ar.text()
     };
-    emit(&s)?;
+    emit(out, &s)?;
     Ok(if ar.has_errors() { 1 } else { 0 })
 }
 

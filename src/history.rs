@@ -152,8 +152,17 @@ pub fn walk(a: &Analysis, include_uncommitted: bool, mut visit: impl FnMut(Step<
     let mut store = Store::default();
     let mut membership = Membership::default();
     let mut base_index = 0;
-    if first > 1 {
-        if let Some(i) = a.snapshots.iter().position(|s| s.valid) {
+    // Entries no DEK can read (a retired DEK after a rotation) cannot be replayed: start from the
+    // oldest snapshot that covers them instead of from index 1.
+    let unreadable = a
+        .entries
+        .iter()
+        .filter(|e| matches!(e.payload, crate::analysis::Payload::Undecryptable { .. }))
+        .map(|e| e.index)
+        .max();
+    if first > 1 || unreadable.is_some() {
+        let need = unreadable.unwrap_or(0);
+        if let Some(i) = a.snapshots.iter().position(|s| s.valid && s.index >= need) {
             if let Ok((s, _)) = decode_snapshot(a.snap_payloads[i].as_deref().unwrap_or(&[]), a.encrypted, &a.deks) {
                 membership = s.membership.as_ref().map(Membership::from_snapshot).unwrap_or_default();
                 store = Store::from_snapshot(s.store.unwrap_or_default());

@@ -262,7 +262,7 @@ fn run(cli: Cli) -> Result<u8, swarmsift::error::Error> {
                     if a.snapshots.is_empty() {
                         "no snapshots\n".to_string()
                     } else {
-                        report::walcmd::snapshots_table(&a)
+                        report::walcmd::snapshots_table(&a) + &swarmsift::sizes::snapshots_text(&a)
                     }
                 }
             };

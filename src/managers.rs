@@ -156,10 +156,7 @@ fn short_name(p: &std::path::Path) -> String {
     let n = p.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| p.display().to_string());
     let n = n.trim_end_matches(".gz").trim_end_matches(".tgz").trim_end_matches(".tar").to_string();
     if n == "swarm" {
-        p.parent()
-            .and_then(|q| q.file_name())
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or(n)
+        p.parent().and_then(|q| q.file_name()).map(|s| s.to_string_lossy().into_owned()).unwrap_or(n)
     } else {
         n
     }
@@ -321,7 +318,15 @@ pub fn compare(paths: &[PathBuf], unlock_key: Option<UnlockKey>, read: ReadOptio
         if let (Some(d), Some((ta, tb))) = (p.diverge_at, p.diverge_terms) {
             if d <= cluster_commit {
                 // Which side is the committed one: the side that agrees with the reference.
-                let committed_side = ref_a.and_then(|r| term_at(r, d)).map(|t| if t == ta { &p.a } else if t == tb { &p.b } else { &p.a });
+                let committed_side = ref_a.and_then(|r| term_at(r, d)).map(|t| {
+                    if t == ta {
+                        &p.a
+                    } else if t == tb {
+                        &p.b
+                    } else {
+                        &p.a
+                    }
+                });
                 let (other, other_term) = match committed_side {
                     Some(s) if *s == p.a => (&p.b, tb),
                     _ => (&p.a, ta),
@@ -517,7 +522,17 @@ pub fn compare(paths: &[PathBuf], unlock_key: Option<UnlockKey>, read: ReadOptio
 /// Text report.
 pub fn text(r: &ManagersReport) -> String {
     let mut t = crate::report::table::Table::new(&[
-        "MANAGER", "RAFT ID", "NODE ID", "ADDRESS", "TERM", "VOTE", "COMMIT", "LOG", "LAST TERM", "SNAPSHOT", "DOCKER",
+        "MANAGER",
+        "RAFT ID",
+        "NODE ID",
+        "ADDRESS",
+        "TERM",
+        "VOTE",
+        "COMMIT",
+        "LOG",
+        "LAST TERM",
+        "SNAPSHOT",
+        "DOCKER",
     ]);
     for m in &r.managers {
         let o = |x: &Option<String>| x.clone().unwrap_or_else(|| "-".into());

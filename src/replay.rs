@@ -9,9 +9,11 @@
 //! - Entries overwritten by a later term are never applied.
 //! - Membership follows the snapshot's `ClusterSnapshot` plus ConfChange entries.
 //! - Memory holds the live objects plus the per-entry index of the WAL (zero-copy slices of the
-//!   input), not decoded copies of the log: entries are decrypted and decoded one at a time.
+//!   input), not decoded copies of the log: entries are decrypted and decoded in parallel
+//!   batches of [`STEP_BATCH`] and applied in order; a base snapshot is read object by object.
 
-use crate::analysis::{Analysis, apply_conf, decode_entry, decode_snapshot};
+use crate::analysis::{Analysis, Decoded, apply_conf, decode_entry, snapshot_state};
+use crate::wal::EntryRec;
 use crate::error::{Error, Result};
 use crate::store::{Membership, Store};
 
@@ -137,6 +139,17 @@ pub enum Base {
     Snapshot(usize),
 }
 
+/// The store and membership of snapshot `i`, built object by object (the decoded `api.Snapshot`
+/// is never held next to the store).
+fn snapshot_store(a: &Analysis, i: usize) -> Result<(Store, Membership)> {
+    let s = snapshot_state(a.snap_payloads[i].as_deref().unwrap_or(&[]), a.encrypted, &a.deks, true)
+        .map_err(|e| Error::Usage(format!("snapshot {}: {e}", a.snapshots[i].file)))?;
+    Ok((s.store.unwrap_or_default(), s.membership.unwrap_or_default()))
+}
+
+/// Entries decoded in parallel per step of [`Stepper::advance_to`].
+const STEP_BATCH: usize = 1024;
+
 /// Replay to a point.
 pub fn replay(a: &Analysis, p: &Point, include_uncommitted: bool) -> Result<Replayed> {
     replay_from(a, p, include_uncommitted, Base::Auto)
@@ -147,14 +160,13 @@ pub fn replay_from(a: &Analysis, p: &Point, include_uncommitted: bool, base_choi
     let (mut target, snap_only) = resolve(a, p, include_uncommitted)?;
     let mut notes = Vec::new();
     if let (Some(i), Base::Auto) = (snap_only, base_choice) {
-        let (s, _) = decode_snapshot(a.snap_payloads[i].as_deref().unwrap_or(&[]), a.encrypted, &a.deks)
-            .map_err(|e| Error::Usage(format!("snapshot {}: {e}", a.snapshots[i].file)))?;
+        let (store, membership) = snapshot_store(a, i)?;
         return Ok(Replayed {
             index: a.snapshots[i].index,
             term: a.snapshots[i].term,
             time: None,
-            membership: s.membership.as_ref().map(Membership::from_snapshot).unwrap_or_default(),
-            store: Store::from_snapshot(s.store.unwrap_or_default()),
+            membership,
+            store,
             base: Some(a.snapshots[i].file.clone()),
             applied: 0,
             uncommitted: vec![],
@@ -192,11 +204,10 @@ pub fn replay_from(a: &Analysis, p: &Point, include_uncommitted: bool, base_choi
     let first_live = a.wal.first_index().unwrap_or(u64::MAX);
     let (store, membership, base_index, base_term, base_name) = match base {
         Some(i) => {
-            let (s, _) = decode_snapshot(a.snap_payloads[i].as_deref().unwrap_or(&[]), a.encrypted, &a.deks)
-                .map_err(|e| Error::Usage(format!("snapshot {}: {e}", a.snapshots[i].file)))?;
+            let (store, membership) = snapshot_store(a, i)?;
             (
-                Store::from_snapshot(s.store.unwrap_or_default()),
-                s.membership.as_ref().map(Membership::from_snapshot).unwrap_or_default(),
+                store,
+                membership,
                 a.snapshots[i].index,
                 a.snapshots[i].term,
                 Some(a.snapshots[i].file.clone()),
@@ -253,15 +264,13 @@ impl<'a> Stepper<'a> {
         Stepper { a, include_uncommitted, pos, r }
     }
 
-    /// Apply the next entry if it is applicable; returns its index.
-    pub fn step(&mut self) -> Option<u64> {
-        let e = self.a.wal.entries.get(self.pos)?;
-        let has_hs = self.a.wal.hard_state.is_some();
-        let is_committed = !has_hs || e.index <= self.a.wal.commit();
-        if !is_committed && !self.include_uncommitted {
-            return None;
-        }
-        let d = decode_entry(e, self.a.encrypted, &self.a.deks, "");
+    /// Whether the entry at `pos` may be applied (committed, or uncommitted ones included).
+    fn applicable(&self, e: &EntryRec) -> bool {
+        self.a.wal.hard_state.is_none() || e.index <= self.a.wal.commit() || self.include_uncommitted
+    }
+
+    fn apply_decoded(&mut self, e: &EntryRec, d: Decoded) {
+        let is_committed = self.a.wal.hard_state.is_none() || e.index <= self.a.wal.commit();
         for (verb, obj) in d.actions {
             let _ = self.r.store.apply(verb, obj);
         }
@@ -278,14 +287,42 @@ impl<'a> Stepper<'a> {
         self.r.index = e.index;
         self.r.term = e.term;
         self.pos += 1;
+    }
+
+    /// Apply the next entry if it is applicable; returns its index.
+    pub fn step(&mut self) -> Option<u64> {
+        let e = self.a.wal.entries.get(self.pos)?;
+        if !self.applicable(e) {
+            return None;
+        }
+        let d = decode_entry(e, self.a.encrypted, &self.a.deks, "");
+        self.apply_decoded(e, d);
         Some(e.index)
     }
 
-    /// Apply entries up to and including `target`.
+    /// Apply entries up to and including `target` (the same entries [`Stepper::step`] would,
+    /// decrypted and decoded in parallel batches, applied in log order).
     pub fn advance_to(&mut self, target: u64) {
-        while self.a.wal.entries.get(self.pos).is_some_and(|e| e.index <= target) {
-            if self.step().is_none() {
+        use rayon::prelude::*;
+        let a: &'a Analysis = self.a;
+        let entries = &a.wal.entries;
+        loop {
+            let mut end = self.pos;
+            while end < entries.len()
+                && end - self.pos < STEP_BATCH
+                && entries[end].index <= target
+                && self.applicable(&entries[end])
+            {
+                end += 1;
+            }
+            if end == self.pos {
                 break;
+            }
+            let start = self.pos;
+            let decoded: Vec<Decoded> =
+                entries[start..end].par_iter().map(|e| decode_entry(e, a.encrypted, &a.deks, "")).collect();
+            for (e, d) in entries[start..end].iter().zip(decoded) {
+                self.apply_decoded(e, d);
             }
         }
     }

@@ -104,6 +104,8 @@ pub struct SalvageReport {
     pub placeholders_in_snapshot: Vec<u64>,
     /// Frames recovered whole although their length field was damaged: (file, offset).
     pub recovered_frames: Vec<(String, u64)>,
+    /// When the segment files were not in the order of their content: the order used.
+    pub segments_reordered: Vec<String>,
     /// A snapshot marker added for the snapshot Docker will load: its index.
     pub marker_added: Option<u64>,
     /// The final HardState.
@@ -171,7 +173,11 @@ fn check_output(a: &Analysis, input: &Path, out: &Path) -> Result<()> {
     }
     for r in roots {
         if o == r || (r.is_dir() && o.starts_with(&r)) {
-            return Err(Error::Usage(format!("{}: output must not be inside the input {}", out.display(), r.display())));
+            return Err(Error::Usage(format!(
+                "{}: output must not be inside the input {}",
+                out.display(),
+                r.display()
+            )));
         }
     }
     Ok(())
@@ -179,9 +185,7 @@ fn check_output(a: &Analysis, input: &Path, out: &Path) -> Result<()> {
 
 fn random_nonce(index: u64) -> [u8; 24] {
     let mut n = [0u8; 24];
-    let ok = std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut n))
-        .is_ok();
+    let ok = std::fs::File::open("/dev/urandom").and_then(|mut f| std::io::Read::read_exact(&mut f, &mut n)).is_ok();
     if !ok {
         use sha2::Digest;
         let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
@@ -219,7 +223,10 @@ fn describe(a: &Analysis, ents: &[(u64, u64, i32, Bytes, String, u64)]) -> Vec<S
                     }
                 ),
                 crate::analysis::Payload::ConfChange { change, raft_id, node_id, .. } => {
-                    format!("{index}: {change} raft {raft_id:x}{}", node_id.as_ref().map(|n| format!(" node {n}")).unwrap_or_default())
+                    format!(
+                        "{index}: {change} raft {raft_id:x}{}",
+                        node_id.as_ref().map(|n| format!(" node {n}")).unwrap_or_default()
+                    )
                 }
                 crate::analysis::Payload::Empty => format!("{index}: (empty no-op)"),
                 crate::analysis::Payload::Undecryptable { .. } => format!("{index}: (cannot be decrypted)"),
@@ -280,10 +287,8 @@ pub fn salvage(input: &Path, out: &Path, opts: &SalvageOptions) -> Result<Salvag
     }
     let base = kept_snaps.iter().map(|&i| &snaps[i]).max_by(|x, y| x.name.cmp(&y.name));
     let (s_index, s_term) = base.map(|s| (s.index, s.term)).unwrap_or((0, 0));
-    let voters: Vec<u64> = base
-        .and_then(|s| a.snapshots.iter().find(|x| x.file == s.name))
-        .map(|x| x.voters.clone())
-        .unwrap_or_default();
+    let voters: Vec<u64> =
+        base.and_then(|s| a.snapshots.iter().find(|x| x.file == s.name)).map(|x| x.voters.clone()).unwrap_or_default();
     let markers_have_conf = a.wal.markers.iter().any(|m| m.index > 0 && m.has_conf_state);
 
     // Reference metadata: the first one whose CRC matched.
@@ -308,8 +313,24 @@ pub fn salvage(input: &Path, out: &Path, opts: &SalvageOptions) -> Result<Salvag
     let mut dropped_states = 0usize;
     let mut damaged_terms: std::collections::HashMap<u64, u64> = std::collections::HashMap::new();
     let mut recovered: Vec<(String, u64)> = Vec::new();
+    let mut reordered: Vec<String> = Vec::new();
+    let mut rejected: Vec<(u64, u64, i32, Bytes, String, u64)> = Vec::new();
     let mut prev_seq: Option<u64> = None;
-    for (si, seg) in a.wal.segments.iter().enumerate() {
+    // Segments in the order of their content (a copy with swapped or renamed files is put back in
+    // order); segments holding no entry keep their place after the one before them.
+    let mut keys: Vec<u64> = Vec::new();
+    for seg in &a.wal.segments {
+        let k = seg.records.iter().find_map(resync::entry_index).map(|e| e.0);
+        let prev = keys.last().copied().unwrap_or(0);
+        keys.push(k.unwrap_or(prev));
+    }
+    let mut order: Vec<usize> = (0..a.wal.segments.len()).collect();
+    order.sort_by_key(|&i| keys[i]);
+    if order.iter().enumerate().any(|(k, &i)| k != i) {
+        reordered = order.iter().map(|&i| a.wal.segments[i].name.clone()).collect();
+    }
+    for &si in &order {
+        let seg = &a.wal.segments[si];
         let data = &raw[si].data;
         if let Some(p) = prev_seq {
             if seg.seq != p.wrapping_add(1) {
@@ -373,6 +394,15 @@ pub fn salvage(input: &Path, out: &Path, opts: &SalvageOptions) -> Result<Salvag
             }
             filled.push(r);
         }
+        // A record whose CRC could not be checked (first after a resync) is vouched for by the
+        // record before it when they are contiguous and the chain continues.
+        for i in 1..filled.len() {
+            let (p_end, p_crc, p_ok) = (filled[i - 1].end, filled[i - 1].crc, filled[i - 1].crc_ok);
+            let r = &mut filled[i];
+            if !r.crc_ok && p_ok && p_end == r.offset && r.rtype != rtype::CRC {
+                r.crc_ok = crc32c::crc32c_append(p_crc, &r.data) == r.crc;
+            }
+        }
         let mut prev_end: Option<u64> = None;
         for r in &filled {
             if prev_end.is_some_and(|e| e != r.offset) {
@@ -417,6 +447,14 @@ pub fn salvage(input: &Path, out: &Path, opts: &SalvageOptions) -> Result<Salvag
                     if !r.crc_ok && !entry_proves_itself(&a, access, &e) {
                         damage = true;
                         damaged_terms.insert(e.index(), e.term());
+                        rejected.push((
+                            e.index(),
+                            e.term(),
+                            e.r#type.unwrap_or(0),
+                            e.data.clone().unwrap_or_default(),
+                            seg.display.clone(),
+                            r.offset,
+                        ));
                         continue;
                     }
                     let (idx, term) = (e.index(), e.term());
@@ -438,7 +476,11 @@ pub fn salvage(input: &Path, out: &Path, opts: &SalvageOptions) -> Result<Salvag
                             }
                         } else if damage && can_encrypt && last.is_some() && g1 - g0 < MAX_BRIDGE {
                             for i in g0..=g1 {
-                                let t = damaged_terms.get(&i).copied().filter(|&t| t >= fill_term && t <= term).unwrap_or(fill_term);
+                                let t = damaged_terms
+                                    .get(&i)
+                                    .copied()
+                                    .filter(|&t| t >= fill_term && t <= term)
+                                    .unwrap_or(fill_term);
                                 let data = if i <= s_index {
                                     placeholders_in_snapshot.push(i);
                                     None
@@ -454,23 +496,33 @@ pub fn salvage(input: &Path, out: &Path, opts: &SalvageOptions) -> Result<Salvag
                                 placed.push(Placed { seg: si, item: Item::Placeholder { index: i, term: t, data } });
                             }
                         } else {
+                            let gap = crate::verify::ranges(&(g0..=g1).collect::<Vec<_>>());
                             let why = if !damage {
-                                format!("entries {g0}-{g1} are missing (a segment or part of one is gone)")
+                                format!("entries {gap} are missing (a segment or part of one is gone)")
                             } else if !can_encrypt {
                                 format!(
-                                    "entries {g0}-{g1} are damaged and no DEK is available to write no-op entries in their place"
+                                    "entries {gap} are damaged and, without the DEK, no-op entries cannot be written in their place"
                                 )
                             } else {
-                                format!("entries {g0}-{g1} are missing")
+                                format!("entries {gap} are missing")
                             };
+                            lost_after_cut.extend(rejected.drain(..).filter(|x| x.0 >= g0 && x.0 <= g1));
                             cut = Some((si, r.offset, why));
-                            lost_after_cut.push((idx, term, e.r#type.unwrap_or(0), e.data.unwrap_or_default(), seg.display.clone(), r.offset));
+                            lost_after_cut.push((
+                                idx,
+                                term,
+                                e.r#type.unwrap_or(0),
+                                e.data.unwrap_or_default(),
+                                seg.display.clone(),
+                                r.offset,
+                            ));
                             continue;
                         }
                     }
                     placed.push(Placed { seg: si, item: Item::Entry { index: idx, raw: r.data.clone() } });
                     last = Some((idx, term));
                     damage = false;
+                    rejected.clear();
                 }
                 _ => damage = true,
             }
@@ -506,6 +558,22 @@ pub fn salvage(input: &Path, out: &Path, opts: &SalvageOptions) -> Result<Salvag
             objects: idx.iter().map(|i| format!("{i}: (unreadable)")).collect(),
         });
     }
+    if let Some(tail) = order.last().and_then(|&i| a.wal.segments.get(i)) {
+        if matches!(tail.end, SegmentEnd::Eof { .. }) && tail.size >= crate::wal::SEGMENT_SIZE {
+            dropped.push(Dropped {
+                what: "missing segment".into(),
+                file: Some(tail.display.clone()),
+                offset: Some(tail.size),
+                indexes: vec![],
+                committed: vec![],
+                reason: format!(
+                    "the input's last segment is a closed one: the segment etcd cut after it (entries after {}) is not in the input and cannot be recovered from it",
+                    last.map(|l| l.0).unwrap_or(0)
+                ),
+                objects: vec![],
+            });
+        }
+    }
     if dropped_states > 0 {
         dropped.push(Dropped {
             what: "records".into(),
@@ -524,7 +592,9 @@ pub fn salvage(input: &Path, out: &Path, opts: &SalvageOptions) -> Result<Salvag
     if !has_marker {
         let pos = placed
             .iter()
-            .position(|p| matches!(p.item, Item::Entry { index, .. } | Item::Placeholder { index, .. } if index > s_index))
+            .position(
+                |p| matches!(p.item, Item::Entry { index, .. } | Item::Placeholder { index, .. } if index > s_index),
+            )
             .unwrap_or(placed.len());
         let seg = placed.get(pos).or_else(|| placed.last()).map(|p| p.seg).unwrap_or(0);
         let v = if markers_have_conf { voters.clone() } else { Vec::new() };
@@ -536,7 +606,7 @@ pub fn salvage(input: &Path, out: &Path, opts: &SalvageOptions) -> Result<Salvag
     let last_index = last.map(|l| l.0).unwrap_or(0);
     let top = last_index.max(s_index);
     let last_state = placed.iter().rev().find_map(|p| match &p.item {
-        Item::State(h, _) => Some(h.clone()),
+        Item::State(h, _) => Some(*h),
         _ => None,
     });
     let max_commit = placed
@@ -588,7 +658,7 @@ pub fn salvage(input: &Path, out: &Path, opts: &SalvageOptions) -> Result<Salvag
             _ => groups.push((p.seg, vec![p])),
         }
     }
-    let first_seq = a.wal.segments.first().map(|s| s.seq).unwrap_or(0);
+    let first_seq = a.wal.segments.iter().map(|s| s.seq).min().unwrap_or(0);
     let mut prev_crc = 0u32;
     let mut prev_last: u64 = 0;
     let mut state_so_far: Option<raftpb::HardState> = None;
@@ -633,7 +703,7 @@ pub fn salvage(input: &Path, out: &Path, opts: &SalvageOptions) -> Result<Salvag
                 }
                 Item::State(h, raw) => {
                     w.record(rtype::STATE, Some(raw));
-                    state_so_far = Some(h.clone());
+                    state_so_far = Some(*h);
                 }
                 Item::Marker(_, _, raw) => w.record(rtype::SNAPSHOT, Some(raw)),
                 Item::AddedMarker(i, t, v) => {
@@ -657,6 +727,36 @@ pub fn salvage(input: &Path, out: &Path, opts: &SalvageOptions) -> Result<Salvag
         set_mode(&p, 0o600);
         segments_written.push(name);
     }
+    // The last segment looks like etcd's active one: preallocated to 64,000,000 bytes (a sparse
+    // zero tail). A last segment already that big was closed by etcd: start the next one, as
+    // etcd's cut would have.
+    if let Some(last_name) = segments_written.last().cloned() {
+        let p = wal_dir.join(&last_name);
+        let len = std::fs::metadata(&p).map(|m| m.len()).unwrap_or(0);
+        if len >= crate::wal::SEGMENT_SIZE {
+            let seq = first_seq + segments_written.len() as u64;
+            let mut w = SegmentWriter::new(prev_crc, legacy);
+            w.record(rtype::METADATA, Some(&md));
+            if let Some(h) = &state_so_far {
+                w.record(rtype::STATE, Some(&h.encode_to_vec()));
+            }
+            let name = format!("{seq:016x}-{:016x}.wal", prev_last + 1);
+            let q = wal_dir.join(&name);
+            std::fs::write(&q, &w.buf).map_err(|e| io(&q, e))?;
+            set_mode(&q, 0o600);
+            segments_written.push(name);
+        }
+        if !legacy {
+            if let Some(n) = segments_written.last() {
+                let q = wal_dir.join(n);
+                let f = std::fs::OpenOptions::new().write(true).open(&q).map_err(|e| io(&q, e))?;
+                let cur = f.metadata().map(|m| m.len()).unwrap_or(0);
+                if cur < crate::wal::SEGMENT_SIZE {
+                    f.set_len(crate::wal::SEGMENT_SIZE).map_err(|e| io(&q, e))?;
+                }
+            }
+        }
+    }
     if groups.is_empty() {
         // No record survived at all: write a fresh first segment so Docker finds a WAL.
         let mut w = SegmentWriter::new(0, legacy);
@@ -672,7 +772,8 @@ pub fn salvage(input: &Path, out: &Path, opts: &SalvageOptions) -> Result<Salvag
     let mut snapshots_written = Vec::new();
     for &i in &kept_snaps {
         let s = &snaps[i];
-        let rel = if a.layout.snap_dir.is_empty() { s.name.clone() } else { format!("{}/{}", a.layout.snap_dir, s.name) };
+        let rel =
+            if a.layout.snap_dir.is_empty() { s.name.clone() } else { format!("{}/{}", a.layout.snap_dir, s.name) };
         let bytes = a.source.read(&rel)?;
         let p = snap_dir.join(&s.name);
         std::fs::write(&p, &bytes).map_err(|e| io(&p, e))?;
@@ -717,6 +818,18 @@ pub fn salvage(input: &Path, out: &Path, opts: &SalvageOptions) -> Result<Salvag
             Err(_) => not_copied.push(format!("{rel} (not readable from this input; Docker recreates it)")),
         }
     }
+    if a.source.kind == crate::source::InputKind::Tarball {
+        let missing: Vec<String> = not_copied
+            .iter()
+            .filter(|n| n.ends_with("(not readable from this input; Docker recreates it)"))
+            .map(|n| n.split(" (").next().unwrap_or("").to_string())
+            .collect();
+        if !missing.is_empty() {
+            let got = copy_from_tarball(input, &a, &missing, out)?;
+            not_copied.retain(|n| !got.iter().any(|g| n.starts_with(&format!("{g} ("))));
+            copied.extend(got);
+        }
+    }
     // Verify the copy.
     let vopts = verify::VerifyOptions {
         unlock_key: opts.unlock_key.clone(),
@@ -740,6 +853,7 @@ pub fn salvage(input: &Path, out: &Path, opts: &SalvageOptions) -> Result<Salvag
         dropped,
         placeholders_in_snapshot,
         recovered_frames: recovered,
+        segments_reordered: reordered,
         marker_added,
         hard_state,
         copied,
@@ -749,6 +863,64 @@ pub fn salvage(input: &Path, out: &Path, opts: &SalvageOptions) -> Result<Salvag
         verify_findings: vf,
         copy_verifies: verifies,
     })
+}
+
+/// Files the tarball reader did not keep in memory (it keeps only what analysis needs): stream
+/// the archive once more and write them straight to the output.
+fn copy_from_tarball(input: &Path, a: &Analysis, rels: &[String], out: &Path) -> Result<Vec<String>> {
+    use std::io::Read;
+    let io = |p: &Path, e: std::io::Error| Error::Io { path: p.to_path_buf(), source: e };
+    // The member name of a file we know gives the archive's prefix for the swarm root.
+    let probe = a
+        .layout
+        .wal_files
+        .first()
+        .map(|(n, _)| if a.layout.wal_dir.is_empty() { n.clone() } else { format!("{}/{}", a.layout.wal_dir, n) });
+    let open = || -> Result<tar::Archive<Box<dyn Read>>> {
+        let mut f = std::fs::File::open(input).map_err(|e| io(input, e))?;
+        let mut magic = [0u8; 2];
+        let n = f.read(&mut magic).map_err(|e| io(input, e))?;
+        let f = std::fs::File::open(input).map_err(|e| io(input, e))?;
+        let r: Box<dyn Read> = if n == 2 && magic == [0x1f, 0x8b] {
+            Box::new(flate2::read::MultiGzDecoder::new(std::io::BufReader::new(f)))
+        } else {
+            Box::new(std::io::BufReader::new(f))
+        };
+        Ok(tar::Archive::new(r))
+    };
+    let norm = |p: &str| p.trim_start_matches("./").trim_start_matches('/').to_string();
+    let mut prefix = None;
+    if let Some(probe) = &probe {
+        let mut ar = open()?;
+        for e in ar.entries().map_err(|e| io(input, e))?.flatten() {
+            let name = norm(&e.path().map(|p| p.to_string_lossy().into_owned()).unwrap_or_default());
+            if let Some(p) = name.strip_suffix(probe.as_str()) {
+                prefix = Some(p.to_string());
+                break;
+            }
+        }
+    }
+    let Some(prefix) = prefix else { return Ok(Vec::new()) };
+    let mut got = Vec::new();
+    let mut ar = open()?;
+    for e in ar.entries().map_err(|e| io(input, e))? {
+        let Ok(mut e) = e else { break };
+        let name = norm(&e.path().map(|p| p.to_string_lossy().into_owned()).unwrap_or_default());
+        let Some(rel) = name.strip_prefix(&prefix) else { continue };
+        if !rels.iter().any(|r| r == rel) || !e.header().entry_type().is_file() {
+            continue;
+        }
+        let p = out.join(rel);
+        if let Some(d) = p.parent() {
+            std::fs::create_dir_all(d).map_err(|x| io(d, x))?;
+        }
+        let mut f = std::fs::File::create(&p).map_err(|x| io(&p, x))?;
+        std::io::copy(&mut e, &mut f).map_err(|x| io(&p, x))?;
+        let mode = e.header().mode().unwrap_or(0o600) & 0o7777;
+        set_mode(&p, mode);
+        got.push(rel.to_string());
+    }
+    Ok(got)
 }
 
 fn end_reason(e: &SegmentEnd) -> String {
@@ -815,6 +987,12 @@ pub fn text(r: &SalvageReport) -> String {
         s.push_str(&format!(
             "Empty placeholders written at {} (covered by the snapshot: nothing lost)\n",
             verify::ranges(&r.placeholders_in_snapshot)
+        ));
+    }
+    if !r.segments_reordered.is_empty() {
+        s.push_str(&format!(
+            "Segment files were not in the order of their content; read them as: {}\n",
+            r.segments_reordered.join(", ")
         ));
     }
     for (f, o) in &r.recovered_frames {

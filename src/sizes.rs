@@ -715,10 +715,13 @@ pub fn forensics_text(f: &Forensics) -> String {
             bytes_text(total)
         ));
         let mut t = Table::new(&["KIND", "ID", "NAME", "BYTES"]);
-        for x in &f.unreferenced {
+        for x in f.unreferenced.iter().take(TOP) {
             t.row(vec![x.kind.name().into(), x.id.clone(), x.name.clone(), x.bytes.to_string()]);
         }
         o.push_str(&t.render());
+        if f.unreferenced.len() > TOP {
+            o.push_str(&format!("({} more: --format json lists them all)\n", f.unreferenced.len() - TOP));
+        }
     }
     let d = &f.dead_history;
     o.push_str(&format!(

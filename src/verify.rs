@@ -22,6 +22,7 @@ use crate::error::{Error, Finding, Result, Severity};
 use crate::keys::UnlockKey;
 use crate::source::{InputKind, ReadOptions};
 use crate::store::Kind;
+use crate::wal;
 use serde::Serialize;
 use sim::{DockerSim, Flavor, Keys, SegIn, SnapIn};
 use std::path::Path;
@@ -280,6 +281,12 @@ impl Ctx<'_> {
         let recs = resync::records_from(&s.name, &s.data, off, self.legacy);
         let mut commit = self.a.wal.commit();
         let mut idx: Vec<u64> = Vec::new();
+        if recs.first().is_none_or(|r| r.offset != off) {
+            // The record at the cut itself, partly written.
+            if let Some((i, _)) = resync::partial_entry(&s.data, off) {
+                idx.push(i);
+            }
+        }
         for r in &recs {
             if let Some((i, _)) = resync::entry_index(r) {
                 idx.push(i);
@@ -616,10 +623,12 @@ pub fn verify_loaded(a: Analysis, access: KeyAccess, engine: Option<&str>) -> Re
     let (repair_lost, eol_lost) = {
         let ctx = Ctx { a: &a, raw: &raw, sim: &docker, legacy, snap_index };
         let repair_lost = docker.repair.as_ref().map(|r| ctx.entries_beyond(r.seg, r.offset));
-        let eol_lost = match (docker.repair.is_none(), docker.end_of_log) {
-            (true, Some((seg, off))) if seg + 1 == raw.len() => {
-                let (all, committed) = ctx.entries_beyond(seg, off);
-                (!all.is_empty()).then_some((seg, off, all, committed))
+        // A zero length field in the last segment ends etcd's reading there, records after it or not.
+        let eol_lost = match a.wal.segments.last().map(|g| &g.end) {
+            Some(wal::SegmentEnd::ZeroTail { offset }) if docker.repair.is_none() => {
+                let seg = raw.len() - 1;
+                let (all, committed) = ctx.entries_beyond(seg, *offset);
+                (!all.is_empty()).then_some((seg, *offset, all, committed))
             }
             _ => None,
         };
@@ -655,11 +664,19 @@ pub fn verify_loaded(a: Analysis, access: KeyAccess, engine: Option<&str>) -> Re
     }
     if let Some((seg, off, all, _)) = &eol_lost {
         if let Some(v) = out.iter_mut().find(|v| v.code == "wal.entries_after_end") {
-            v.consequence = format!(
-                "starts normally but without entries {}: etcd ends the log at offset {off} of {} and zero-fills the rest when it opens the WAL for writing",
-                ranges(all),
-                raw[*seg].name
-            );
+            v.consequence = if docker.stop.is_none() {
+                format!(
+                    "starts normally but without entries {}: etcd ends the log at offset {off} of {} and zero-fills the rest when it opens the WAL for writing",
+                    ranges(all),
+                    raw[*seg].name
+                )
+            } else {
+                format!(
+                    "etcd ends the log at offset {off} of {}: entries {} are never read (see the verdict for what that leads to)",
+                    raw[*seg].name,
+                    ranges(all)
+                )
+            };
         }
     }
     // The repair, attached to the finding at its offset.
@@ -752,9 +769,10 @@ pub fn verify_loaded(a: Analysis, access: KeyAccess, engine: Option<&str>) -> Re
             }),
         }
     }
-    out.sort_by(|x, y| y.severity.cmp(&x.severity));
+    out.sort_by_key(|f| std::cmp::Reverse(f.severity));
     let ok = !out.iter().any(|f| f.severity == Severity::Error);
-    let verdict = verdict(&a, access, &docker, &out, ok);
+    let early_end = eol_lost.as_ref().map(|(seg, off, all, _)| (raw[*seg].name.clone(), *off, all.clone()));
+    let verdict = verdict(&a, access, &docker, &out, ok, early_end);
     Ok(Verification {
         input: a.source.input.display().to_string(),
         input_kind: a.source.kind,
@@ -767,7 +785,14 @@ pub fn verify_loaded(a: Analysis, access: KeyAccess, engine: Option<&str>) -> Re
     })
 }
 
-fn verdict(a: &Analysis, access: KeyAccess, d: &DockerSim, findings: &[VFinding], ok: bool) -> String {
+fn verdict(
+    a: &Analysis,
+    access: KeyAccess,
+    d: &DockerSim,
+    findings: &[VFinding],
+    ok: bool,
+    early_end: Option<(String, u64, Vec<u64>)>,
+) -> String {
     let what = if a.source.kind == InputKind::Tarball { "BACKUP OK" } else { "OK" };
     let docker = if let Some(s) = &d.stop {
         format!(
@@ -798,6 +823,11 @@ fn verdict(a: &Analysis, access: KeyAccess, d: &DockerSim, findings: &[VFinding]
                 }
             )
         }
+    } else if let Some((name, off, lost)) = &early_end {
+        format!(
+            "Docker would start, but without entries {} (a zero length field at offset {off} of {name} ends its log there)",
+            ranges(lost)
+        )
     } else if d.locked {
         "Docker would start locked, waiting for `docker swarm unlock`".to_string()
     } else {

@@ -279,7 +279,7 @@ fn convergence_matches_state_and_timeline() {
     let ar = archive_of("three-managers", &["manager1.tar.gz", "manager2.tar.gz", "manager3.tar.gz"]);
     let c = convergence::compute(&ar.merged, ar.names.clone());
     assert!(c.incidents.iter().any(|i| i.kind == "election" && i.term == 3));
-    let down = c.incidents.iter().filter(|i| i.kind == "node-down").last().unwrap();
+    let down = c.incidents.iter().rfind(|i| i.kind == "node-down").unwrap();
     assert_eq!(down.status, "recovered");
     assert!(down.affected.contains(&"tm-sleep".to_string()));
 }
@@ -420,7 +420,7 @@ fn snapshots_chart_of_several_archives_keeps_the_source() {
 
 #[test]
 fn the_commands_print_and_write() {
-    use swarmsift::commands_chart::{ArchiveArgs, ChartArgs, InputArgs, NumbersFormat, run_archive, run_chart};
+    use swarmsift::commands_chart::{ArchiveArgs, ChartArgs, InputArgs, NumbersFormat, run_archive_to, run_chart_to};
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("t.svg");
     let input = InputArgs { unlock_key_file: None, no_mmap: false };
@@ -433,12 +433,16 @@ fn the_commands_print_and_write() {
         size: "1000x600".into(),
         input: input.clone(),
     };
-    assert_eq!(run_chart(&args).unwrap(), 0);
+    let mut printed = Vec::new();
+    assert_eq!(run_chart_to(&args, &mut printed).unwrap(), 0);
+    let v: serde_json::Value = serde_json::from_slice(&printed).unwrap();
+    assert_eq!(v["image"], out.display().to_string());
+    assert_eq!(v["failures"].as_array().unwrap().len(), 4);
     assert!(std::fs::read_to_string(&out).unwrap().starts_with("<svg width=\"1000\" height=\"600\""));
     let bad = ChartArgs { kind: ChartKind::Snapshots, calibration: Some("1,2".into()), ..args.clone() };
-    assert!(run_chart(&bad).is_err(), "--calibration is for recovery only");
+    assert!(run_chart_to(&bad, &mut Vec::new()).is_err(), "--calibration is for recovery only");
     let bad = ChartArgs { output: Some(dir.path().join("t.gif")), ..args.clone() };
-    assert!(run_chart(&bad).is_err());
+    assert!(run_chart_to(&bad, &mut Vec::new()).is_err());
     let a = ArchiveArgs {
         paths: vec![common::scenario("churn").join("swarm.tar.gz")],
         format: NumbersFormat::Text,
@@ -448,9 +452,20 @@ fn the_commands_print_and_write() {
         show_secrets: false,
         input,
     };
-    assert_eq!(run_archive(&a).unwrap(), 0);
-    assert_eq!(run_archive(&ArchiveArgs { state: None, diff: Some("40,last".into()), ..a.clone() }).unwrap(), 0);
-    assert!(run_archive(&ArchiveArgs { state: None, diff: Some("40".into()), ..a.clone() }).is_err());
+    let mut printed = Vec::new();
+    assert_eq!(run_archive_to(&a, &mut printed).unwrap(), 0);
+    assert!(String::from_utf8(printed).unwrap().starts_with("STATE at index 100"));
+    let mut printed = Vec::new();
+    let d = ArchiveArgs { state: None, diff: Some("40,last".into()), ..a.clone() };
+    assert_eq!(run_archive_to(&d, &mut printed).unwrap(), 0);
+    assert!(String::from_utf8(printed).unwrap().starts_with("DIFF index 40 -> index 220"));
+    let bad = ArchiveArgs { state: None, diff: Some("40".into()), ..a.clone() };
+    assert!(run_archive_to(&bad, &mut Vec::new()).is_err());
+    let mut printed = Vec::new();
+    let l = ArchiveArgs { state: None, format: NumbersFormat::Json, ..a.clone() };
+    assert_eq!(run_archive_to(&l, &mut printed).unwrap(), 0);
+    let v: serde_json::Value = serde_json::from_slice(&printed).unwrap();
+    assert_eq!(v["inputs"][0]["name"], "swarm.tar.gz");
 }
 
 #[test]

@@ -75,7 +75,9 @@ fn wal_lists_every_entry_and_filters() {
 fn snapshots_lists_every_file() {
     let (code, out, _) = run(&["snapshots", CHURN], &[]);
     assert_eq!(code, 0);
-    assert_eq!(out.lines().count(), 6);
+    let table: Vec<&str> = out.lines().take_while(|l| !l.is_empty()).collect();
+    assert_eq!(table.len(), 6, "header + one line per .snap file");
+    assert!(out.contains("SNAPSHOT BYTES BY KIND"), "size forensics follow the table");
     let v = json(&["snapshots", CHURN, "--format", "json"]);
     assert_eq!(v["snapshots"].as_array().unwrap().len(), 5);
     assert_eq!(v["base_snapshot"], "0000000000000002-00000000000000c8.snap");

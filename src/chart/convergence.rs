@@ -119,6 +119,9 @@ fn mode(s: &api::Service) -> &'static str {
     }
 }
 
+/// (index, time, replicas per service) after an entry.
+type RawSample = (u64, Option<jiff::Timestamp>, Vec<Option<[u64; 2]>>);
+
 /// `NodeStatus.State` DOWN.
 const NODE_DOWN: i32 = 1;
 
@@ -131,7 +134,7 @@ struct Tracker {
     cur: Vec<Option<[u64; 2]>>,
     dirty: BTreeSet<String>,
     pending: Option<(u64, Option<jiff::Timestamp>)>,
-    raw: Vec<(u64, Option<jiff::Timestamp>, Vec<Option<[u64; 2]>>)>,
+    raw: Vec<RawSample>,
 }
 
 impl Tracker {
@@ -575,7 +578,7 @@ impl Chart for Convergence {
         for (r, &i) in rows.iter().zip(idx.iter()) {
             let color = PALETTE[i % PALETTE.len()];
             let vals: Vec<(f64, Option<[u64; 2]>)> = self.samples.iter().map(|s| (s.secs, s.replicas[i])).collect();
-            let ymax = vals.iter().filter_map(|v| v.1).flat_map(|v| v).max().unwrap_or(1).max(1) as f64 * 1.3;
+            let ymax = vals.iter().filter_map(|v| v.1).flatten().max().unwrap_or(1).max(1) as f64 * 1.3;
             let mut ch = ChartBuilder::on(r)
                 .margin_left(left)
                 .margin_right(right)

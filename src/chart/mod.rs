@@ -184,7 +184,7 @@ pub fn bold(size: f64) -> TextStyle<'static> {
 }
 
 /// Draw a title and subtitle lines at the top; returns the area below them.
-pub fn header<'a, DB: DrawingBackend>(
+pub fn header<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     title: &str,
     subtitle: &[String],
@@ -340,7 +340,7 @@ pub fn legend_strip<DB: DrawingBackend>(
     for (label, mark) in items {
         let w = 36 + area.estimate_text_size(label, &style).map(|s| s.0 as i32).unwrap_or(8 * label.len() as i32) + 24;
         let own_row = matches!(mark, Mark::None);
-        if (x > left && x + w > width) || (own_row && x > left) {
+        if x > left && (x + w > width || own_row) {
             x = left;
             y += 22;
         }

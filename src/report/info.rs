@@ -122,6 +122,7 @@ pub fn json(a: &Analysis) -> Value {
         "state_index": a.state_index,
         "objects": object_counts(a),
         "membership": a.membership,
+        "sizes": crate::sizes::info_json(a),
         "findings": a.findings,
     })
 }
@@ -281,6 +282,7 @@ pub fn text(a: &Analysis) -> String {
         o.push_str(&format!("\nFINDINGS ({})\n", a.findings.len()));
         o.push_str(&findings_text(&a.findings));
     }
+    o.push_str(&crate::sizes::info_text(a));
     let _ = human_bytes;
     o
 }

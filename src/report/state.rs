@@ -27,38 +27,41 @@ fn matches_id_or_name(q: &str, id: &str, name: &str) -> bool {
     id == q || name == q || (q.len() >= 3 && id.starts_with(q))
 }
 
-/// `REPLICAS` as swarmkit computes it for `docker service ls`: (running, desired).
+/// `REPLICAS` as swarmkit's `ListServiceStatuses` computes it: (running, desired, is_job).
+/// Running counts tasks in state RUNNING whatever their node; for jobs only tasks of the current
+/// job iteration count. Desired is the replica count (max concurrent for replicated jobs), or,
+/// for global services and jobs, the tasks whose desired state is RUNNING plus those desired
+/// COMPLETE that are not complete yet.
 pub fn replicas(s: &api::Service, st: &Store) -> (u64, u64, bool) {
     use api::service_spec::Mode;
-    let tasks: Vec<&api::Task> = st.tasks().filter(|t| t.service_id == s.id).collect();
-    let iteration = s.job_status.as_ref().and_then(|j| j.job_iteration.as_ref()).map(|v| v.index);
+    let iteration = s.job_status.as_ref().map(|j| j.job_iteration.as_ref().map(|v| v.index).unwrap_or(0));
     let running_state = api::TaskState::Running as i32;
-    let running = |job: bool| {
-        tasks
-            .iter()
-            .filter(|t| t.status.as_ref().map(|x| x.state) == Some(running_state))
-            .filter(|t| !job || t.job_iteration.as_ref().map(|v| v.index) == iteration)
-            .count() as u64
+    let complete = api::TaskState::Complete as i32;
+    let mode = s.spec.as_ref().and_then(|x| x.mode);
+    let (mut desired, global) = match mode {
+        Some(Mode::Replicated(r)) => (r.replicas, false),
+        Some(Mode::ReplicatedJob(j)) => (j.max_concurrent, false),
+        _ => (0, true),
     };
-    match s.spec.as_ref().and_then(|x| x.mode) {
-        Some(Mode::Replicated(r)) => (running(false), r.replicas, false),
-        Some(Mode::ReplicatedJob(j)) => (running(true), j.max_concurrent, true),
-        Some(Mode::GlobalJob(_)) => {
-            let desired = tasks
-                .iter()
-                .filter(|t| t.job_iteration.as_ref().map(|v| v.index) == iteration)
-                .filter(|t| {
-                    t.desired_state == api::TaskState::Complete as i32
-                        && t.status.as_ref().map(|x| x.state).unwrap_or(0) != api::TaskState::Complete as i32
-                })
-                .count() as u64;
-            (running(true), desired, true)
+    let mut running = 0;
+    for t in st.tasks().filter(|t| t.service_id == s.id) {
+        if let Some(it) = iteration {
+            if t.job_iteration.as_ref().map(|v| v.index) != Some(it) {
+                continue;
+            }
         }
-        _ => {
-            let desired = tasks.iter().filter(|t| t.desired_state == running_state).count() as u64;
-            (running(false), desired, false)
+        let state = t.status.as_ref().map(|x| x.state).unwrap_or(0);
+        if state == running_state {
+            running += 1;
+        }
+        if global && t.desired_state == running_state {
+            desired += 1;
+        }
+        if global && state != complete && t.desired_state == complete {
+            desired += 1;
         }
     }
+    (running, desired, iteration.is_some())
 }
 
 fn mode_name(s: &api::Service) -> &'static str {

@@ -147,5 +147,6 @@ pub fn snapshots_json(a: &Analysis) -> Value {
     json!({
         "snapshots": a.snapshots,
         "base_snapshot": a.base_snapshot.map(|i| a.snapshots[i].file.clone()),
+        "sizes": crate::sizes::snapshots_json(a),
     })
 }

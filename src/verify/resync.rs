@@ -218,6 +218,62 @@ pub fn recover_frame(data: &Bytes, start: u64, end: u64, prev_crc: u32, legacy: 
     None
 }
 
+fn varint(b: &[u8], pos: &mut usize) -> Option<u64> {
+    let mut v: u64 = 0;
+    for shift in (0..64).step_by(7) {
+        let x = *b.get(*pos)?;
+        *pos += 1;
+        v |= u64::from(x & 0x7f) << shift;
+        if x & 0x80 == 0 {
+            return Some(v);
+        }
+    }
+    None
+}
+
+/// Index and term of a partly written entry record at `off`: the frame header and the first
+/// bytes of the record (type, crc, then the entry's type, term and index) are enough, even when
+/// the rest of the frame is torn or missing.
+pub fn partial_entry(data: &[u8], off: u64) -> Option<(u64, u64)> {
+    let o = usize::try_from(off).ok()?;
+    let body = data.get(o.checked_add(8)?..)?;
+    let body = &body[..body.len().min(64)];
+    let mut p = 0usize;
+    let (mut rt, mut entry) = (None, None);
+    while p < body.len() && entry.is_none() {
+        let key = varint(body, &mut p)?;
+        match (key >> 3, key & 7) {
+            (1, 0) => rt = Some(varint(body, &mut p)?),
+            (2, 0) => {
+                varint(body, &mut p)?;
+            }
+            (3, 2) => {
+                let _len = varint(body, &mut p)?;
+                entry = Some(p);
+            }
+            _ => return None,
+        }
+    }
+    if rt != Some(rtype::ENTRY as u64) {
+        return None;
+    }
+    let e = body.get(entry?..)?;
+    let mut q = 0usize;
+    let (mut term, mut index) = (None, None);
+    while q < e.len() && index.is_none() {
+        let key = varint(e, &mut q)?;
+        match (key >> 3, key & 7) {
+            (1, 0) => {
+                varint(e, &mut q)?;
+            }
+            (2, 0) => term = Some(varint(e, &mut q)?),
+            (3, 0) => index = Some(varint(e, &mut q)?),
+            _ => return None,
+        }
+    }
+    Some((index?, term.unwrap_or(0))).filter(|x| x.0 > 0)
+}
+
 /// Entry index and term of an entry record, if it decodes.
 pub fn entry_index(r: &ScannedRecord) -> Option<(u64, u64)> {
     if r.rtype != rtype::ENTRY {

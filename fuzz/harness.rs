@@ -1,0 +1,133 @@
+//! What each fuzz target runs, shared by the targets (`fuzz_targets/*.rs`) and by the ordinary
+//! test that replays committed crashers (`tests/fuzz_regressions.rs`). Every function must return
+//! normally on any input: no panic, no allocation sized by a length field read from the input.
+
+use bytes::Bytes;
+use prost::Message;
+use swarmsift::pb::docker::swarmkit::v1 as api;
+
+/// The frame scanner on one segment (first byte: whether it is the last segment), the resync
+/// helper, and etcd's reader as Docker runs it.
+pub fn scan_segment(data: &[u8]) {
+    let Some((&flags, rest)) = data.split_first() else { return };
+    let b = Bytes::copy_from_slice(rest);
+    let s = swarmsift::wal::scan_segment("0000000000000000-0000000000000000.wal", "fuzz", &b, flags & 1 == 1);
+    let mut prev = 0;
+    for r in &s.records {
+        assert!(r.offset >= prev && r.offset < r.end && r.end <= b.len() as u64, "record bounds");
+        prev = r.end;
+    }
+    assert!(s.end.offset() <= b.len() as u64);
+    let from = u64::from(flags >> 1) * 8;
+    for r in swarmsift::verify::resync::records_from("x", &b, from, flags & 2 == 2) {
+        assert!(r.offset >= from.min(b.len() as u64) && r.end <= b.len() as u64, "resync bounds");
+    }
+    let _ = swarmsift::verify::resync::partial_entry(&b, from);
+    let seg = swarmsift::verify::sim::SegIn {
+        name: "0000000000000000-0000000000000000.wal".into(),
+        display: "fuzz".into(),
+        seq: 0,
+        name_index: 0,
+        data: b,
+    };
+    for flavor in [
+        swarmsift::verify::sim::Flavor::Etcd34,
+        swarmsift::verify::sim::Flavor::Etcd35,
+        swarmsift::verify::sim::Flavor::Etcd36,
+    ] {
+        let _ = swarmsift::verify::sim::simulate(
+            std::slice::from_ref(&seg),
+            &[],
+            swarmsift::verify::sim::Keys::Unknown,
+            flavor,
+            None,
+        );
+    }
+}
+
+/// Record decoding and log assembly over up to three segments (split points from the first
+/// two bytes).
+pub fn assemble(data: &[u8]) {
+    if data.len() < 2 {
+        return;
+    }
+    let (a, b) = (data[0] as usize, data[1] as usize);
+    let rest = &data[2..];
+    let cut1 = (a * rest.len() / 256).min(rest.len());
+    let cut2 = (cut1 + b * (rest.len() - cut1) / 256).min(rest.len());
+    let parts = [&rest[..cut1], &rest[cut1..cut2], &rest[cut2..]];
+    let n = parts.len();
+    let scans: Vec<_> = parts
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let name = format!("{i:016x}-{:016x}.wal", i * 10);
+            swarmsift::wal::scan_segment(&name, &name, &Bytes::copy_from_slice(p), i + 1 == n)
+        })
+        .collect();
+    let log = swarmsift::wal::assemble(scans);
+    let mut prev = 0;
+    for e in &log.entries {
+        assert!(prev == 0 || e.index > 0, "entry index");
+        prev = e.index;
+    }
+    let _ = log.commit();
+}
+
+/// `.snap` container parsing.
+pub fn read_snap(data: &[u8]) {
+    let b = Bytes::copy_from_slice(data);
+    let s = swarmsift::snap::read_snap("0000000000000002-0000000000000028.snap", "fuzz", &b);
+    assert_eq!(s.size, data.len() as u64);
+    if s.container_ok {
+        assert!(s.findings.iter().all(|f| f.code != "snap.crc_mismatch"), "a sound container has no CRC finding");
+    }
+}
+
+/// Payload decoding: an `api.Snapshot`, an `InternalRaftRequest` and a `ConfChange` from
+/// plaintext bytes, and the decryption path with a fixed DEK.
+pub fn decode_payload(data: &[u8]) {
+    let _ = swarmsift::analysis::decode_snapshot(data, false, &[]);
+    if let Ok(r) = api::InternalRaftRequest::decode(data) {
+        for a in r.action {
+            if let Some(t) = a.target {
+                let o = swarmsift::store::Object::from_target(t);
+                let _ = (o.kind(), o.id().len(), o.name(), o.version());
+                let mut st = swarmsift::store::Store::default();
+                let _ = st.apply(swarmsift::store::Verb::from_i32(a.action), o);
+            }
+        }
+    }
+    let _ = swarmsift::pb::raftpb::ConfChange::decode(data);
+    let dek = swarmsift::crypto::Dek::new(swarmsift::crypto::DekSource::Current, &[7u8; 32]);
+    let _ = swarmsift::crypto::decrypt_record(data, std::slice::from_ref(&dek));
+    let _ = swarmsift::analysis::decode_snapshot(data, true, std::slice::from_ref(&dek));
+}
+
+/// PEM and key-header parsing: `swarm-node.key` (and its DEK headers with and without a KEK),
+/// `swarm-node.crt`, and an unlock key.
+pub fn parse_node_key(data: &[u8]) {
+    let kek = swarmsift::keys::UnlockKey::from_bytes(&[9u8; 32]);
+    if let Ok(k) = swarmsift::keys::parse_node_key(data) {
+        let _ = swarmsift::keys::node_key_deks(&k, None);
+        let _ = swarmsift::keys::node_key_deks(&k, Some(&kek));
+        let _ = swarmsift::keys::verify_private_key_kek(&k, Some(&kek));
+        let _ = format!("{k:?}");
+    }
+    let _ = swarmsift::keys::parse_node_cert(data);
+    if let Ok(s) = std::str::from_utf8(data) {
+        let _ = swarmsift::keys::UnlockKey::parse(s);
+    }
+}
+
+/// A target's function.
+pub type Target = fn(&[u8]);
+
+/// Every target by name (the fuzz target names and the `regressions/` subdirectories).
+pub const TARGETS: &[(&str, Target)] = &[
+    ("scan_segment", scan_segment),
+    ("assemble", assemble),
+    ("read_snap", read_snap),
+    ("decode_payload", decode_payload),
+    ("parse_node_key", parse_node_key),
+];

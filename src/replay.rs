@@ -13,9 +13,9 @@
 //!   batches of [`STEP_BATCH`] and applied in order; a base snapshot is read object by object.
 
 use crate::analysis::{Analysis, Decoded, apply_conf, decode_entry, snapshot_state};
-use crate::wal::EntryRec;
 use crate::error::{Error, Result};
 use crate::store::{Membership, Store};
+use crate::wal::EntryRec;
 
 /// A point in the log.
 #[derive(Debug, Clone, PartialEq)]
@@ -205,13 +205,7 @@ pub fn replay_from(a: &Analysis, p: &Point, include_uncommitted: bool, base_choi
     let (store, membership, base_index, base_term, base_name) = match base {
         Some(i) => {
             let (store, membership) = snapshot_store(a, i)?;
-            (
-                store,
-                membership,
-                a.snapshots[i].index,
-                a.snapshots[i].term,
-                Some(a.snapshots[i].file.clone()),
-            )
+            (store, membership, a.snapshots[i].index, a.snapshots[i].term, Some(a.snapshots[i].file.clone()))
         }
         None if first_live <= 1 || target == 0 => (Store::default(), Membership::default(), 0, 0, None),
         None => {

@@ -298,12 +298,7 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
 fn write_file(path: &Path, data: &[u8], mode: u32) -> Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(mode)
-        .open(path)
-        .map_err(io_err(path))?;
+    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(mode).open(path).map_err(io_err(path))?;
     f.write_all(data).map_err(io_err(path))?;
     Ok(())
 }
@@ -312,12 +307,8 @@ fn write_file(path: &Path, data: &[u8], mode: u32) -> Result<()> {
 fn write_prealloc(path: &Path, data: &[u8], len: u64) -> Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(io_err(path))?;
+    let mut f =
+        std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path).map_err(io_err(path))?;
     f.write_all(data).map_err(io_err(path))?;
     if (data.len() as u64) < len {
         f.set_len(len).map_err(io_err(path))?;
@@ -383,7 +374,11 @@ impl WalOut {
         let path = self.dir.join(&self.cur.name);
         write_file(&path, &self.w.buf, 0o600)?;
         self.bytes_written += self.w.buf.len() as u64;
-        let next = Seg { seq: self.cur.seq + 1, index: self.last_index + 1, name: wal_name(self.cur.seq + 1, self.last_index + 1) };
+        let next = Seg {
+            seq: self.cur.seq + 1,
+            index: self.last_index + 1,
+            name: wal_name(self.cur.seq + 1, self.last_index + 1),
+        };
         self.closed.push(std::mem::replace(&mut self.cur, next));
         let mut w = SegmentWriter::new(self.w.crc, false);
         w.record(rtype::METADATA, Some(&self.metadata));
@@ -506,15 +501,14 @@ impl x509_cert::builder::profile::BuilderProfile for SwarmProfile {
             ext.push(BasicConstraints { ca: false, path_len_constraint: None }.to_extension(subj, &ext)?);
             ext.push(ski.to_extension(subj, &ext)?);
             if let Some(id) = &self.issuer_ski {
-                let aki = AuthorityKeyIdentifier { key_identifier: Some(OctetString::new(id.clone())?), ..Default::default() };
+                let aki = AuthorityKeyIdentifier {
+                    key_identifier: Some(OctetString::new(id.clone())?),
+                    ..Default::default()
+                };
                 ext.push(aki.to_extension(subj, &ext)?);
             }
-            let names = self
-                .sans
-                .iter()
-                .filter_map(|s| Ia5String::new(s).ok())
-                .map(GeneralName::DnsName)
-                .collect::<Vec<_>>();
+            let names =
+                self.sans.iter().filter_map(|s| Ia5String::new(s).ok()).map(GeneralName::DnsName).collect::<Vec<_>>();
             ext.push(SubjectAltName(names).to_extension(subj, &ext)?);
         }
         Ok(ext)
@@ -566,8 +560,8 @@ fn build_cert(
 impl Ca {
     fn new(rng: &mut Rng, now_s: u64) -> Result<Ca> {
         use p256::pkcs8::EncodePublicKey;
-        use x509_cert::der::Encode;
         use std::str::FromStr;
+        use x509_cert::der::Encode;
         let sk = p256_key(rng);
         let key = p256::ecdsa::SigningKey::from(&sk);
         let name = x509_cert::name::Name::from_str("CN=swarm-ca").map_err(cert_err)?;
@@ -582,7 +576,8 @@ impl Ca {
         let mut serial = rng.bytes(20);
         serial[0] &= 0x7f;
         let start = now_s / 60 * 60 - 300;
-        let profile = SwarmProfile { subject: name.clone(), issuer: name.clone(), ca: true, sans: vec![], issuer_ski: None };
+        let profile =
+            SwarmProfile { subject: name.clone(), issuer: name.clone(), ca: true, sans: vec![], issuer_ski: None };
         let cert = build_cert(profile, &serial, start, start + 20 * 365 * 86_400, key.verifying_key(), &key)?;
         let cert_pem = pem_encode("CERTIFICATE", &[], &cert.to_der().map_err(cert_err)?);
         let sec1 = sk.to_sec1_der().map_err(cert_err)?;
@@ -592,11 +587,18 @@ impl Ca {
     }
 
     /// Issue a node certificate: `O=<cluster>, OU=<role>, CN=<node>`, 90 days, backdated 1 h.
-    fn issue(&self, rng: &mut Rng, node_key: &p256::ecdsa::VerifyingKey, node: &str, role: &str, cluster: &str, now_s: u64) -> Result<String> {
+    fn issue(
+        &self,
+        rng: &mut Rng,
+        node_key: &p256::ecdsa::VerifyingKey,
+        node: &str,
+        role: &str,
+        cluster: &str,
+        now_s: u64,
+    ) -> Result<String> {
         use std::str::FromStr;
         use x509_cert::der::Encode;
-        let subject =
-            x509_cert::name::Name::from_str(&format!("CN={node},OU={role},O={cluster}")).map_err(cert_err)?;
+        let subject = x509_cert::name::Name::from_str(&format!("CN={node},OU={role},O={cluster}")).map_err(cert_err)?;
         let profile = SwarmProfile {
             subject,
             issuer: self.name.clone(),
@@ -614,7 +616,13 @@ impl Ca {
 
 /// `swarm-node.key`: the PKCS#8 private key (encrypted with the KEK under autolock) with the
 /// `kek-version` and `raft-dek` headers.
-fn node_key_pem(rng: &mut Rng, sk: &p256::SecretKey, dek: &[u8; 32], kek: Option<&[u8]>, kek_version: u64) -> Result<String> {
+fn node_key_pem(
+    rng: &mut Rng,
+    sk: &p256::SecretKey,
+    dek: &[u8; 32],
+    kek: Option<&[u8]>,
+    kek_version: u64,
+) -> Result<String> {
     use base64::Engine as _;
     use p256::pkcs8::EncodePrivateKey;
     let doc = sk.to_pkcs8_der().map_err(cert_err)?;
@@ -751,7 +759,8 @@ impl<'o> Sim<'o> {
         let mut nonce = [0u8; 24];
         self.rng.fill(&mut nonce);
         let data = encrypt_secretbox(plain, &self.dek, &nonce);
-        let e = raftpb::Entry { r#type: Some(etype), term: Some(self.term), index: Some(index), data: Some(data.into()) };
+        let e =
+            raftpb::Entry { r#type: Some(etype), term: Some(self.term), index: Some(index), data: Some(data.into()) };
         let prev = self.index;
         self.index = index;
         let hs = raftpb::HardState { term: Some(self.term), vote: Some(self.vote), commit: Some(prev) };
@@ -913,7 +922,7 @@ impl<'o> Sim<'o> {
     /// `api.Snapshot{membership, store}`, encoded straight from the store (objects in ID order,
     /// as memdb lists them).
     fn encode_api_snapshot(&self) -> Vec<u8> {
-        use prost::encoding::{encode_key, encode_varint, message, WireType};
+        use prost::encoding::{WireType, encode_key, encode_varint, message};
         let members = api::ClusterSnapshot {
             members: self
                 .mgrs
@@ -1063,7 +1072,9 @@ impl<'o> Sim<'o> {
             meta: None,
             spec: Some(api::ClusterSpec {
                 annotations: Some(annotations("default", None)),
-                orchestration: Some(api::OrchestrationConfig { task_history_retention_limit: self.o.task_history as i64 }),
+                orchestration: Some(api::OrchestrationConfig {
+                    task_history_retention_limit: self.o.task_history as i64,
+                }),
                 raft: Some(api::RaftConfig {
                     snapshot_interval: self.o.snapshot_interval,
                     keep_old_snapshots: self.o.keep_old_snapshots,
@@ -1087,7 +1098,14 @@ impl<'o> Sim<'o> {
             network_bootstrap_keys: rng_keys,
             encryption_key_lamport_clock: 3,
             unlock_keys: kek
-                .map(|k| vec![api::EncryptionKey { subsystem: "swarm-manager".into(), algorithm: 0, key: k.to_vec().into(), lamport_time: 0 }])
+                .map(|k| {
+                    vec![api::EncryptionKey {
+                        subsystem: "swarm-manager".into(),
+                        algorithm: 0,
+                        key: k.to_vec().into(),
+                        lamport_time: 0,
+                    }]
+                })
                 .unwrap_or_default(),
             default_address_pool: vec!["10.0.0.0/8".into()],
             subnet_size: 24,
@@ -1132,7 +1150,15 @@ impl<'o> Sim<'o> {
         let mut b = Vec::new();
         for n in [bridge, host] {
             if let Some(Object::Network(mut x)) = self.get(Kind::Network, &n.id) {
-                x.driver_state = Some(api::Driver { name: x.spec.as_ref().and_then(|s| s.driver_config.as_ref()).map(|d| d.name.clone()).unwrap_or_default(), ..Default::default() });
+                x.driver_state = Some(api::Driver {
+                    name: x
+                        .spec
+                        .as_ref()
+                        .and_then(|s| s.driver_config.as_ref())
+                        .map(|d| d.name.clone())
+                        .unwrap_or_default(),
+                    ..Default::default()
+                });
                 b.push((Verb::Update, Object::Network(x)));
             }
         }
@@ -1154,7 +1180,11 @@ impl<'o> Sim<'o> {
     }
 
     fn hostname(&self, i: usize) -> String {
-        if i < self.o.managers { format!("manager-{:02}", i + 1) } else { format!("worker-{:05}", i + 1 - self.o.managers) }
+        if i < self.o.managers {
+            format!("manager-{:02}", i + 1)
+        } else {
+            format!("worker-{:05}", i + 1 - self.o.managers)
+        }
     }
 
     fn addr(i: usize) -> String {
@@ -1205,10 +1235,16 @@ impl<'o> Sim<'o> {
             c.certificate = pem.into_bytes().into();
         }
         self.propose(vec![(Verb::Update, Object::Node(n.clone()))])?;
-        let plugins = [("Log", "json-file"), ("Log", "journald"), ("Network", "bridge"), ("Network", "overlay"), ("Volume", "local")]
-            .iter()
-            .map(|(t, nm)| api::PluginDescription { r#type: (*t).into(), name: (*nm).into() })
-            .collect();
+        let plugins = [
+            ("Log", "json-file"),
+            ("Log", "journald"),
+            ("Network", "bridge"),
+            ("Network", "overlay"),
+            ("Volume", "local"),
+        ]
+        .iter()
+        .map(|(t, nm)| api::PluginDescription { r#type: (*t).into(), name: (*nm).into() })
+        .collect();
         n.description = Some(api::NodeDescription {
             hostname: self.hostname(i),
             platform: Some(api::Platform { architecture: "x86_64".into(), os: "linux".into() }),
@@ -1232,7 +1268,8 @@ impl<'o> Sim<'o> {
         });
         n.status = Some(api::NodeStatus { state: 2, message: String::new(), addr: Self::addr(i) });
         if let Some(m) = self.mgrs.iter().find(|m| m.node == i) {
-            n.manager_status = Some(api::ManagerStatus { raft_id: m.raft_id, addr: m.addr.clone(), leader: false, reachability: 2 });
+            n.manager_status =
+                Some(api::ManagerStatus { raft_id: m.raft_id, addr: m.addr.clone(), leader: false, reachability: 2 });
         }
         if let Some(att) = self.network_attachment(&self.ingress.clone()) {
             n.attachments = vec![att];
@@ -1264,13 +1301,17 @@ impl<'o> Sim<'o> {
                 annotations: Some(annotations(&format!("net-{k:02}"), Some(("com.docker.stack.namespace", "swarm3k")))),
                 driver_config: Some(api::Driver { name: "overlay".into(), ..Default::default() }),
                 attachable: true,
-                ipam: Some(api::IpamOptions { driver: Some(api::Driver { name: "default".into(), ..Default::default() }), configs: vec![] }),
+                ipam: Some(api::IpamOptions {
+                    driver: Some(api::Driver { name: "default".into(), ..Default::default() }),
+                    configs: vec![],
+                }),
                 ..Default::default()
             }),
             ..Default::default()
         };
         self.propose(vec![(Verb::Create, Object::Network(net))])?;
-        let a = self.allocated_network(&id, 4097 + k as u32, &format!("10.{}.0.0/16", k + 1), &format!("10.{}.0.1", k + 1));
+        let a =
+            self.allocated_network(&id, 4097 + k as u32, &format!("10.{}.0.0/16", k + 1), &format!("10.{}.0.1", k + 1));
         self.propose(vec![(Verb::Update, Object::Network(a))])?;
         self.overlays.push(id);
         Ok(())
@@ -1281,7 +1322,16 @@ impl<'o> Sim<'o> {
         let len = self.rng.range(16, 256) as usize;
         let data = self.rng.bytes(len);
         let name = format!("secret-{k:03}");
-        let s = api::Secret { id: id.clone(), meta: None, spec: Some(api::SecretSpec { annotations: Some(annotations(&name, None)), data: data.into(), ..Default::default() }), internal: false };
+        let s = api::Secret {
+            id: id.clone(),
+            meta: None,
+            spec: Some(api::SecretSpec {
+                annotations: Some(annotations(&name, None)),
+                data: data.into(),
+                ..Default::default()
+            }),
+            internal: false,
+        };
         self.propose(vec![(Verb::Create, Object::Secret(s))])?;
         self.secrets.push((id, name));
         Ok(())
@@ -1294,7 +1344,15 @@ impl<'o> Sim<'o> {
         let mut text = base64::engine::general_purpose::STANDARD.encode(raw).into_bytes();
         text.truncate(self.o.config_bytes);
         let name = format!("config-{k:03}");
-        let c = api::Config { id: id.clone(), meta: None, spec: Some(api::ConfigSpec { annotations: Some(annotations(&name, None)), data: text.into(), templating: None }) };
+        let c = api::Config {
+            id: id.clone(),
+            meta: None,
+            spec: Some(api::ConfigSpec {
+                annotations: Some(annotations(&name, None)),
+                data: text.into(),
+                templating: None,
+            }),
+        };
         self.propose(vec![(Verb::Create, Object::Config(c))])?;
         self.configs.push((id, name));
         Ok(())
@@ -1318,7 +1376,12 @@ impl<'o> Sim<'o> {
             configs.push(api::ConfigReference {
                 config_id: id,
                 config_name: nm.clone(),
-                file: Some(api::FileTarget { name: format!("/etc/{nm}"), uid: "0".into(), gid: "0".into(), mode: 0o444 }),
+                file: Some(api::FileTarget {
+                    name: format!("/etc/{nm}"),
+                    uid: "0".into(),
+                    gid: "0".into(),
+                    mode: 0o444,
+                }),
                 runtime: None,
             });
         }
@@ -1341,7 +1404,14 @@ impl<'o> Sim<'o> {
             configs,
             ..Default::default()
         };
-        let upd = api::UpdateConfig { parallelism: 1, delay: None, failure_action: 0, monitor: Some(dur(5)), max_failure_ratio: 0.0, order: 0 };
+        let upd = api::UpdateConfig {
+            parallelism: 1,
+            delay: None,
+            failure_action: 0,
+            monitor: Some(dur(5)),
+            max_failure_ratio: 0.0,
+            order: 0,
+        };
         api::ServiceSpec {
             annotations: Some(annotations(name, Some(("com.docker.stack.namespace", "swarm3k")))),
             task: Some(api::TaskSpec {
@@ -1407,14 +1477,24 @@ impl<'o> Sim<'o> {
         let spec = self.service_spec(&name, global, replicas, 0);
         let id = self.rng.swarm_id();
         // controlapi.CreateService: an empty spec version.
-        let svc =
-            api::Service { id: id.clone(), spec: Some(spec), spec_version: Some(api::Version::default()), ..Default::default() };
+        let svc = api::Service {
+            id: id.clone(),
+            spec: Some(spec),
+            spec_version: Some(api::Version::default()),
+            ..Default::default()
+        };
         self.propose(vec![(Verb::Create, Object::Service(svc))])?;
         // Allocator: the endpoint with a virtual IP on each network.
         let Some(mut s) = self.service_obj(&id) else { return Ok(()) };
         let mut vips = Vec::new();
         let nets: Vec<String> = std::iter::once(self.ingress.clone())
-            .chain(s.spec.as_ref().and_then(|x| x.task.as_ref()).map(|t| t.networks.iter().map(|n| n.target.clone()).collect::<Vec<_>>()).unwrap_or_default())
+            .chain(
+                s.spec
+                    .as_ref()
+                    .and_then(|x| x.task.as_ref())
+                    .map(|t| t.networks.iter().map(|n| n.target.clone()).collect::<Vec<_>>())
+                    .unwrap_or_default(),
+            )
             .collect();
         for n in nets.iter().skip(1) {
             let base = self.net_base(n);
@@ -1459,11 +1539,21 @@ impl<'o> Sim<'o> {
     }
 
     /// Update a list of tasks in batches of `1..=max_batch`, each with `f`.
-    fn update_tasks(&mut self, ids: &[String], max_batch: usize, small: bool, mut f: impl FnMut(&mut Sim<'o>, &mut api::Task)) -> Result<()> {
+    fn update_tasks(
+        &mut self,
+        ids: &[String],
+        max_batch: usize,
+        small: bool,
+        mut f: impl FnMut(&mut Sim<'o>, &mut api::Task),
+    ) -> Result<()> {
         let mut i = 0;
         while i < ids.len() {
             let n = if small {
-                if self.rng.chance(0.9) { self.rng.range(1, 4) as usize } else { self.rng.range(1, max_batch as u64) as usize }
+                if self.rng.chance(0.9) {
+                    self.rng.range(1, 4) as usize
+                } else {
+                    self.rng.range(1, max_batch as u64) as usize
+                }
             } else {
                 max_batch
             };
@@ -1503,7 +1593,8 @@ impl<'o> Sim<'o> {
             if let Some(a) = s.network_attachment(&ingress) {
                 nets.push(a);
             }
-            let targets: Vec<String> = t.spec.as_ref().map(|sp| sp.networks.iter().map(|n| n.target.clone()).collect()).unwrap_or_default();
+            let targets: Vec<String> =
+                t.spec.as_ref().map(|sp| sp.networks.iter().map(|n| n.target.clone()).collect()).unwrap_or_default();
             for n in targets {
                 if let Some(a) = s.network_attachment(&n) {
                     nets.push(a);
@@ -1539,7 +1630,8 @@ impl<'o> Sim<'o> {
                 removes.push(id);
             }
         }
-        let acts: Vec<_> = removes.iter().filter_map(|id| self.task(id)).map(|t| (Verb::Remove, Object::Task(t))).collect();
+        let acts: Vec<_> =
+            removes.iter().filter_map(|id| self.task(id)).map(|t| (Verb::Remove, Object::Task(t))).collect();
         self.propose_batched(acts, MAX_CHANGES)
     }
 
@@ -1634,7 +1726,12 @@ impl<'o> Sim<'o> {
         s.previous_spec_version = s.spec_version;
         s.spec = Some(spec);
         s.spec_version = s.meta.as_ref().and_then(|m| m.version);
-        s.update_status = Some(api::UpdateStatus { state: 1, started_at: Some(ts(self.now)), completed_at: None, message: "update in progress".into() });
+        s.update_status = Some(api::UpdateStatus {
+            state: 1,
+            started_at: Some(ts(self.now)),
+            completed_at: None,
+            message: "update in progress".into(),
+        });
         self.tick(1000, 10_000);
         self.propose(vec![(Verb::Update, Object::Service(s))])?;
         let slots: Vec<u64> = self.svcs[svc].slots.keys().copied().collect();
@@ -1697,7 +1794,11 @@ impl<'o> Sim<'o> {
 
     /// Desired state REMOVE, the agents report SHUTDOWN, the reaper deletes them.
     fn shutdown_and_remove(&mut self, ids: &[String]) -> Result<()> {
-        let live: Vec<String> = ids.iter().filter(|id| self.task(id).is_some_and(|t| t.status.as_ref().is_some_and(|s| s.state <= 512))).cloned().collect();
+        let live: Vec<String> = ids
+            .iter()
+            .filter(|id| self.task(id).is_some_and(|t| t.status.as_ref().is_some_and(|s| s.state <= 512)))
+            .cloned()
+            .collect();
         self.update_tasks(&live, MAX_CHANGES, false, |_, t| t.desired_state = 800)?;
         self.update_tasks(&live, 64, true, |s, t| s.set_status(t, 640, "shutdown"))?;
         let acts: Vec<_> = ids.iter().filter_map(|id| self.task(id)).map(|t| (Verb::Remove, Object::Task(t))).collect();
@@ -1919,7 +2020,8 @@ pub fn generate(out: &Path, o: &SynthOptions) -> Result<SynthReport> {
     let now = o.start_unix * NANOS + rng.below(3_600) * NANOS;
     let ca = Ca::new(&mut rng, now / NANOS)?;
     let cluster_id = rng.swarm_id();
-    let nodes: Vec<NodeSt> = (0..o.nodes).map(|_| NodeSt { id: rng.swarm_id(), ready: false, drained: false }).collect();
+    let nodes: Vec<NodeSt> =
+        (0..o.nodes).map(|_| NodeSt { id: rng.swarm_id(), ready: false, drained: false }).collect();
     let mgrs: Vec<Mgr> = (0..o.managers)
         .map(|i| Mgr {
             raft_id: (rng.next_u64() >> 1) + 1,
@@ -1929,7 +2031,12 @@ pub fn generate(out: &Path, o: &SynthOptions) -> Result<SynthReport> {
             joined: false,
         })
         .collect();
-    let me = api::RaftMember { raft_id: mgrs[0].raft_id, node_id: nodes[0].id.clone(), addr: mgrs[0].addr.clone(), status: None };
+    let me = api::RaftMember {
+        raft_id: mgrs[0].raft_id,
+        node_id: nodes[0].id.clone(),
+        addr: mgrs[0].addr.clone(),
+        status: None,
+    };
     // Directories, as dockerd and swarmkit create them.
     mkdir(out, 0o700)?;
     let certs = out.join("certificates");
@@ -2013,17 +2120,21 @@ pub fn generate(out: &Path, o: &SynthOptions) -> Result<SynthReport> {
     // Keys and certificates.
     let node_sk = p256_key(&mut sim.rng);
     let node_vk = *p256::ecdsa::SigningKey::from(&node_sk).verifying_key();
-    let node_cert = sim.ca.issue(&mut sim.rng, &node_vk, &sim.nodes[0].id.clone(), "swarm-manager", &cluster_id, sim.now / NANOS)?;
+    let node_cert = sim.ca.issue(
+        &mut sim.rng,
+        &node_vk,
+        &sim.nodes[0].id.clone(),
+        "swarm-manager",
+        &cluster_id,
+        sim.now / NANOS,
+    )?;
     write_file(&certs.join("swarm-root-ca.crt"), sim.ca.cert_pem.as_bytes(), 0o644)?;
     write_file(&certs.join("swarm-node.crt"), node_cert.as_bytes(), 0o644)?;
     let key = node_key_pem(&mut sim.rng, &node_sk, &sim.dek, kek.as_deref(), kek_version)?;
     write_file(&certs.join("swarm-node.key"), key.as_bytes(), 0o600)?;
     // state.json: the known managers; docker-state.json: dockerd's start config.
-    let mut peers: Vec<serde_json::Value> = sim
-        .mgrs
-        .iter()
-        .map(|m| serde_json::json!({"node_id": sim.nodes[m.node].id, "addr": m.addr}))
-        .collect();
+    let mut peers: Vec<serde_json::Value> =
+        sim.mgrs.iter().map(|m| serde_json::json!({"node_id": sim.nodes[m.node].id, "addr": m.addr})).collect();
     peers.sort_by(|a, b| a["node_id"].as_str().cmp(&b["node_id"].as_str()));
     write_file(&out.join("state.json"), serde_json::to_string(&peers).unwrap_or_default().as_bytes(), 0o600)?;
     let a0 = Sim::addr(0);
@@ -2091,8 +2202,16 @@ pub fn report_text(r: &SynthReport) -> String {
     s.push_str(&format!("entries: {}\n", fmt(&r.entries_by_type)));
     s.push_str(&format!("created over the history: {}\n", fmt(&r.created)));
     s.push_str(&format!("live at the last index: {}\n", fmt(&r.live)));
-    s.push_str(&format!("task failures {}, leader elections {}, managers {}\n", r.task_failures, r.elections, r.managers));
-    s.push_str(&format!("node {} in cluster {}; autolock {}\n", r.node_id, r.cluster_id, if r.autolock { "on" } else { "off" }));
+    s.push_str(&format!(
+        "task failures {}, leader elections {}, managers {}\n",
+        r.task_failures, r.elections, r.managers
+    ));
+    s.push_str(&format!(
+        "node {} in cluster {}; autolock {}\n",
+        r.node_id,
+        r.cluster_id,
+        if r.autolock { "on" } else { "off" }
+    ));
     if let Some(k) = &r.unlock_key {
         s.push_str(&format!("unlock key: {k}\n"));
     }

@@ -164,7 +164,8 @@ fn small_synth_decodes_cleanly_and_replays_to_every_snapshot() {
 fn multi_segment_wal_is_cut_and_garbage_collected_like_etcd() {
     let t = tempfile::tempdir().unwrap();
     let dir = t.path().join("swarm");
-    let o = SynthOptions { segment_size: 256 * 1024, tasks: 600, snapshot_interval: 400, keep_old_snapshots: 1, ..small() };
+    let o =
+        SynthOptions { segment_size: 256 * 1024, tasks: 600, snapshot_interval: 400, keep_old_snapshots: 1, ..small() };
     let rep = generate(&dir, &o).unwrap();
     assert!(rep.segments.len() >= 3, "{:?}", rep.segments);
     assert!(rep.segments_deleted > 0, "GC deleted nothing: {rep:?}");
@@ -228,8 +229,11 @@ fn same_seed_same_bytes_other_seed_other_bytes() {
     generate(&t.path().join("a"), &o).unwrap();
     generate(&t.path().join("b"), &o).unwrap();
     generate(&t.path().join("c"), &SynthOptions { seed: 8, ..o.clone() }).unwrap();
-    let (a, b, c) =
-        (common::tree_digest(&t.path().join("a")), common::tree_digest(&t.path().join("b")), common::tree_digest(&t.path().join("c")));
+    let (a, b, c) = (
+        common::tree_digest(&t.path().join("a")),
+        common::tree_digest(&t.path().join("b")),
+        common::tree_digest(&t.path().join("c")),
+    );
     assert_eq!(a, b);
     assert_ne!(a, c);
     assert!(generate(&t.path().join("a"), &o).is_err(), "refuses a non-empty output dir");
@@ -308,7 +312,8 @@ fn re_encoding_real_captures_reproduces_them_byte_for_byte() {
             let outer = snappb::Snapshot::decode(orig.as_slice()).unwrap();
             let inner = raftpb::Snapshot::decode(outer.data.clone().unwrap()).unwrap().encode_to_vec();
             assert_eq!(inner, outer.data.as_deref().unwrap());
-            let again = snappb::Snapshot { crc: Some(crc32c::crc32c(&inner)), data: Some(inner.into()) }.encode_to_vec();
+            let again =
+                snappb::Snapshot { crc: Some(crc32c::crc32c(&inner)), data: Some(inner.into()) }.encode_to_vec();
             assert!(again == orig, "{capture} {:?}: re-encoded snapshot differs", e.file_name());
         }
     }

@@ -134,7 +134,9 @@ pub fn last_segment(a: &Analysis) -> Vec<Finding> {
             .file(last.display.clone())
             .offset(last.size),
         );
-    } else if a.layout.kind != crate::layout::LayoutKind::Legacy {
+    } else if a.layout.kind == crate::layout::LayoutKind::V3Encrypted {
+        // Only Docker's own layout is preallocated; plaintext copies (`decrypt`, swarm-rafttool)
+        // and Docker 1.12's etcd 2.3 WAL are not.
         let repaired = a.layout.leftovers.iter().any(|l| l.ends_with(&format!("{}.broken", last.name)));
         if !repaired {
             out.push(

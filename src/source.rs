@@ -73,13 +73,17 @@ pub struct Source {
 }
 
 /// Files we keep from a tarball. Everything else is only listed (worker/tasks.db can be big).
-fn wanted_from_tar(rel: &str) -> bool {
-    rel.starts_with("raft/")
-        || rel.starts_with("certificates/")
-        || rel == "state.json"
-        || rel == "docker-state.json"
-        || rel.ends_with(".wal")
-        || rel.ends_with(".snap")
+/// `name` is the member name before the swarm-root prefix is known, so match path components.
+fn wanted_from_tar(name: &str) -> bool {
+    let comp = |c: &str| name.starts_with(&format!("{c}/")) || name.contains(&format!("/{c}/"));
+    comp("raft")
+        || comp("certificates")
+        || name == "state.json"
+        || name.ends_with("/state.json")
+        || name == "docker-state.json"
+        || name.ends_with("/docker-state.json")
+        || name.ends_with(".wal")
+        || name.ends_with(".snap")
 }
 
 const RAFT_MARKERS: &[&str] = &["wal-v3-encrypted", "snap-v3-encrypted", "wal-v3", "snap-v3", "wal", "snap"];

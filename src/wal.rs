@@ -637,7 +637,8 @@ pub fn assemble(segments: Vec<SegmentScan>) -> WalLog {
         }
     }
     log.segments = segments;
-    let last = log.last_index().unwrap_or(0);
+    // A snapshot (e.g. received from the leader) covers everything up to its marker's index.
+    let last = log.last_index().unwrap_or(0).max(log.markers.iter().map(|m| m.index).max().unwrap_or(0));
     if let Some((hs, si, off)) = log.hard_state {
         if hs.commit > last && !log.entries.is_empty() {
             log.findings.push(

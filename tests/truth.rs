@@ -30,25 +30,7 @@ fn by_id<'a>(arr: &'a Value, key: &str) -> BTreeMap<String, &'a Value> {
         .unwrap_or_default()
 }
 
-fn task_state(s: i32) -> &'static str {
-    match s {
-        0 => "new",
-        64 | 128 => "pending",
-        192 => "assigned",
-        256 => "accepted",
-        320 => "preparing",
-        384 => "ready",
-        448 => "starting",
-        512 => "running",
-        576 => "complete",
-        640 => "shutdown",
-        704 => "failed",
-        768 => "rejected",
-        800 => "remove",
-        832 => "orphaned",
-        _ => "unknown",
-    }
-}
+use swarmsift::docker_api::{availability, node_state, task_state};
 
 /// Compare the state of `a` with one truth moment; returns a list of mismatches.
 fn compare(a: &Analysis, t: &Value) -> Vec<String> {
@@ -66,20 +48,11 @@ fn compare(a: &Analysis, t: &Value) -> Vec<String> {
         if o.version() != truth_index(tv) {
             bad.push(format!("node {id}: version {} vs truth {}", o.version(), truth_index(tv)));
         }
-        let state = match n.status.as_ref().map(|s| s.state).unwrap_or(0) {
-            1 => "down",
-            2 => "ready",
-            3 => "disconnected",
-            _ => "unknown",
-        };
+        let state = node_state(n.status.as_ref().map(|s| s.state).unwrap_or(0));
         if state != tv["Status"]["State"].as_str().unwrap_or("") {
             bad.push(format!("node {id}: state {state} vs truth {}", tv["Status"]["State"]));
         }
-        let avail = match n.spec.as_ref().map(|s| s.availability).unwrap_or(0) {
-            0 => "active",
-            1 => "pause",
-            _ => "drain",
-        };
+        let avail = availability(n.spec.as_ref().map(|s| s.availability).unwrap_or(0));
         if avail != tv["Spec"]["Availability"].as_str().unwrap_or("") {
             bad.push(format!("node {id}: availability {avail} vs truth {}", tv["Spec"]["Availability"]));
         }

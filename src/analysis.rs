@@ -9,7 +9,12 @@
 //!   below the commit index; older kept snapshots are used when newer ones are damaged. Only live,
 //!   committed entries above the snapshot index are applied.
 //! - Entries are decrypted and decoded in parallel in bounded chunks; full objects are applied
-//!   to the store and dropped, only per-entry summaries are kept.
+//!   to the store and dropped. How much is kept, and how much is decoded at all, is the
+//!   caller's [`Detail`]: a summary of every entry ([`Detail::Entries`]), only of the entries
+//!   worth a look ([`Detail::Notable`]: memory does not grow with the WAL), or nothing beyond
+//!   the containers ([`Detail::Structure`]: the replay decodes what a state needs).
+//! - Mapped pages of the input are released as soon as a stage is done with them
+//!   ([`Source::release`]), so resident memory tracks the work in flight, not the input size.
 
 use crate::crypto::{self, Dek};
 use crate::error::{Error, Finding, Result, Severity};
@@ -35,6 +40,94 @@ pub struct Options {
     pub read: ReadOptions,
     /// Go on without DEKs (structure only) instead of failing.
     pub allow_no_keys: bool,
+    /// How much to decode and keep.
+    pub detail: Detail,
+    /// Show a progress bar on stderr (only drawn when stderr is a terminal).
+    pub progress: bool,
+}
+
+/// Receives entries from [`Analysis::load_with`] as they are decoded.
+pub trait EntrySink: Send {
+    /// Called once, after the WAL scan and before any entry.
+    fn start(&mut self, _wal: &WalLog) {}
+    /// Called for every entry, live and overwritten, in log order.
+    fn entry(&mut self, e: &DecodedEntry);
+}
+
+/// A sink that drops everything.
+pub struct NoSink;
+
+impl EntrySink for NoSink {
+    fn entry(&mut self, _e: &DecodedEntry) {}
+}
+
+/// How much of the log [`Analysis::load`] decodes and keeps.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub enum Detail {
+    /// Every snapshot and every entry is decrypted and decoded, and [`Analysis::entries`] holds a
+    /// summary of each (`wal`, `history`, `timeline`, `--at-time`).
+    #[default]
+    Entries,
+    /// Every snapshot and every entry is decrypted and decoded (so every problem is found and
+    /// counted in [`Analysis::stats`]), but [`Analysis::entries`] keeps only notable entries:
+    /// uncommitted, overwritten, undecryptable or undecodable ones. Memory does not grow with
+    /// the size of a healthy WAL (`info`, `verify`).
+    Notable,
+    /// Only containers: WAL frames and CRC chain, snapshot files' CRC and metadata. No payload is
+    /// decrypted: snapshots that are sound containers count as valid until a replay reads them,
+    /// [`Analysis::entries`] is empty and [`Analysis::state`] is the empty store at index 0.
+    /// For `state`, whose replay decodes exactly the snapshot and entries it needs.
+    Structure,
+}
+
+/// Counts over every entry of the WAL, whatever [`Detail`] keeps.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct EntryStats {
+    /// Entries read (live and overwritten).
+    pub entries: usize,
+    /// Live entries at or below `HardState.commit`.
+    pub committed: usize,
+    /// Entries by type name.
+    pub by_type: BTreeMap<String, usize>,
+    /// Store actions by `verb kind`, plus conf changes, no-ops and unreadable payloads.
+    pub by_action: BTreeMap<String, usize>,
+    /// Entry data bytes (as stored, encrypted or not).
+    pub bytes: u64,
+    /// Whether payloads were decrypted and decoded (false under [`Detail::Structure`]).
+    pub payloads_read: bool,
+}
+
+impl EntryStats {
+    /// Count one entry.
+    pub fn add(&mut self, e: &DecodedEntry) {
+        self.entries += 1;
+        self.bytes += e.bytes as u64;
+        if e.committed {
+            self.committed += 1;
+        }
+        *self.by_type.entry(e.etype.to_string()).or_default() += 1;
+        let mut bump = |k: String| *self.by_action.entry(k).or_default() += 1;
+        match &e.payload {
+            Payload::Empty => bump("(empty no-op)".into()),
+            Payload::Request { actions, .. } => {
+                for x in actions {
+                    bump(format!("{} {}", x.verb.name(), x.kind.name()));
+                }
+            }
+            Payload::ConfChange { change, .. } => bump(change.clone()),
+            Payload::Undecryptable { .. } => bump("(undecryptable)".into()),
+            Payload::Undecodable { .. } => bump("(undecodable)".into()),
+        }
+    }
+}
+
+impl DecodedEntry {
+    /// Worth keeping under [`Detail::Notable`]: uncommitted, overwritten or unreadable.
+    pub fn notable(&self) -> bool {
+        !self.committed
+            || self.overwritten_by_term.is_some()
+            || matches!(self.payload, Payload::Undecryptable { .. } | Payload::Undecodable { .. })
+    }
 }
 
 /// What we know about the keys.
@@ -193,6 +286,9 @@ pub struct SnapInfo {
     pub problem: Option<String>,
     /// Whether the WAL holds a marker for this snapshot.
     pub has_marker: bool,
+    /// Whether the payload was decrypted and decoded (false: container checks only, see
+    /// [`Detail::Structure`]; `valid` then means a sound container).
+    pub payload_checked: bool,
 }
 
 /// Everything known about one input.
@@ -218,9 +314,14 @@ pub struct Analysis {
     pub base_snapshot: Option<usize>,
     /// Each snapshot's payload (`raftpb.Snapshot.data`, zero-copy), for replays to other points.
     pub snap_payloads: Vec<Option<bytes::Bytes>>,
-    /// All entries, live and overwritten, in index order (overwritten ones before their
-    /// replacement).
+    /// Entries, live and overwritten, in index order (overwritten ones before their
+    /// replacement): all of them under [`Detail::Entries`], the notable ones under
+    /// [`Detail::Notable`], none under [`Detail::Structure`].
     pub entries: Vec<DecodedEntry>,
+    /// Counts over every entry.
+    pub stats: EntryStats,
+    /// What was decoded and kept.
+    pub detail: Detail,
     /// The state at the last committed index.
     pub state: Store,
     /// Raft membership at the last committed index.
@@ -475,6 +576,21 @@ pub fn snapshot_state(
 /// Entries decoded per parallel batch (two batches are in memory at once).
 const ENTRY_CHUNK: usize = 2048;
 
+/// Release the mapped pages under a decoded chunk of entries: per segment, the span from the
+/// chunk's first to its last byte (pages shared with the next chunk stay until it is done).
+pub(crate) fn release_entries<'a>(source: &Source, chunk: impl IntoIterator<Item = &'a EntryRec>) {
+    let mut spans: BTreeMap<usize, (usize, usize)> = BTreeMap::new();
+    for e in chunk.into_iter().filter(|e| !e.data.is_empty()) {
+        let (s, t) = (e.data.as_ptr() as usize, e.data.as_ptr() as usize + e.data.len());
+        let span = spans.entry(e.seg).or_insert((s, t));
+        span.0 = span.0.min(s);
+        span.1 = span.1.max(t);
+    }
+    for (_, (s, t)) in spans {
+        source.release_span(s, t);
+    }
+}
+
 fn conf_change_name(t: i32) -> &'static str {
     match t {
         0 => "ConfChangeAddNode",
@@ -633,6 +749,14 @@ pub(crate) fn apply_conf(m: &mut Membership, conf: &(i32, u64, Option<api::RaftM
 impl Analysis {
     /// Load and analyse one input.
     pub fn load(path: &Path, opts: &Options) -> Result<Analysis> {
+        Self::load_with(path, opts, &mut NoSink)
+    }
+
+    /// [`Analysis::load`], handing the scanned WAL and then every entry's summary to `sink`, in
+    /// log order as it is decoded (whatever [`Detail`] keeps), so a caller can stream them out.
+    pub fn load_with(path: &Path, opts: &Options, sink: &mut dyn EntrySink) -> Result<Analysis> {
+        let structure_only = opts.detail == Detail::Structure;
+        let bar = crate::progress::Bar::new(opts.progress);
         let source = Source::open(path, opts.read)?;
         let (layout, mut findings) = layout::detect(&source);
         if layout.wal_files.is_empty() && layout.snap_files.is_empty() {
@@ -644,12 +768,20 @@ impl Analysis {
         let (keys, deks, _nk) = load_keys(&source, &layout, opts.unlock_key.as_ref(), &mut findings);
         // WAL.
         let mut segs = Vec::new();
+        let mut seg_bytes = Vec::new();
         for (name, _) in &layout.wal_files {
             let rel = if layout.wal_dir.is_empty() { name.clone() } else { format!("{}/{}", layout.wal_dir, name) };
             let data = source.read(&rel)?;
+            seg_bytes.push(data.clone());
             segs.push((name.clone(), source.display(&rel), data));
         }
+        bar.stage("scanning WAL", seg_bytes.iter().map(|b| b.len() as u64).sum());
         let wal = wal::read_wal(segs);
+        for b in &seg_bytes {
+            source.release(b);
+        }
+        drop(seg_bytes);
+        bar.inc(bar.len());
         let encrypted = match layout.kind.encrypted() {
             Some(e) => e,
             None => !deks.is_empty() || layout.key_file.is_some() || looks_encrypted(&wal),
@@ -659,6 +791,7 @@ impl Analysis {
             return Err(Error::Key(format!("cannot decrypt {}: {why}", source.input.display())));
         }
         findings.extend(wal.findings.iter().cloned());
+        sink.start(&wal);
         let member = wal.metadata.as_ref().and_then(|m| api::RaftMember::decode(m.clone()).ok());
         if wal.metadata.is_some() && member.is_none() {
             findings.push(Finding::new(
@@ -675,19 +808,33 @@ impl Analysis {
             let rel = if layout.snap_dir.is_empty() { name.clone() } else { format!("{}/{}", layout.snap_dir, name) };
             let data = source.read(&rel)?;
             files.push(snap::read_snap(name, &source.display(&rel), &data));
+            source.release(&data);
         }
         let presumptive = (0..files.len())
             .rev()
             .find(|&i| files[i].container_ok && (wal.hard_state.is_none() || files[i].index <= commit));
+        bar.stage(
+            "reading snapshots",
+            if structure_only {
+                0
+            } else {
+                files.iter().map(|f| f.payload.as_ref().map_or(0, |p| p.len() as u64)).sum()
+            },
+        );
         let walked: Vec<Option<std::result::Result<SnapState, String>>> = {
             use rayon::prelude::*;
             files
                 .par_iter()
                 .enumerate()
                 .map(|(i, sf)| {
-                    sf.container_ok.then(|| {
-                        snapshot_state(sf.payload.as_deref().unwrap_or(&[]), encrypted, &deks, Some(i) == presumptive)
-                    })
+                    if structure_only {
+                        return None;
+                    }
+                    let payload = sf.payload.as_deref().unwrap_or(&[]);
+                    let r = sf.container_ok.then(|| snapshot_state(payload, encrypted, &deks, Some(i) == presumptive));
+                    source.release(payload);
+                    bar.inc(payload.len() as u64);
+                    r
                 })
                 .collect()
         };
@@ -709,9 +856,11 @@ impl Analysis {
                 objects: BTreeMap::new(),
                 problem: None,
                 has_marker: wal.markers.iter().any(|m| m.index == sf.index && m.term == sf.term),
+                payload_checked: !structure_only,
             };
             let mut b = None;
             match w {
+                None if structure_only && sf.container_ok => info.valid = true,
                 None => {
                     info.problem = Some(
                         sf.findings.first().map(|f| f.message.clone()).unwrap_or_else(|| "damaged container".into()),
@@ -760,6 +909,7 @@ impl Analysis {
             }
         }
         let (mut state, mut membership, base_index) = match base_snapshot {
+            _ if structure_only => (Store::default(), Membership::default(), 0),
             Some(i) => {
                 let (st, m) = match built[i].take() {
                     Some(x) => x,
@@ -790,9 +940,12 @@ impl Analysis {
             }
         }
         // Entries, in chunks: overwritten ones are interleaved before the live entry at their index.
-        let mut all: Vec<&EntryRec> = wal.entries.iter().chain(wal.overwritten.iter()).collect();
+        let mut all: Vec<&EntryRec> =
+            if structure_only { Vec::new() } else { wal.entries.iter().chain(wal.overwritten.iter()).collect() };
         all.sort_by_key(|e| (e.index, e.overwritten_by.is_none(), e.seg, e.offset));
-        let mut entries = Vec::with_capacity(all.len());
+        let mut entries = Vec::with_capacity(if opts.detail == Detail::Entries { all.len() } else { 0 });
+        let mut stats = EntryStats { payloads_read: !structure_only, ..Default::default() };
+        bar.stage("decoding entries", all.iter().map(|e| e.data.len() as u64).sum());
         let mut state_index = base_index;
         let mut old_undecryptable: Vec<u64> = Vec::new();
         // Decrypt and decode chunk k+1 on the pool while this thread applies chunk k. Objects of
@@ -800,7 +953,7 @@ impl Analysis {
         // the pool too: freeing them is a large part of the work.
         use rayon::prelude::*;
         let decode_chunk = |chunk: &[&EntryRec]| -> Vec<Decoded> {
-            chunk
+            let out = chunk
                 .par_iter()
                 .map(|e| {
                     let mut d = decode_entry(e, encrypted, &deks, wal.seg_display(e.seg));
@@ -810,7 +963,10 @@ impl Analysis {
                     }
                     d
                 })
-                .collect()
+                .collect();
+            release_entries(&source, chunk.iter().copied());
+            bar.inc(chunk.iter().map(|e| e.data.len() as u64).sum());
+            out
         };
         let chunks: Vec<&[&EntryRec]> = all.chunks(ENTRY_CHUNK).collect();
         let mut next = chunks.first().map(|c| decode_chunk(c));
@@ -864,12 +1020,17 @@ impl Analysis {
                             }
                             state_index = d.summary.index;
                         }
-                        entries.push(d.summary);
+                        stats.add(&d.summary);
+                        sink.entry(&d.summary);
+                        if opts.detail == Detail::Entries || d.summary.notable() {
+                            entries.push(d.summary);
+                        }
                     }
                 },
             );
             next = n;
         }
+        bar.finish();
         if let (Some(f), Some(l)) = (old_undecryptable.first(), old_undecryptable.last()) {
             findings.push(
                 Finding::new(
@@ -883,8 +1044,7 @@ impl Analysis {
                 .index(*f),
             );
         }
-        let uncommitted: Vec<&DecodedEntry> =
-            entries.iter().filter(|e| e.overwritten_by_term.is_none() && !e.committed).collect();
+        let uncommitted: Vec<&EntryRec> = wal.entries.iter().filter(|e| e.index > commit).collect();
         if let (Some(f), Some(l)) = (uncommitted.first(), uncommitted.last()) {
             if wal.hard_state.is_some() {
                 findings.push(
@@ -943,6 +1103,8 @@ impl Analysis {
             membership,
             state_index,
             findings,
+            stats,
+            detail: opts.detail,
         })
     }
 

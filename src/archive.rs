@@ -158,7 +158,7 @@ fn load_one(p: &Path, opts: &Options) -> Result<(Analysis, Vec<String>)> {
     match Analysis::load(p, opts) {
         Ok(a) => Ok((a, vec![])),
         Err(Error::Key(why)) if !opts.allow_no_keys => {
-            let o2 = Options { unlock_key: opts.unlock_key.clone(), read: opts.read, allow_no_keys: true };
+            let o2 = Options { unlock_key: opts.unlock_key.clone(), allow_no_keys: true, ..*opts };
             let a = Analysis::load(p, &o2)?;
             Ok((a, vec![format!("no usable key in this copy ({why}); decrypted with the keys of the other copies")]))
         }
@@ -591,6 +591,14 @@ pub fn load(paths: &[PathBuf], opts: &Options) -> Result<Archive> {
         snapshots,
         base_snapshot,
         snap_payloads,
+        stats: {
+            let mut st = crate::analysis::EntryStats { payloads_read: true, ..Default::default() };
+            for e in &entries {
+                st.add(e);
+            }
+            st
+        },
+        detail: crate::analysis::Detail::Entries,
         entries,
         state: Default::default(),
         membership: Default::default(),

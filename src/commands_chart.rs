@@ -62,6 +62,7 @@ impl InputArgs {
             unlock_key: analysis::unlock_key_from(self.unlock_key_file.as_deref())?,
             read: ReadOptions { no_mmap: self.no_mmap },
             allow_no_keys: false,
+            ..Default::default()
         })
     }
 }

@@ -95,12 +95,13 @@ fn json_out(v: &serde_json::Value) -> String {
 }
 
 /// Run `verify`.
-pub fn run_verify(args: VerifyArgs) -> Result<u8> {
+pub fn run_verify(args: VerifyArgs, progress: bool) -> Result<u8> {
     let unlock_key = crate::analysis::unlock_key_from(args.unlock_key_file.as_deref())?;
     let opts = crate::verify::VerifyOptions {
         unlock_key,
         read: ReadOptions { no_mmap: args.no_mmap },
         engine_version: args.engine_version,
+        progress,
     };
     let v = crate::verify::verify(&args.path, &opts)?;
     let s = match args.format {

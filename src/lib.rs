@@ -19,6 +19,7 @@ pub mod history;
 pub mod keys;
 pub mod layout;
 pub mod managers;
+pub mod progress;
 pub mod replay;
 pub mod report;
 pub mod salvage;

@@ -5,7 +5,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use swarmsift::analysis::{self, Analysis, Options};
+use swarmsift::analysis::{self, Analysis, Detail, Options};
 use swarmsift::docker_api::Redaction;
 use swarmsift::replay::{self, Point};
 use swarmsift::report;
@@ -22,6 +22,12 @@ use swarmsift::store::Kind;
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
+    /// No progress bar (same as --no-progress). The bar is only drawn on a terminal, on stderr.
+    #[arg(short, long, global = true)]
+    quiet: bool,
+    /// No progress bar on stderr.
+    #[arg(long, global = true)]
+    no_progress: bool,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -206,10 +212,10 @@ enum Cmd {
     },
 }
 
-fn load(c: &Common) -> Result<Analysis, swarmsift::error::Error> {
+/// Options for loading one input.
+fn options(c: &Common, detail: Detail, progress: bool) -> Result<Options, swarmsift::error::Error> {
     let unlock_key = analysis::unlock_key_from(c.unlock_key_file.as_deref())?;
-    let opts = Options { unlock_key, read: ReadOptions { no_mmap: c.no_mmap }, allow_no_keys: c.no_decrypt };
-    Analysis::load(&c.path, &opts)
+    Ok(Options { unlock_key, read: ReadOptions { no_mmap: c.no_mmap }, allow_no_keys: c.no_decrypt, detail, progress })
 }
 
 fn emit(s: &str) -> bool {
@@ -228,9 +234,16 @@ fn json_out(v: &serde_json::Value) -> String {
 }
 
 fn run(cli: Cli) -> Result<u8, swarmsift::error::Error> {
+    let progress = !(cli.quiet || cli.no_progress);
+    // Every entry decoded, summaries kept (history, timeline, times).
+    let load = |c: &Common| Analysis::load(&c.path, &options(c, Detail::Entries, progress)?);
+    // Every entry decoded and checked, only notable ones kept: memory does not grow with the WAL.
+    let load_notable = |c: &Common| Analysis::load(&c.path, &options(c, Detail::Notable, progress)?);
+    // Containers only: a replay decodes what the state needs.
+    let load_structure = |c: &Common| Analysis::load(&c.path, &options(c, Detail::Structure, progress)?);
     match cli.cmd {
         Cmd::Info(c) => {
-            let a = load(&c)?;
+            let a = load_notable(&c)?;
             let s = match c.format {
                 Format::Json => json_out(&report::info::json(&a)),
                 Format::Text => report::info::text(&a),
@@ -245,17 +258,20 @@ fn run(cli: Cli) -> Result<u8, swarmsift::error::Error> {
                 }
                 None => None,
             };
-            let a = load(&c)?;
             let f = report::walcmd::WalFilter { from, to, kind, id };
-            let s = match c.format {
-                Format::Json => json_out(&report::walcmd::wal_json(&a, &f)),
-                Format::Text => report::walcmd::wal_text(&a, &f),
-            };
-            emit(&s);
+            // Rows go out as entries are decoded: nothing per entry is kept.
+            let out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout());
+            let mut stream = report::walcmd::WalStream::new(out, f, c.format == Format::Json);
+            let a = Analysis::load_with(&c.path, &options(&c, Detail::Notable, progress)?, &mut stream)?;
+            if let Err(e) = stream.finish() {
+                if e.kind() != std::io::ErrorKind::BrokenPipe {
+                    return Err(swarmsift::error::Error::Io { path: "<stdout>".into(), source: e });
+                }
+            }
             Ok(if a.has_errors() { 1 } else { 0 })
         }
         Cmd::Snapshots(c) => {
-            let a = load(&c)?;
+            let a = load_notable(&c)?;
             let s = match c.format {
                 Format::Json => json_out(&report::walcmd::snapshots_json(&a)),
                 Format::Text => {
@@ -272,7 +288,9 @@ fn run(cli: Cli) -> Result<u8, swarmsift::error::Error> {
         Cmd::State { common: c, point, filter } => {
             let f = filter.filter()?;
             let p = point.point()?;
-            let a = load(&c)?;
+            // A time needs every entry's time; otherwise the replay decodes only the base
+            // snapshot and the entries above it, once.
+            let a = if matches!(p, Point::Time(_)) { load(&c)? } else { load_structure(&c)? };
             let r = replay::replay(&a, &p, filter.include_uncommitted)?;
             let me = a.member.as_ref().map(|m| m.node_id.clone());
             let leader = replay::probable_leader(&a, &r);
@@ -310,7 +328,10 @@ fn run(cli: Cli) -> Result<u8, swarmsift::error::Error> {
                 None => None,
             };
             let red = Redaction { show_secrets: c.show_secrets };
-            let a = load(&c)?;
+            let times = [&from, &to]
+                .iter()
+                .any(|x| x.as_deref().map(Point::parse).is_some_and(|p| matches!(p, Ok(Point::Time(_)))));
+            let a = if times { load(&c)? } else { load_structure(&c)? };
             let (ra, rb, la, lb) = match other {
                 Some(p2) => {
                     if from.is_some() || to.is_some() {
@@ -320,7 +341,7 @@ fn run(cli: Cli) -> Result<u8, swarmsift::error::Error> {
                     }
                     let mut c2 = c.clone();
                     c2.path = p2;
-                    let b = load(&c2)?;
+                    let b = load_structure(&c2)?;
                     let ra = replay::replay(&a, &Point::Last, false)?;
                     let rb = replay::replay(&b, &Point::Last, false)?;
                     let la = format!("{} @{}", c.path.display(), ra.index);
@@ -379,7 +400,7 @@ fn run(cli: Cli) -> Result<u8, swarmsift::error::Error> {
             emit(&s);
             Ok(0)
         }
-        Cmd::Verify(args) => swarmsift::commands_forensics::run_verify(args),
+        Cmd::Verify(args) => swarmsift::commands_forensics::run_verify(args, progress),
         Cmd::Salvage(args) => swarmsift::commands_forensics::run_salvage(args),
         Cmd::Managers(args) => swarmsift::commands_forensics::run_managers(args),
         Cmd::Synth(args) => swarmsift::commands_synth::run_synth(&args),

@@ -18,7 +18,7 @@
 //! next heartbeat tells it to commit up to `min(Match, commit)` and raft panics with
 //! `tocommit(N) is out of range [lastIndex(M)]` (moby/moby#29180).
 
-use crate::analysis::{Analysis, Payload};
+use crate::analysis::{Analysis, Options, Payload};
 use crate::error::Result;
 use crate::keys::UnlockKey;
 use crate::source::ReadOptions;
@@ -253,7 +253,9 @@ pub fn compare(paths: &[PathBuf], unlock_key: Option<UnlockKey>, read: ReadOptio
     let mut unreadable = Vec::new();
     for p in paths {
         let name = short_name(p);
-        match verify::load_tolerant(p, unlock_key.clone(), read).and_then(|(a, k)| verify::verify_loaded(a, k, None)) {
+        match verify::load_tolerant(p, &Options { unlock_key: unlock_key.clone(), read, ..Default::default() })
+            .and_then(|(a, k)| verify::verify_loaded(a, k, None))
+        {
             Ok(v) => loaded.push((name, v)),
             Err(e) => unreadable.push((name, e.to_string())),
         }

@@ -12,7 +12,7 @@
 //!   input), not decoded copies of the log: entries are decrypted and decoded in parallel
 //!   batches of [`STEP_BATCH`] and applied in order; a base snapshot is read object by object.
 
-use crate::analysis::{Analysis, Decoded, apply_conf, decode_entry, snapshot_state};
+use crate::analysis::{Analysis, Decoded, apply_conf, decode_entry, release_entries, snapshot_state};
 use crate::error::{Error, Result};
 use crate::store::{Membership, Store};
 use crate::wal::EntryRec;
@@ -202,13 +202,33 @@ pub fn replay_from(a: &Analysis, p: &Point, include_uncommitted: bool, base_choi
         }
     }
     let first_live = a.wal.first_index().unwrap_or(u64::MAX);
-    let (store, membership, base_index, base_term, base_name) = match base {
-        Some(i) => {
-            let (store, membership) = snapshot_store(a, i)?;
+    // A snapshot counted valid from its container alone (Detail::Structure) may still fail to
+    // decrypt or decode: then fall back to the next older one, as Docker cannot use it either.
+    let mut base = base;
+    let mut built = None;
+    while let Some(i) = base {
+        match snapshot_store(a, i) {
+            Ok(x) => {
+                built = Some(x);
+                break;
+            }
+            Err(e) if base_choice == Base::Auto && !a.snapshots[i].payload_checked => {
+                let older = (0..i).rev().find(|&j| a.snapshots[j].valid && a.snapshots[j].index <= target);
+                notes.push(match older {
+                    Some(j) => format!("{e}; replaying from the older {}", a.snapshots[j].file),
+                    None => e.to_string(),
+                });
+                base = older;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    let (store, membership, base_index, base_term, base_name) = match (base, built) {
+        (Some(i), Some((store, membership))) => {
             (store, membership, a.snapshots[i].index, a.snapshots[i].term, Some(a.snapshots[i].file.clone()))
         }
-        None if first_live <= 1 || target == 0 => (Store::default(), Membership::default(), 0, 0, None),
-        None => {
+        _ if first_live <= 1 || target == 0 => (Store::default(), Membership::default(), 0, 0, None),
+        _ => {
             return Err(Error::Usage(format!(
                 "no usable snapshot at or before index {target}, and the WAL starts at {first_live}: the state at {target} cannot be rebuilt from this input"
             )));
@@ -295,29 +315,42 @@ impl<'a> Stepper<'a> {
     }
 
     /// Apply entries up to and including `target` (the same entries [`Stepper::step`] would,
-    /// decrypted and decoded in parallel batches, applied in log order).
+    /// decrypted and decoded in parallel batches, applied in log order; the next batch decodes on
+    /// the pool while this thread applies the current one).
     pub fn advance_to(&mut self, target: u64) {
         use rayon::prelude::*;
         let a: &'a Analysis = self.a;
         let entries = &a.wal.entries;
-        loop {
-            let mut end = self.pos;
+        let batch_end = |st: &Self, from: usize| {
+            let mut end = from;
             while end < entries.len()
-                && end - self.pos < STEP_BATCH
+                && end - from < STEP_BATCH
                 && entries[end].index <= target
-                && self.applicable(&entries[end])
+                && st.applicable(&entries[end])
             {
                 end += 1;
             }
-            if end == self.pos {
-                break;
-            }
-            let start = self.pos;
-            let decoded: Vec<Decoded> =
-                entries[start..end].par_iter().map(|e| decode_entry(e, a.encrypted, &a.deks, "")).collect();
-            for (e, d) in entries[start..end].iter().zip(decoded) {
-                self.apply_decoded(e, d);
-            }
+            end
+        };
+        let decode = |r: std::ops::Range<usize>| -> Vec<Decoded> {
+            let out = entries[r.clone()].par_iter().map(|e| decode_entry(e, a.encrypted, &a.deks, "")).collect();
+            release_entries(&a.source, entries[r].iter());
+            out
+        };
+        let mut cur = self.pos..batch_end(self, self.pos);
+        let mut decoded = decode(cur.clone());
+        while !cur.is_empty() {
+            let next = cur.end..batch_end(self, cur.end);
+            let (n, ()) = rayon::join(
+                || if next.is_empty() { Vec::new() } else { decode(next.clone()) },
+                || {
+                    for (e, d) in entries[cur.clone()].iter().zip(std::mem::take(&mut decoded)) {
+                        self.apply_decoded(e, d);
+                    }
+                },
+            );
+            decoded = n;
+            cur = next;
         }
     }
 }

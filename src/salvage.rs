@@ -252,7 +252,10 @@ fn entry_proves_itself(a: &Analysis, access: KeyAccess, e: &raftpb::Entry) -> bo
 
 /// Run `salvage`.
 pub fn salvage(input: &Path, out: &Path, opts: &SalvageOptions) -> Result<SalvageReport> {
-    let (a, access) = verify::load_tolerant(input, opts.unlock_key.clone(), opts.read)?;
+    let (a, access) = verify::load_tolerant(
+        input,
+        &crate::analysis::Options { unlock_key: opts.unlock_key.clone(), read: opts.read, ..Default::default() },
+    )?;
     check_output(&a, input, out)?;
     let raw = verify::raw_segments(&a)?;
     let snaps = verify::raw_snaps(&a)?;
@@ -835,6 +838,7 @@ pub fn salvage(input: &Path, out: &Path, opts: &SalvageOptions) -> Result<Salvag
         unlock_key: opts.unlock_key.clone(),
         read: opts.read,
         engine_version: opts.engine_version.clone(),
+        progress: false,
     };
     let (verdict, vf, verifies) = match verify::verify(out, &vopts) {
         Ok(v) => {

@@ -625,8 +625,7 @@ pub fn forensics(st: &Store, at: impl Into<String>) -> Forensics {
 
 /// The largest raft entries of the WAL, measured against the transaction limit.
 pub fn largest_entries(a: &Analysis, n: usize) -> Vec<(u64, u64, usize)> {
-    let mut v: Vec<(u64, u64, usize)> =
-        a.entries.iter().filter(|e| e.overwritten_by_term.is_none()).map(|e| (e.index, e.term, e.bytes)).collect();
+    let mut v: Vec<(u64, u64, usize)> = a.wal.entries.iter().map(|e| (e.index, e.term, e.data.len())).collect();
     v.sort_by(|x, y| y.2.cmp(&x.2).then_with(|| x.0.cmp(&y.0)));
     v.truncate(n);
     v

@@ -9,6 +9,11 @@
 //! - Every file is addressed by a path relative to the *swarm root* (`raft/...`,
 //!   `certificates/...`), whatever the input kind, so later layers do not care where bytes came
 //!   from. [`Source::display`] turns such a path back into what the user should see.
+//! - Memory stays flat over big inputs: callers that are done with a range of a memory-mapped
+//!   file hand it to [`Source::release`], which drops those pages from this process's resident
+//!   set (`madvise(MADV_DONTNEED)` on a read-only shared file mapping: the file and the page
+//!   cache are untouched, a later read faults the same bytes back in). Only ranges inside a
+//!   mapping this `Source` made are released; heap buffers (`--no-mmap`, tarballs) never are.
 
 use crate::error::{Error, Result};
 use bytes::Bytes;
@@ -70,6 +75,8 @@ pub struct Source {
     /// Every file and directory below the swarm root, sorted by path.
     pub entries: Vec<Entry>,
     opts: ReadOptions,
+    /// Address ranges `[start, end)` of the file mappings made by [`Source::read`].
+    mapped: std::sync::Mutex<Vec<(usize, usize)>>,
 }
 
 /// Files we keep from a tarball. Everything else is only listed (worker/tasks.db can be big).
@@ -136,6 +143,7 @@ impl Source {
             backing: Backing::Dir(root),
             entries,
             opts,
+            mapped: Default::default(),
         })
     }
 
@@ -244,6 +252,7 @@ impl Source {
             backing: Backing::Memory(files),
             entries,
             opts,
+            mapped: Default::default(),
         })
     }
 
@@ -298,7 +307,33 @@ impl Source {
                 path: PathBuf::from(self.display(rel)),
                 source: std::io::Error::new(std::io::ErrorKind::NotFound, "not in archive"),
             }),
-            Backing::Dir(root) => read_file(&root.join(rel), self.opts),
+            Backing::Dir(root) => {
+                let b = read_file(&root.join(rel), self.opts)?;
+                if !self.opts.no_mmap && !b.is_empty() {
+                    let start = b.as_ptr() as usize;
+                    if let Ok(mut m) = self.mapped.lock() {
+                        m.retain(|&(s, _)| s != start);
+                        m.push((start, start + b.len()));
+                    }
+                }
+                Ok(b)
+            }
+        }
+    }
+
+    /// Drop the whole pages inside `data` from the resident set, when `data` lies inside a file
+    /// mapping made by [`Source::read`] (otherwise nothing happens). The bytes stay readable:
+    /// the next access faults them back in from the page cache or the file.
+    pub fn release(&self, data: &[u8]) {
+        self.release_span(data.as_ptr() as usize, data.as_ptr() as usize + data.len());
+    }
+
+    /// [`Source::release`] by address range `[start, end)`: nothing happens unless the whole range
+    /// lies inside one mapping made by [`Source::read`].
+    pub fn release_span(&self, start: usize, end: usize) {
+        let inside = self.mapped.lock().map(|m| m.iter().any(|&(s, e)| s <= start && end <= e)).unwrap_or(false);
+        if inside {
+            release_mapped(start, end);
         }
     }
 
@@ -381,6 +416,32 @@ fn list_dir(root: &Path, dir: &Path, out: &mut Vec<Entry>, depth: usize) -> Resu
         }
     }
     Ok(())
+}
+
+fn page_size() -> usize {
+    static PAGE: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    // SAFETY: sysconf has no preconditions.
+    *PAGE.get_or_init(|| match unsafe { libc::sysconf(libc::_SC_PAGESIZE) } {
+        n if n > 0 => n as usize,
+        _ => 4096,
+    })
+}
+
+/// `madvise(MADV_DONTNEED)` on the whole pages inside `[start, end)`, which the caller has checked
+/// lie inside a live read-only shared file mapping.
+fn release_mapped(start: usize, end: usize) {
+    let page = page_size();
+    let first = start.div_ceil(page) * page;
+    let last = end / page * page;
+    if last > first {
+        // SAFETY: the range is page-aligned and inside a mapping that is still alive (the caller
+        // holds a slice of it). The mapping is PROT_READ and MAP_SHARED over a file, so
+        // MADV_DONTNEED only drops our page-table entries: no data changes, and later reads fault
+        // the file's bytes back in. Failure is harmless (pages stay resident).
+        unsafe {
+            libc::madvise(first as *mut libc::c_void, last - first, libc::MADV_DONTNEED);
+        }
+    }
 }
 
 /// Read one file read-only: memory-mapped, or into memory with `no_mmap`.

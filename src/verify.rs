@@ -37,6 +37,8 @@ pub struct VerifyOptions {
     /// Docker engine version to assume (e.g. `20.10`, `27.3`); default: the node's own engine
     /// version from the store, else the era the WAL shows.
     pub engine_version: Option<String>,
+    /// Show a progress bar on stderr when it is a terminal.
+    pub progress: bool,
 }
 
 /// Whether the payloads could be checked.
@@ -66,13 +68,14 @@ impl KeyAccess {
 
 /// Load an input; when the data is encrypted and no DEK can be had, load it again structure-only
 /// instead of failing. A wrong unlock key given by the user is still an error (exit 2).
-pub fn load_tolerant(path: &Path, unlock_key: Option<UnlockKey>, read: ReadOptions) -> Result<(Analysis, KeyAccess)> {
-    let had_key = unlock_key.is_some();
-    let first = Analysis::load(path, &Options { unlock_key: unlock_key.clone(), read, allow_no_keys: false });
+pub fn load_tolerant(path: &Path, opts: &Options) -> Result<(Analysis, KeyAccess)> {
+    let had_key = opts.unlock_key.is_some();
+    let first = Analysis::load(path, &Options { unlock_key: opts.unlock_key.clone(), allow_no_keys: false, ..*opts });
     let a = match first {
         Ok(a) => a,
         Err(Error::Key(msg)) => {
-            let a = Analysis::load(path, &Options { unlock_key, read, allow_no_keys: true })?;
+            let a =
+                Analysis::load(path, &Options { unlock_key: opts.unlock_key.clone(), allow_no_keys: true, ..*opts })?;
             let problem = a.keys.problem.clone().unwrap_or_default();
             if had_key && (problem.contains("wrong unlock key") || a.keys.autolock == Some(true) && !a.keys.has_dek) {
                 return Err(Error::Key(msg));
@@ -589,7 +592,14 @@ fn key_finding(a: &Analysis, access: KeyAccess) -> Option<Finding> {
 
 /// Run `verify` on one input.
 pub fn verify(path: &Path, opts: &VerifyOptions) -> Result<Verification> {
-    let (a, access) = load_tolerant(path, opts.unlock_key.clone(), opts.read)?;
+    let lo = Options {
+        unlock_key: opts.unlock_key.clone(),
+        read: opts.read,
+        detail: crate::analysis::Detail::Notable,
+        progress: opts.progress,
+        ..Default::default()
+    };
+    let (a, access) = load_tolerant(path, &lo)?;
     verify_loaded(a, access, opts.engine_version.as_deref())
 }
 

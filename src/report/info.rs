@@ -2,7 +2,7 @@
 
 use super::table::Table;
 use super::{findings_text, human_bytes};
-use crate::analysis::{Analysis, Payload};
+use crate::analysis::Analysis;
 use crate::store::Kind;
 use crate::wal::SegmentEnd;
 use serde_json::{Value, json};
@@ -34,23 +34,7 @@ fn segment_rows(a: &Analysis) -> Vec<Value> {
 }
 
 fn counts(a: &Analysis) -> (BTreeMap<String, usize>, BTreeMap<String, usize>) {
-    let mut by_type: BTreeMap<String, usize> = BTreeMap::new();
-    let mut by_action: BTreeMap<String, usize> = BTreeMap::new();
-    for e in &a.entries {
-        *by_type.entry(e.etype.to_string()).or_default() += 1;
-        match &e.payload {
-            Payload::Empty => *by_action.entry("(empty no-op)".into()).or_default() += 1,
-            Payload::Request { actions, .. } => {
-                for x in actions {
-                    *by_action.entry(format!("{} {}", x.verb.name(), x.kind.name())).or_default() += 1;
-                }
-            }
-            Payload::ConfChange { change, .. } => *by_action.entry(change.clone()).or_default() += 1,
-            Payload::Undecryptable { .. } => *by_action.entry("(undecryptable)".into()).or_default() += 1,
-            Payload::Undecodable { .. } => *by_action.entry("(undecodable)".into()).or_default() += 1,
-        }
-    }
-    (by_type, by_action)
+    (a.stats.by_type.clone(), a.stats.by_action.clone())
 }
 
 /// Object counts in the final state.
@@ -73,7 +57,7 @@ pub fn json(a: &Analysis) -> Value {
     let (by_type, by_action) = counts(a);
     let hs = a.wal.hard_state.map(|h| h.0);
     let live = a.wal.entries.len();
-    let committed = a.entries.iter().filter(|e| e.committed).count();
+    let committed = a.stats.committed;
     json!({
         "input": { "path": a.source.input.display().to_string(), "kind": a.source.kind },
         "layout": {
@@ -202,7 +186,7 @@ pub fn text(a: &Analysis) -> String {
         None => kv(&mut o, "HardState", "none recorded".into()),
     }
     let live = a.wal.entries.len();
-    let committed = a.entries.iter().filter(|e| e.committed).count();
+    let committed = a.stats.committed;
     kv(
         &mut o,
         "Log",

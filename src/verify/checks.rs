@@ -213,7 +213,7 @@ pub fn store(a: &Analysis) -> Vec<Finding> {
     let mut out = Vec::new();
     let st = &a.state;
     let at = a.state_index;
-    if a.base_snapshot.is_none() && a.entries.is_empty() {
+    if a.base_snapshot.is_none() && a.wal.entries.is_empty() && a.wal.overwritten.is_empty() {
         return out;
     }
     if st.count(Kind::Cluster) == 0 && (st.count(Kind::Node) > 0 || st.count(Kind::Service) > 0 || at > 0) {

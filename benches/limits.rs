@@ -8,7 +8,7 @@
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
-use swarmsift::analysis::{Analysis, Options};
+use swarmsift::analysis::{Analysis, Detail, Options};
 use swarmsift::crypto::decrypt_record;
 
 fn files(dir: &Path) -> Vec<PathBuf> {
@@ -46,7 +46,7 @@ fn main() {
     let Some(dir) = std::env::var_os("SWARMSIFT_LIMITS_DIR").map(PathBuf::from) else { return };
     let paths = files(&dir);
     // The valid part of each segment (the zero tail of the active one is not data).
-    let a = Analysis::load(&dir, &Options::default()).expect("load");
+    let a = Analysis::load(&dir, &Options { detail: Detail::Structure, ..Default::default() }).expect("load");
     let valid: Vec<(PathBuf, usize)> = paths
         .iter()
         .map(|p| {

@@ -9,10 +9,12 @@
 #                                            kept after GC, 5 snapshots of about 80 MB), measure
 #                                            the machine's limits on the same bytes (page-cache
 #                                            read, CRC-32C, secretbox), then time info, wal --format
-#                                            json, snapshots, state (and verify when the binary has
-#                                            it): wall/user/sys seconds, MB/s, entries/s, peak RSS
+#                                            json, snapshots, state, verify and verify --no-decrypt:
+#                                            wall/user/sys seconds, MB/s, entries/s, peak RSS
 #                                            (/usr/bin/time -v), and each command's ratio to the
-#                                            limits. Results go to benches/results/.
+#                                            limits. Then a second data set with half the WAL (same
+#                                            flags otherwise) shows how peak RSS depends on WAL size.
+#                                            Results go to benches/results/.
 #
 # Needs the Rust toolchain; --synth also needs GNU time (/usr/bin/time, Debian package `time`)
 # and python3. Honours CARGO_TARGET_DIR.
@@ -27,7 +29,10 @@ if [ "${1:-}" = "--synth" ]; then
   shift
   flags=("$@")
   if [ ${#flags[@]} -eq 0 ]; then
-    flags=(--wal-bytes 1400M --snapshot-interval 50000 --keep-old-snapshots 10)
+    # --start: the history ends shortly before today, so the node certificate (90 days, as
+    # Docker issues them) is still valid and `verify` judges the data, not the calendar.
+    flags=(--wal-bytes 1400M --snapshot-interval 50000 --keep-old-snapshots 10
+      --start "$(date -u -d '-30 days' +%Y-%m-%dT%H:%M:%SZ)")
   fi
   mkdir -p benches/results
   out="benches/results/synth-$(date -u +%Y%m%dT%H%M%SZ).txt"
@@ -63,23 +68,61 @@ PY
   awk '{printf "%-26s %12d %10.3f %6d\n", $2, $3, $4, $5}' "$work/limits" | tee -a "$out"
   crc=$(awk '$2 == "crc32c" {print $5}' "$work/limits")
   sbx=$(awk '$2 == "secretbox-decrypt-2-threads" {print $5}' "$work/limits")
-  cmds=("info" "wal --format json" "snapshots" "state")
-  if "$bin" verify --help >/dev/null 2>&1; then cmds+=("verify"); fi
+  cmds=("info" "wal --format json" "snapshots" "state" "verify" "verify --no-decrypt")
   {
     echo
     echo "## commands (data = WAL record bytes + snapshot bytes = $total bytes; ratio = limit MB/s / command MB/s)"
     printf '%-20s %8s %8s %8s %8s %10s %9s %9s %9s\n' COMMAND WALL_S USER_S SYS_S MB/S ENTRIES/S PEAK_MB X_CRC X_SBOX
   } | tee -a "$out"
-  for c in "${cmds[@]}"; do
-    read -r -a args <<< "$c"
-    /usr/bin/time -v -o "$work/t" "$bin" "${args[0]}" "$dir" "${args[@]:1}" > /dev/null 2>&1 || true
+  # run DIR COMMAND...: time one command; sets wall, user, sys, rss.
+  run() {
+    local d=$1
+    shift
+    /usr/bin/time -v -o "$work/t" "$bin" "$1" "$d" "${@:2}" --no-progress > /dev/null 2>&1 || true
     wall=$(awk -F': ' '/Elapsed/ {n = split($2, p, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + p[i]; print s}' "$work/t")
     user=$(awk -F': ' '/User time/ {print $2}' "$work/t")
     sys=$(awk -F': ' '/System time/ {print $2}' "$work/t")
     rss=$(awk -F': ' '/Maximum resident/ {printf "%d", $2 / 1024}' "$work/t")
+  }
+  for c in "${cmds[@]}"; do
+    read -r -a args <<< "$c"
+    run "$dir" "${args[@]}"
     awk -v c="$c" -v w="$wall" -v u="$user" -v s="$sys" -v r="$rss" -v n="$total" -v e="$entries" -v crc="${crc:-0}" -v sbx="${sbx:-0}" \
       'BEGIN {mb = n / w / 1e6; printf "%-20s %8.2f %8.2f %8.2f %8.0f %10.0f %9d %9.1f %9.1f\n", c, w, u, s, mb, e / w, r, (mb > 0 ? crc / mb : 0), (mb > 0 ? sbx / mb : 0)}' | tee -a "$out"
   done
+  # Memory against WAL size: the same flags with half the WAL. Streaming commands should peak at
+  # the same RSS on both (what remains is the live store and one snapshot, not the log).
+  half=()
+  for ((i = 0; i < ${#flags[@]}; i++)); do
+    if [ "${flags[$i]}" = "--wal-bytes" ]; then
+      v=${flags[$((i + 1))]}
+      half+=(--wal-bytes "$(( ${v%M} / 2 ))M")
+      i=$((i + 1))
+    else
+      half+=("${flags[$i]}")
+    fi
+  done
+  rm -rf "$dir"
+  "$bin" synth -o "$work/half" "${half[@]}" --json > /dev/null
+  "$bin" info "$work/half" --format json > "$work/half.json" 2>/dev/null || true
+  read -r hwal hentries < <(python3 - "$work/half.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+print(sum(s["valid_bytes"] for s in d["wal"]["segments"]), d["wal"]["entries"] + d["wal"]["overwritten"])
+PY
+)
+  {
+    echo
+    echo "## peak RSS against WAL size (second data set: ${half[*]})"
+    printf '%-20s %12s %12s\n' COMMAND "PEAK_MB@${wal_bytes}" "PEAK_MB@${hwal}"
+  } | tee -a "$out"
+  for c in "info" "wal --format json" "verify" "verify --no-decrypt" "state"; do
+    read -r -a args <<< "$c"
+    full=$(awk -v c="$c" 'index($0, c " ") == 1 {print $(NF - 2); exit}' <(sed -n '/^## commands/,/^$/p' "$out" | tail -n +3))
+    run "$work/half" "${args[@]}"
+    printf '%-20s %12s %12s\n' "$c" "$full" "$rss" | tee -a "$out"
+  done
+  echo "($hentries entries in the second set)" | tee -a "$out"
   echo "results written to $out"
   exit 0
 fi

@@ -289,6 +289,9 @@ pub struct SnapInfo {
     /// Whether the payload was decrypted and decoded (false: container checks only, see
     /// [`Detail::Structure`]; `valid` then means a sound container).
     pub payload_checked: bool,
+    /// The payload's sizes on the wire, when it was read.
+    #[serde(skip)]
+    pub wire: Option<WireSizes>,
 }
 
 /// Everything known about one input.
@@ -468,6 +471,20 @@ pub struct SnapState {
     pub objects: BTreeMap<String, usize>,
     /// The store, when asked for.
     pub store: Option<Store>,
+    /// Wire sizes, measured during the same walk.
+    pub wire: WireSizes,
+}
+
+/// A snapshot payload's plaintext measured on the wire (no re-encoding): what `snapshots` and
+/// the charts break down.
+#[derive(Debug, Clone, Default)]
+pub struct WireSizes {
+    /// Plaintext `api.Snapshot` bytes.
+    pub plain: u64,
+    /// `ClusterSnapshot` bytes (without its field key and length).
+    pub membership: u64,
+    /// Per `StoreSnapshot` field number 1-10: objects and bytes with their key and length prefix.
+    pub kinds: [(usize, u64); 10],
 }
 
 /// Decrypt and read a snapshot payload without materialising the decoded `api.Snapshot`; with
@@ -498,6 +515,7 @@ pub fn snapshot_state(
         Ok(a)
     }
     let mut buf: &[u8] = &plain;
+    let mut wire_sizes = WireSizes { plain: plain.len() as u64, ..Default::default() };
     let mut version: i32 = 0;
     let mut membership: Option<api::ClusterSnapshot> = None;
     let mut counts = [0usize; 10];
@@ -513,7 +531,9 @@ pub fn snapshot_state(
             2 => {
                 wire(WireType::LengthDelimited, wt, "Snapshot.membership")?;
                 let m = membership.get_or_insert_with(Default::default);
-                m.merge(delimited(&mut buf)?).map_err(bad)?;
+                let body = delimited(&mut buf)?;
+                wire_sizes.membership += body.len() as u64;
+                m.merge(body).map_err(bad)?;
             }
             3 => {
                 wire(WireType::LengthDelimited, wt, "Snapshot.store")?;
@@ -527,6 +547,9 @@ pub fn snapshot_state(
                     }
                     wire(WireType::LengthDelimited, wt, "StoreSnapshot")?;
                     let m = delimited(&mut s)?;
+                    let framed = crate::sizes::field_len(m.len() as u64);
+                    wire_sizes.kinds[tag as usize - 1].0 += 1;
+                    wire_sizes.kinds[tag as usize - 1].1 += framed;
                     let o = match tag {
                         1 => Object::Node(api::Node::decode(m).map_err(bad)?),
                         2 => Object::Service(api::Service::decode(m).map_err(bad)?),
@@ -570,7 +593,13 @@ pub fn snapshot_state(
     } else {
         BTreeMap::new()
     };
-    Ok(SnapState { dek, membership: membership.as_ref().map(Membership::from_snapshot), objects, store })
+    Ok(SnapState {
+        dek,
+        membership: membership.as_ref().map(Membership::from_snapshot),
+        objects,
+        store,
+        wire: wire_sizes,
+    })
 }
 
 /// Entries decoded per parallel batch (two batches are in memory at once).
@@ -776,12 +805,15 @@ impl Analysis {
             segs.push((name.clone(), source.display(&rel), data));
         }
         bar.stage("scanning WAL", seg_bytes.iter().map(|b| b.len() as u64).sum());
-        let wal = wal::read_wal(segs);
+        let wal = wal::read_wal_with(segs, &|b| {
+            source.release(b);
+            bar.inc(b.len() as u64);
+        });
         for b in &seg_bytes {
             source.release(b);
         }
         drop(seg_bytes);
-        bar.inc(bar.len());
+        bar.trace("WAL scanned");
         let encrypted = match layout.kind.encrypted() {
             Some(e) => e,
             None => !deks.is_empty() || layout.key_file.is_some() || looks_encrypted(&wal),
@@ -810,6 +842,7 @@ impl Analysis {
             files.push(snap::read_snap(name, &source.display(&rel), &data));
             source.release(&data);
         }
+        bar.trace("snapshot containers checked");
         let presumptive = (0..files.len())
             .rev()
             .find(|&i| files[i].container_ok && (wal.hard_state.is_none() || files[i].index <= commit));
@@ -857,6 +890,7 @@ impl Analysis {
                 problem: None,
                 has_marker: wal.markers.iter().any(|m| m.index == sf.index && m.term == sf.term),
                 payload_checked: !structure_only,
+                wire: None,
             };
             let mut b = None;
             match w {
@@ -871,6 +905,7 @@ impl Analysis {
                     info.dek = st.dek;
                     info.membership = st.membership.clone();
                     info.objects = st.objects;
+                    info.wire = Some(st.wire);
                     b = st.store.map(|s| (s, st.membership.unwrap_or_default()));
                 }
                 Some(Err(e)) => {

@@ -37,6 +37,10 @@ pub struct VerifyArgs {
     /// node's own engine version found in the store.
     #[arg(long, value_name = "VERSION")]
     pub engine_version: Option<String>,
+    /// Check frames, CRC chains and snapshot containers only: no entry or snapshot payload is
+    /// decrypted or decoded (fast; no key needed).
+    #[arg(long)]
+    pub no_decrypt: bool,
 }
 
 /// `swarmsift salvage PATH -o DIR`.
@@ -102,6 +106,7 @@ pub fn run_verify(args: VerifyArgs, progress: bool) -> Result<u8> {
         read: ReadOptions { no_mmap: args.no_mmap },
         engine_version: args.engine_version,
         progress,
+        no_decrypt: args.no_decrypt,
     };
     let v = crate::verify::verify(&args.path, &opts)?;
     let s = match args.format {

@@ -2,6 +2,11 @@
 //! code (0 = ok, 1 = problems found in the data, 2 = could not run).
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+
+// Decoding allocates and frees millions of small protobuf objects: mimalloc spends about a
+// quarter less CPU on that than glibc's allocator (docs/performance.md) and returns freed memory.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;

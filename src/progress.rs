@@ -5,6 +5,9 @@
 //!   never touched, so piped and JSON output stay clean.
 //! - The bar only appears once a run has lasted [`SHOW_AFTER`]: short runs never flicker.
 //! - Cheap to call from worker threads (an atomic add on a shared bar).
+//! - With `SWARMSIFT_TRACE=1` in the environment, each stage boundary prints the elapsed time and
+//!   the process's resident memory (anonymous and file-backed, and the peak) to stderr: how the
+//!   benchmark numbers in `docs/performance.md` are broken down.
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
@@ -17,6 +20,7 @@ pub const SHOW_AFTER: Duration = Duration::from_millis(400);
 /// A progress bar that may be off.
 pub struct Bar {
     bar: Option<ProgressBar>,
+    trace: bool,
     started: Instant,
     shown: AtomicBool,
 }
@@ -33,11 +37,13 @@ impl Bar {
             );
             b
         });
-        Bar { bar, started: Instant::now(), shown: AtomicBool::new(false) }
+        let trace = std::env::var_os("SWARMSIFT_TRACE").is_some_and(|v| v == "1");
+        Bar { bar, trace, started: Instant::now(), shown: AtomicBool::new(false) }
     }
 
     /// Start a stage of `len` units (bytes).
     pub fn stage(&self, msg: &'static str, len: u64) {
+        self.trace(msg);
         if let Some(b) = &self.bar {
             b.set_message(msg);
             b.set_length(len);
@@ -67,8 +73,16 @@ impl Bar {
 
     /// Remove the bar from the terminal.
     pub fn finish(&self) {
+        self.trace("done");
         if let Some(b) = &self.bar {
             b.finish_and_clear();
+        }
+    }
+
+    /// With `SWARMSIFT_TRACE=1`: elapsed time and resident memory, on stderr.
+    pub fn trace(&self, what: &str) {
+        if self.trace {
+            eprintln!("[trace {:>7.2}s {}] {what}", self.started.elapsed().as_secs_f64(), memory_line());
         }
     }
 
@@ -80,8 +94,30 @@ impl Bar {
     }
 }
 
+/// `rss N MB (anon A, file F), peak P MB` from `/proc/self/status` (empty elsewhere).
+fn memory_line() -> String {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kb = |key: &str| -> u64 {
+        status
+            .lines()
+            .find(|l| l.starts_with(key))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    format!(
+        "rss {} MB (anon {}, file {}), peak {} MB",
+        kb("VmRSS:") / 1024,
+        kb("RssAnon:") / 1024,
+        kb("RssFile:") / 1024,
+        kb("VmHWM:") / 1024
+    )
+}
+
 impl Drop for Bar {
     fn drop(&mut self) {
-        self.finish();
+        if let Some(b) = &self.bar {
+            b.finish_and_clear();
+        }
     }
 }

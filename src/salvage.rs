@@ -839,6 +839,7 @@ pub fn salvage(input: &Path, out: &Path, opts: &SalvageOptions) -> Result<Salvag
         read: opts.read,
         engine_version: opts.engine_version.clone(),
         progress: false,
+        no_decrypt: false,
     };
     let (verdict, vf, verifies) = match verify::verify(out, &vopts) {
         Ok(v) => {

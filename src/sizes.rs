@@ -13,7 +13,7 @@
 //! API responses and of a node's assignment stream are estimates built from those exact object
 //! sizes plus protobuf framing.
 
-use crate::analysis::{Analysis, decode_snapshot};
+use crate::analysis::{Analysis, WireSizes, decode_snapshot};
 use crate::docker_api as dapi;
 use crate::pb::docker::swarmkit::v1 as api;
 use crate::report::table::Table;
@@ -228,12 +228,49 @@ pub fn snapshot_sizes(file: &str, term: u64, index: u64, file_bytes: u64, s: Opt
     }
 }
 
-/// Break down every snapshot file of an input (decrypting each again).
+/// Break down a snapshot from the sizes measured on the wire while it was loaded.
+pub fn snapshot_sizes_from_wire(file: &str, term: u64, index: u64, file_bytes: u64, w: &WireSizes) -> SnapshotSizes {
+    // StoreSnapshot field numbers 1-10.
+    let field = |k: Kind| match k {
+        Kind::Node => 0,
+        Kind::Service => 1,
+        Kind::Network => 2,
+        Kind::Task => 3,
+        Kind::Cluster => 4,
+        Kind::Secret => 5,
+        Kind::Resource => 6,
+        Kind::Extension => 7,
+        Kind::Config => 8,
+        Kind::Volume => 9,
+    };
+    let kinds: Vec<KindBytes> = SNAPSHOT_KINDS
+        .iter()
+        .map(|&k| KindBytes { kind: k.plural(), count: w.kinds[field(k)].0, bytes: w.kinds[field(k)].1 })
+        .collect();
+    let used: u64 = kinds.iter().map(|k| k.bytes).sum::<u64>() + w.membership;
+    SnapshotSizes {
+        file: file.to_string(),
+        term,
+        index,
+        bytes: file_bytes,
+        valid: true,
+        plain_bytes: w.plain,
+        kinds,
+        membership_bytes: w.membership,
+        framing_bytes: file_bytes.saturating_sub(used),
+    }
+}
+
+/// Break down every snapshot file of an input (from the sizes measured at load time, or by
+/// decrypting it again when the load did not read payloads).
 pub fn all_snapshot_sizes(a: &Analysis) -> Vec<SnapshotSizes> {
     a.snapshots
         .iter()
         .enumerate()
         .map(|(i, s)| {
+            if let (true, Some(w)) = (s.valid, &s.wire) {
+                return snapshot_sizes_from_wire(&s.file, s.term, s.index, s.bytes, w);
+            }
             let dec = if s.valid {
                 a.snap_payloads
                     .get(i)

@@ -452,18 +452,34 @@ impl WalLog {
 
 /// Scan every segment (in parallel) and assemble the log.
 pub fn read_wal(segments: Vec<(String, String, Bytes)>) -> WalLog {
+    read_wal_with(segments, &|_| {})
+}
+
+/// [`read_wal`], calling `done` with each segment's bytes as soon as its scan is over (to release
+/// mapped pages: assembling the log reads only record headers, not entry data).
+pub fn read_wal_with(segments: Vec<(String, String, Bytes)>, done: &(dyn Fn(&[u8]) + Sync)) -> WalLog {
     use rayon::prelude::*;
     let n = segments.len();
     let scans: Vec<SegmentScan> = segments
         .par_iter()
         .enumerate()
-        .map(|(i, (name, disp, data))| scan_segment(name, disp, data, i + 1 == n))
+        .map(|(i, (name, disp, data))| {
+            let s = scan_segment(name, disp, data, i + 1 == n);
+            done(data);
+            s
+        })
         .collect();
-    assemble(scans)
+    assemble_with(scans, &|si| done(&segments[si].2))
 }
 
 /// Build the log from segment scans (in name order).
 pub fn assemble(segments: Vec<SegmentScan>) -> WalLog {
+    assemble_with(segments, &|_| {})
+}
+
+/// [`assemble`], calling `done` with each segment's number once its records are read (reading
+/// record headers faults in the pages around them: the caller may release them again).
+pub fn assemble_with(segments: Vec<SegmentScan>, done: &dyn Fn(usize)) -> WalLog {
     let mut log = WalLog::default();
     for (i, seg) in segments.iter().enumerate() {
         log.findings.extend(seg.findings.iter().cloned());
@@ -635,6 +651,7 @@ pub fn assemble(segments: Vec<SegmentScan>) -> WalLog {
                 _ => {}
             }
         }
+        done(si);
     }
     log.segments = segments;
     // A snapshot (e.g. received from the leader) covers everything up to its marker's index.

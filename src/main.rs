@@ -477,15 +477,7 @@ fn timeline_keep(a: &Analysis, e: &swarmsift::history::Event, f: &report::state:
     true
 }
 
-/// mimalloc's `mi_option_purge_delay` (mimalloc.h: the 16th option in both v2 and v3).
-const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
-
 fn main() -> ExitCode {
-    // Never hand freed pages back to the OS during a run: a decode frees and reallocates the same
-    // amounts over and over, and each purge made the kernel zero fresh pages again (a third of
-    // `verify`'s time went to page clearing). Peak RSS is unchanged; the process is short-lived.
-    // SAFETY: sets a global allocator option; no preconditions.
-    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {

@@ -12,6 +12,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     ];
     println!("cargo:rerun-if-changed=proto");
     let fds = protox::compile(files, ["proto"])?;
+    // The same descriptors, for the wire validator (src/wirecheck.rs).
+    let out = std::path::PathBuf::from(std::env::var("OUT_DIR")?);
+    std::fs::write(out.join("descriptors.bin"), prost::Message::encode_to_vec(&fds))?;
     let mut cfg = prost_build::Config::new();
     cfg.bytes(["."]);
     cfg.include_file("_protos.rs");

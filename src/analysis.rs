@@ -11,7 +11,8 @@
 //! - Entries are decrypted and decoded in parallel in bounded chunks; full objects are applied
 //!   to the store and dropped. How much is kept, and how much is decoded at all, is the
 //!   caller's [`Detail`]: a summary of every entry ([`Detail::Entries`]), only of the entries
-//!   worth a look ([`Detail::Notable`]: memory does not grow with the WAL), or nothing beyond
+//!   worth a look ([`Detail::Notable`]: memory does not grow with the WAL; [`Detail::Check`]
+//!   also skips building objects the final state does not need), or nothing beyond
 //!   the containers ([`Detail::Structure`]: the replay decodes what a state needs).
 //! - Mapped pages of the input are released as soon as a stage is done with them
 //!   ([`Source::release`]), so resident memory tracks the work in flight, not the input size.
@@ -73,6 +74,12 @@ pub enum Detail {
     /// uncommitted, overwritten, undecryptable or undecodable ones. Memory does not grow with
     /// the size of a healthy WAL (`info`, `verify`).
     Notable,
+    /// As [`Detail::Notable`], but what the final state does not need is checked on the wire
+    /// ([`crate::wirecheck`]: accepts and rejects what prost does) instead of being decoded into
+    /// objects: normal entries covered by the base snapshot, and snapshots other than the base.
+    /// Their summaries carry verbs and kinds, not IDs or names; anything rejected is decoded in
+    /// full for prost's own error (`verify`, `info`).
+    Check,
     /// Only containers: WAL frames and CRC chain, snapshot files' CRC and metadata. No payload is
     /// decrypted: snapshots that are sound containers count as valid until a replay reads them,
     /// [`Analysis::entries`] is empty and [`Analysis::state`] is the empty store at index 0.
@@ -495,6 +502,19 @@ pub fn snapshot_state(
     deks: &[Dek],
     build: bool,
 ) -> std::result::Result<SnapState, String> {
+    snapshot_state_with(payload, encrypted, deks, build, false)
+}
+
+/// [`snapshot_state`]; with `on_wire` (and without `build`), each object is checked on the wire
+/// ([`crate::wirecheck`]) instead of decoded, and decoded only when the check rejects it.
+pub fn snapshot_state_with(
+    payload: &[u8],
+    encrypted: bool,
+    deks: &[Dek],
+    build: bool,
+    on_wire: bool,
+) -> std::result::Result<SnapState, String> {
+    let on_wire = on_wire && !build;
     use prost::encoding::{DecodeContext, WireType, decode_key, decode_varint, skip_field};
     let (plain, dek) = open_payload(payload, encrypted, deks).map_err(|e| format!("cannot decrypt: {e}"))?;
     let bad = |e: prost::DecodeError| format!("decrypted data is not an api.Snapshot: {e}");
@@ -550,6 +570,10 @@ pub fn snapshot_state(
                     let framed = crate::sizes::field_len(m.len() as u64);
                     wire_sizes.kinds[tag as usize - 1].0 += 1;
                     wire_sizes.kinds[tag as usize - 1].1 += framed;
+                    if on_wire && crate::wirecheck::check(SNAPSHOT_TYPES[tag as usize - 1], m).is_ok() {
+                        counts[tag as usize - 1] += 1;
+                        continue;
+                    }
                     let o = match tag {
                         1 => Object::Node(api::Node::decode(m).map_err(bad)?),
                         2 => Object::Service(api::Service::decode(m).map_err(bad)?),
@@ -602,6 +626,20 @@ pub fn snapshot_state(
     })
 }
 
+/// Message names of `StoreSnapshot` fields 1-10.
+const SNAPSHOT_TYPES: [&str; 10] = [
+    "docker.swarmkit.v1.Node",
+    "docker.swarmkit.v1.Service",
+    "docker.swarmkit.v1.Network",
+    "docker.swarmkit.v1.Task",
+    "docker.swarmkit.v1.Cluster",
+    "docker.swarmkit.v1.Secret",
+    "docker.swarmkit.v1.Resource",
+    "docker.swarmkit.v1.Extension",
+    "docker.swarmkit.v1.Config",
+    "docker.swarmkit.v1.Volume",
+];
+
 /// Entries decoded per parallel batch (two batches are in memory at once).
 const ENTRY_CHUNK: usize = 2048;
 
@@ -631,6 +669,63 @@ fn conf_change_name(t: i32) -> &'static str {
 }
 
 pub(crate) fn decode_entry(e: &EntryRec, encrypted: bool, deks: &[Dek], display: &str) -> Decoded {
+    decode_entry_with(e, encrypted, deks, display, false)
+}
+
+/// The store actions of an `InternalRaftRequest` checked on the wire: request ID and each
+/// action's verb and kind (no object is built). `None` when the wire check rejects it.
+fn request_on_wire(plain: &[u8]) -> Option<Payload> {
+    use prost::encoding::{DecodeContext, WireType, decode_key, decode_varint, skip_field};
+    crate::wirecheck::check("docker.swarmkit.v1.InternalRaftRequest", plain).ok()?;
+    fn delimited<'a>(buf: &mut &'a [u8]) -> Option<&'a [u8]> {
+        let len = usize::try_from(decode_varint(buf).ok()?).ok()?;
+        let (a, b) = (buf.get(..len)?, buf.get(len..)?);
+        *buf = b;
+        Some(a)
+    }
+    let (mut buf, mut request_id, mut actions) = (plain, 0u64, Vec::new());
+    while !buf.is_empty() {
+        match decode_key(&mut buf).ok()? {
+            (1, WireType::Varint) => request_id = decode_varint(&mut buf).ok()?,
+            (2, WireType::LengthDelimited) => {
+                let mut a = delimited(&mut buf)?;
+                let (mut verb, mut target) = (0i32, None);
+                while !a.is_empty() {
+                    match decode_key(&mut a).ok()? {
+                        (1, WireType::Varint) => verb = decode_varint(&mut a).ok()? as i32,
+                        (t @ 2..=11, WireType::LengthDelimited) => {
+                            delimited(&mut a)?;
+                            target = Some(t);
+                        }
+                        (t, w) => skip_field(w, t, &mut a, DecodeContext::default()).ok()?,
+                    }
+                }
+                let kind = match target {
+                    Some(2) => Kind::Node,
+                    Some(3) => Kind::Service,
+                    Some(4) => Kind::Task,
+                    Some(5) => Kind::Network,
+                    Some(6) => Kind::Cluster,
+                    Some(7) => Kind::Secret,
+                    Some(8) => Kind::Resource,
+                    Some(9) => Kind::Extension,
+                    Some(10) => Kind::Config,
+                    Some(_) => Kind::Volume,
+                    None => Kind::Resource,
+                };
+                let name = if target.is_none() { "(no object)".to_string() } else { String::new() };
+                actions.push(ActionSummary { verb: Verb::from_i32(verb), kind, id: String::new(), name, version: 0 });
+            }
+            (t, w) => skip_field(w, t, &mut buf, DecodeContext::default()).ok()?,
+        }
+    }
+    Some(Payload::Request { request_id, actions })
+}
+
+/// [`decode_entry`]; with `on_wire`, a normal entry is checked on the wire and summarised by
+/// verbs and kinds instead of being decoded into objects (it is decoded in full when the check
+/// rejects it, for prost's error text). For entries whose actions will not be applied.
+pub(crate) fn decode_entry_with(e: &EntryRec, encrypted: bool, deks: &[Dek], display: &str, on_wire: bool) -> Decoded {
     let mut summary = DecodedEntry {
         index: e.index,
         term: e.term,
@@ -662,6 +757,12 @@ pub(crate) fn decode_entry(e: &EntryRec, encrypted: bool, deks: &[Dek], display:
     };
     if plain.is_empty() {
         return Decoded { summary, actions, conf };
+    }
+    if on_wire && e.etype == 0 {
+        if let Some(p) = request_on_wire(&plain) {
+            summary.payload = p;
+            return Decoded { summary, actions, conf };
+        }
     }
     match e.etype {
         0 => match api::InternalRaftRequest::decode(plain.as_slice()) {
@@ -864,7 +965,9 @@ impl Analysis {
                         return None;
                     }
                     let payload = sf.payload.as_deref().unwrap_or(&[]);
-                    let r = sf.container_ok.then(|| snapshot_state(payload, encrypted, &deks, Some(i) == presumptive));
+                    let build = Some(i) == presumptive;
+                    let on_wire = opts.detail == Detail::Check && !build;
+                    let r = sf.container_ok.then(|| snapshot_state_with(payload, encrypted, &deks, build, on_wire));
                     source.release(payload);
                     bar.inc(payload.len() as u64);
                     r
@@ -991,7 +1094,9 @@ impl Analysis {
             let out = chunk
                 .par_iter()
                 .map(|e| {
-                    let mut d = decode_entry(e, encrypted, &deks, wal.seg_display(e.seg));
+                    let covered = base_snapshot.is_some() && e.overwritten_by.is_none() && e.index <= base_index;
+                    let on_wire = opts.detail == Detail::Check && covered;
+                    let mut d = decode_entry_with(e, encrypted, &deks, wal.seg_display(e.seg), on_wire);
                     let applies = e.overwritten_by.is_none() && e.index <= commit && e.index > base_index;
                     if !applies {
                         d.actions = Vec::new();

@@ -8,14 +8,13 @@
 //! snapshots and WAL ranges of several copies; `--state`, `--diff` and `--timeline` run those
 //! views over the merged history.
 
-use crate::analysis::{self, Options};
+use crate::analysis::Detail;
 use crate::archive::{self, Archive};
 use crate::chart::{self, Chart, convergence, recovery, snapshots, tasks};
 use crate::docker_api::Redaction;
 use crate::error::{Error, Result};
 use crate::replay::{self, Point};
 use crate::report;
-use crate::source::ReadOptions;
 use clap::{Args, ValueEnum};
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -35,37 +34,10 @@ pub enum ChartKind {
     Tasks,
 }
 
-/// Output format of the numbers.
-#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NumbersFormat {
-    /// Tables.
-    Text,
-    /// JSON.
-    Json,
-}
-
-/// Input options shared by `chart` and `archive`.
-#[derive(Args, Debug, Clone)]
-pub struct InputArgs {
-    /// File holding the unlock key (SWMKEY-1-...), needed when autolock is on. The key can also be
-    /// given in the SWARMSIFT_UNLOCK_KEY environment variable.
-    #[arg(long, value_name = "FILE")]
-    pub unlock_key_file: Option<PathBuf>,
-    /// Read files into memory instead of memory-mapping them.
-    #[arg(long)]
-    pub no_mmap: bool,
-}
-
-impl InputArgs {
-    fn options(&self) -> Result<Options> {
-        Ok(Options {
-            unlock_key: analysis::unlock_key_from(self.unlock_key_file.as_deref())?,
-            read: ReadOptions { no_mmap: self.no_mmap },
-            allow_no_keys: false,
-            ..Default::default()
-        })
-    }
-}
+/// Output format of the numbers (the shared [`crate::cli::Format`]).
+pub use crate::cli::Format as NumbersFormat;
+/// Input options shared by `chart` and `archive` (the shared [`crate::cli::KeyArgs`]).
+pub use crate::cli::KeyArgs as InputArgs;
 
 /// Charts as SVG or PNG (by the -o extension), with the same numbers printed as tables or JSON:
 /// recovery (restart cost at every raft index), convergence (running vs desired after
@@ -261,7 +233,7 @@ pub fn run_chart_to(args: &ChartArgs, out: &mut dyn Write) -> Result<u8> {
     if let Some(c) = &args.calibration {
         recovery::Calibration::parse(c)?;
     }
-    let ar = archive::load(&args.paths, &args.input.options()?)?;
+    let ar = archive::load(&args.paths, &args.input.options(Detail::Entries, false)?)?;
     let c = compute(args.kind, &ar, args.calibration.as_deref())?;
     if let Some(o) = &args.output {
         c.write(o, size)?;
@@ -294,7 +266,7 @@ pub fn run_archive(args: &ArchiveArgs) -> Result<u8> {
 
 /// [`run_archive`] printing to `out`.
 pub fn run_archive_to(args: &ArchiveArgs, out: &mut dyn Write) -> Result<u8> {
-    let ar = archive::load(&args.paths, &args.input.options()?)?;
+    let ar = archive::load(&args.paths, &args.input.options(Detail::Entries, false)?)?;
     let a = &ar.merged;
     let red = Redaction { show_secrets: args.show_secrets };
     let json = args.format == NumbersFormat::Json;

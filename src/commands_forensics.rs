@@ -3,20 +3,12 @@
 //! to 2 in `main`).
 
 use crate::error::{Error, Result};
-use crate::source::ReadOptions;
-use clap::{Args, ValueEnum};
+use clap::Args;
 use std::io::Write;
 use std::path::PathBuf;
 
-/// Output format.
-#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Format {
-    /// Human-readable text.
-    #[default]
-    Text,
-    /// One JSON document.
-    Json,
-}
+pub use crate::cli::Format;
+use crate::cli::KeyArgs;
 
 /// `swarmsift verify PATH`.
 #[derive(Args, Debug, Clone)]
@@ -26,13 +18,10 @@ pub struct VerifyArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
-    /// File holding the unlock key (SWMKEY-1-...), when autolock is on (or SWARMSIFT_UNLOCK_KEY).
-    /// Without it an autolocked manager is checked for structure only.
-    #[arg(long, value_name = "FILE")]
-    pub unlock_key_file: Option<PathBuf>,
-    /// Read files into memory instead of memory-mapping them.
-    #[arg(long)]
-    pub no_mmap: bool,
+    /// Unlock key (without it an autolocked manager is checked for structure only; it is the
+    /// same for every manager of a cluster) and read mode.
+    #[command(flatten)]
+    pub input: KeyArgs,
     /// Docker engine version to judge consequences for (e.g. 20.10, 24.0, 28.1); default: the
     /// node's own engine version found in the store.
     #[arg(long, value_name = "VERSION")]
@@ -54,12 +43,10 @@ pub struct SalvageArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
-    /// File holding the unlock key (SWMKEY-1-...), when autolock is on (or SWARMSIFT_UNLOCK_KEY).
-    #[arg(long, value_name = "FILE")]
-    pub unlock_key_file: Option<PathBuf>,
-    /// Read files into memory instead of memory-mapping them.
-    #[arg(long)]
-    pub no_mmap: bool,
+    /// Unlock key (without it an autolocked manager is checked for structure only; it is the
+    /// same for every manager of a cluster) and read mode.
+    #[command(flatten)]
+    pub input: KeyArgs,
     /// Docker engine version the copy is meant for (see `verify --engine-version`).
     #[arg(long, value_name = "VERSION")]
     pub engine_version: Option<String>,
@@ -74,13 +61,10 @@ pub struct ManagersArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
-    /// File holding the unlock key (SWMKEY-1-...), when autolock is on (or SWARMSIFT_UNLOCK_KEY);
-    /// the unlock key is the same for every manager of a cluster.
-    #[arg(long, value_name = "FILE")]
-    pub unlock_key_file: Option<PathBuf>,
-    /// Read files into memory instead of memory-mapping them.
-    #[arg(long)]
-    pub no_mmap: bool,
+    /// Unlock key (without it an autolocked manager is checked for structure only; it is the
+    /// same for every manager of a cluster) and read mode.
+    #[command(flatten)]
+    pub input: KeyArgs,
 }
 
 fn emit(s: &str) -> Result<()> {
@@ -100,10 +84,10 @@ fn json_out(v: &serde_json::Value) -> String {
 
 /// Run `verify`.
 pub fn run_verify(args: VerifyArgs, progress: bool) -> Result<u8> {
-    let unlock_key = crate::analysis::unlock_key_from(args.unlock_key_file.as_deref())?;
+    let unlock_key = crate::analysis::unlock_key_from(args.input.unlock_key_file.as_deref())?;
     let opts = crate::verify::VerifyOptions {
         unlock_key,
-        read: ReadOptions { no_mmap: args.no_mmap },
+        read: args.input.read(),
         engine_version: args.engine_version,
         progress,
         no_decrypt: args.no_decrypt,
@@ -119,12 +103,9 @@ pub fn run_verify(args: VerifyArgs, progress: bool) -> Result<u8> {
 
 /// Run `salvage`.
 pub fn run_salvage(args: SalvageArgs) -> Result<u8> {
-    let unlock_key = crate::analysis::unlock_key_from(args.unlock_key_file.as_deref())?;
-    let opts = crate::salvage::SalvageOptions {
-        unlock_key,
-        read: ReadOptions { no_mmap: args.no_mmap },
-        engine_version: args.engine_version,
-    };
+    let unlock_key = crate::analysis::unlock_key_from(args.input.unlock_key_file.as_deref())?;
+    let opts =
+        crate::salvage::SalvageOptions { unlock_key, read: args.input.read(), engine_version: args.engine_version };
     let rep = crate::salvage::salvage(&args.path, &args.output, &opts)?;
     let s = match args.format {
         Format::Json => json_out(&serde_json::to_value(&rep).unwrap_or_default()),
@@ -136,8 +117,8 @@ pub fn run_salvage(args: SalvageArgs) -> Result<u8> {
 
 /// Run `managers`.
 pub fn run_managers(args: ManagersArgs) -> Result<u8> {
-    let unlock_key = crate::analysis::unlock_key_from(args.unlock_key_file.as_deref())?;
-    let read = ReadOptions { no_mmap: args.no_mmap };
+    let unlock_key = crate::analysis::unlock_key_from(args.input.unlock_key_file.as_deref())?;
+    let read = args.input.read();
     let rep = crate::managers::compare(&args.paths, unlock_key, read)?;
     let s = match args.format {
         Format::Json => json_out(&serde_json::to_value(&rep).unwrap_or_default()),

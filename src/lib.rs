@@ -8,6 +8,7 @@
 pub mod analysis;
 pub mod archive;
 pub mod chart;
+pub mod cli;
 pub mod commands_chart;
 pub mod commands_forensics;
 pub mod commands_synth;
@@ -30,6 +31,7 @@ pub mod store;
 pub mod synth;
 pub mod verify;
 pub mod wal;
+pub mod wirecheck;
 
 pub mod pb {
     //! Generated protobuf types (prost), from our own `.proto` subset under `proto/`.

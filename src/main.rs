@@ -1,7 +1,8 @@
 //! The `swarmsift` command line. Thin: parses flags, calls the library, prints, sets the exit
 //! code (0 = ok, 1 = problems found in the data, 2 = could not run).
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
+use swarmsift::cli::{Format, KeyArgs};
 
 // Decoding allocates and frees millions of small protobuf objects: mimalloc spends about a
 // quarter less CPU on that than glibc's allocator (docs/performance.md) and returns freed memory.
@@ -10,11 +11,10 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use swarmsift::analysis::{self, Analysis, Detail, Options};
+use swarmsift::analysis::{Analysis, Detail, Options};
 use swarmsift::docker_api::Redaction;
 use swarmsift::replay::{self, Point};
 use swarmsift::report;
-use swarmsift::source::ReadOptions;
 use swarmsift::store::Kind;
 
 #[derive(Parser, Debug)]
@@ -42,13 +42,8 @@ struct Common {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
-    /// File holding the unlock key (SWMKEY-1-...), needed when autolock is on. The key can also be
-    /// given in the SWARMSIFT_UNLOCK_KEY environment variable.
-    #[arg(long, value_name = "FILE")]
-    unlock_key_file: Option<PathBuf>,
-    /// Read files into memory instead of memory-mapping them (safer if a daemon may still write).
-    #[arg(long)]
-    no_mmap: bool,
+    #[command(flatten)]
+    input: KeyArgs,
     /// Show secret data, config data, keys and env values instead of redacting them.
     #[arg(long)]
     show_secrets: bool,
@@ -119,12 +114,6 @@ impl FilterArgs {
             state: self.state.as_ref().map(|s| s.to_ascii_lowercase()),
         })
     }
-}
-
-#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
-enum Format {
-    Text,
-    Json,
 }
 
 #[derive(Subcommand, Debug)]
@@ -219,8 +208,7 @@ enum Cmd {
 
 /// Options for loading one input.
 fn options(c: &Common, detail: Detail, progress: bool) -> Result<Options, swarmsift::error::Error> {
-    let unlock_key = analysis::unlock_key_from(c.unlock_key_file.as_deref())?;
-    Ok(Options { unlock_key, read: ReadOptions { no_mmap: c.no_mmap }, allow_no_keys: c.no_decrypt, detail, progress })
+    Ok(Options { allow_no_keys: c.no_decrypt, ..c.input.options(detail, progress)? })
 }
 
 fn emit(s: &str) -> bool {
@@ -242,13 +230,14 @@ fn run(cli: Cli) -> Result<u8, swarmsift::error::Error> {
     let progress = !(cli.quiet || cli.no_progress);
     // Every entry decoded, summaries kept (history, timeline, times).
     let load = |c: &Common| Analysis::load(&c.path, &options(c, Detail::Entries, progress)?);
-    // Every entry decoded and checked, only notable ones kept: memory does not grow with the WAL.
-    let load_notable = |c: &Common| Analysis::load(&c.path, &options(c, Detail::Notable, progress)?);
+    // Every entry and snapshot checked (what the final state does not need on the wire only),
+    // only notable entries kept: memory does not grow with the WAL.
+    let load_checked = |c: &Common| Analysis::load(&c.path, &options(c, Detail::Check, progress)?);
     // Containers only: a replay decodes what the state needs.
     let load_structure = |c: &Common| Analysis::load(&c.path, &options(c, Detail::Structure, progress)?);
     match cli.cmd {
         Cmd::Info(c) => {
-            let a = load_notable(&c)?;
+            let a = load_checked(&c)?;
             let s = match c.format {
                 Format::Json => json_out(&report::info::json(&a)),
                 Format::Text => report::info::text(&a),
@@ -276,7 +265,7 @@ fn run(cli: Cli) -> Result<u8, swarmsift::error::Error> {
             Ok(if a.has_errors() { 1 } else { 0 })
         }
         Cmd::Snapshots(c) => {
-            let a = load_notable(&c)?;
+            let a = load_checked(&c)?;
             let s = match c.format {
                 Format::Json => json_out(&report::walcmd::snapshots_json(&a)),
                 Format::Text => {

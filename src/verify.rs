@@ -605,7 +605,7 @@ pub fn verify(path: &Path, opts: &VerifyOptions) -> Result<Verification> {
     let lo = Options {
         unlock_key: opts.unlock_key.clone(),
         read: opts.read,
-        detail: if opts.no_decrypt { crate::analysis::Detail::Structure } else { crate::analysis::Detail::Notable },
+        detail: if opts.no_decrypt { crate::analysis::Detail::Structure } else { crate::analysis::Detail::Check },
         progress: opts.progress,
         ..Default::default()
     };

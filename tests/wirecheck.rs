@@ -1,0 +1,150 @@
+//! Specification of the wire validator (`swarmsift::wirecheck`), which `verify` and `info` use
+//! instead of decoding what the final state does not need:
+//! - On every entry and snapshot object of the real captures it agrees with prost: all accepted.
+//! - It is never more lenient than prost: over thousands of damaged variants of real payloads
+//!   (bit flips, truncations, inserted bytes), whatever it accepts prost decodes too.
+//! - A `Detail::Check` load reports the same counts, findings and final state as a full one.
+
+mod common;
+
+use prost::Message;
+use swarmsift::analysis::{Analysis, Detail, Options};
+use swarmsift::crypto::decrypt_record;
+use swarmsift::keys::UnlockKey;
+use swarmsift::pb::docker::swarmkit::v1 as api;
+use swarmsift::wirecheck::check;
+
+fn load(scenario: &str, detail: Detail) -> Analysis {
+    let unlock_key = common::unlock_key(scenario).map(|k| UnlockKey::parse(&k).unwrap());
+    let p = common::scenario(scenario).join("swarm.tar.gz");
+    Analysis::load(&p, &Options { unlock_key, detail, ..Default::default() }).unwrap()
+}
+
+/// Decrypted normal-entry payloads of a capture.
+fn payloads(a: &Analysis) -> Vec<Vec<u8>> {
+    a.wal
+        .entries
+        .iter()
+        .filter(|e| e.etype == 0 && !e.data.is_empty())
+        .filter_map(|e| decrypt_record(&e.data, &a.deks).ok().map(|d| d.plaintext))
+        .filter(|p| !p.is_empty())
+        .collect()
+}
+
+/// Snapshot store objects of a capture: (message name, bytes).
+fn snapshot_objects(a: &Analysis) -> Vec<(&'static str, Vec<u8>)> {
+    let mut out = Vec::new();
+    for p in a.snap_payloads.iter().flatten() {
+        let plain = decrypt_record(p, &a.deks).unwrap().plaintext;
+        let s = api::Snapshot::decode(plain.as_slice()).unwrap();
+        let st = s.store.unwrap_or_default();
+        let name = |n: &str| -> &'static str { Box::leak(format!("docker.swarmkit.v1.{n}").into_boxed_str()) };
+        out.extend(st.nodes.iter().map(|o| (name("Node"), o.encode_to_vec())));
+        out.extend(st.services.iter().map(|o| (name("Service"), o.encode_to_vec())));
+        out.extend(st.tasks.iter().map(|o| (name("Task"), o.encode_to_vec())));
+        out.extend(st.networks.iter().map(|o| (name("Network"), o.encode_to_vec())));
+        out.extend(st.clusters.iter().map(|o| (name("Cluster"), o.encode_to_vec())));
+        out.extend(st.secrets.iter().map(|o| (name("Secret"), o.encode_to_vec())));
+        out.extend(st.configs.iter().map(|o| (name("Config"), o.encode_to_vec())));
+    }
+    out
+}
+
+fn prost_accepts(name: &str, b: &[u8]) -> bool {
+    match name {
+        "docker.swarmkit.v1.InternalRaftRequest" => api::InternalRaftRequest::decode(b).is_ok(),
+        "docker.swarmkit.v1.Node" => api::Node::decode(b).is_ok(),
+        "docker.swarmkit.v1.Service" => api::Service::decode(b).is_ok(),
+        "docker.swarmkit.v1.Task" => api::Task::decode(b).is_ok(),
+        "docker.swarmkit.v1.Network" => api::Network::decode(b).is_ok(),
+        "docker.swarmkit.v1.Cluster" => api::Cluster::decode(b).is_ok(),
+        "docker.swarmkit.v1.Secret" => api::Secret::decode(b).is_ok(),
+        "docker.swarmkit.v1.Config" => api::Config::decode(b).is_ok(),
+        other => panic!("no prost type for {other}"),
+    }
+}
+
+/// A small deterministic generator (xorshift).
+struct Rng(u64);
+impl Rng {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 % n.max(1) as u64) as usize
+    }
+}
+
+#[test]
+fn accepts_every_real_payload() {
+    for scenario in ["churn", "autolock"] {
+        let a = load(scenario, Detail::Entries);
+        let ps = payloads(&a);
+        assert!(ps.len() > 20, "{scenario}");
+        for p in &ps {
+            assert!(check("docker.swarmkit.v1.InternalRaftRequest", p).is_ok());
+        }
+        for (name, o) in snapshot_objects(&a) {
+            assert!(check(name, &o).is_ok(), "{scenario}: {name}");
+        }
+    }
+}
+
+#[test]
+fn never_more_lenient_than_prost_on_damaged_payloads() {
+    let a = load("churn", Detail::Entries);
+    let mut cases: Vec<(&'static str, Vec<u8>)> =
+        payloads(&a).into_iter().map(|p| ("docker.swarmkit.v1.InternalRaftRequest", p)).collect();
+    cases.extend(snapshot_objects(&a).into_iter().step_by(3));
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let (mut rejected_both, mut accepted_both, mut stricter) = (0, 0, 0);
+    for (name, clean) in &cases {
+        for _ in 0..40 {
+            let mut b = clean.clone();
+            match rng.below(4) {
+                0 => {
+                    let i = rng.below(b.len());
+                    b[i] ^= 1 << rng.below(8);
+                }
+                1 => b.truncate(rng.below(b.len())),
+                2 => {
+                    let i = rng.below(b.len());
+                    b.insert(i, rng.below(256) as u8);
+                }
+                _ => {
+                    let i = rng.below(b.len());
+                    b[i] = 0xff;
+                }
+            }
+            let ours = check(name, &b).is_ok();
+            let theirs = prost_accepts(name, &b);
+            assert!(!ours || theirs, "{name}: the wire check accepts what prost rejects: {b:02x?}");
+            match (ours, theirs) {
+                (true, true) => accepted_both += 1,
+                (false, false) => rejected_both += 1,
+                _ => stricter += 1,
+            }
+        }
+    }
+    // The check is meant to agree, not merely to be strict: rejecting what prost accepts would
+    // only cost time (a full decode), but it should be rare.
+    assert!(rejected_both > 1000 && accepted_both > 1000, "{rejected_both} {accepted_both}");
+    assert!(stricter * 100 < rejected_both + accepted_both, "stricter than prost on {stricter} inputs");
+}
+
+#[test]
+fn a_checked_load_reports_what_a_full_load_does() {
+    for scenario in ["churn", "autolock", "big-wal"] {
+        let full = load(scenario, Detail::Entries);
+        let checked = load(scenario, Detail::Check);
+        assert_eq!(checked.stats.entries, full.stats.entries);
+        assert_eq!(checked.stats.committed, full.stats.committed);
+        assert_eq!(checked.stats.by_action, full.stats.by_action, "{scenario}");
+        let codes = |a: &Analysis| a.findings.iter().map(|f| (f.code, f.index, f.offset)).collect::<Vec<_>>();
+        assert_eq!(codes(&checked), codes(&full), "{scenario}");
+        assert!(checked.state == full.state, "{scenario}");
+        for (x, y) in checked.snapshots.iter().zip(&full.snapshots) {
+            assert_eq!((x.valid, &x.objects, &x.membership), (y.valid, &y.objects, &y.membership), "{}", x.file);
+        }
+    }
+}

@@ -98,6 +98,17 @@ fn bench(c: &mut Criterion) {
         })
     });
 
+    // The same bytes checked on the wire (what `verify` does for entries the snapshot covers).
+    g.bench_function("wirecheck/internal_raft_request", |b| {
+        b.iter(|| {
+            for (p, e) in d.plaintexts.iter().zip(&d.a.wal.entries) {
+                if e.etype == 0 && !p.is_empty() {
+                    black_box(swarmsift::wirecheck::check("docker.swarmkit.v1.InternalRaftRequest", p).expect("valid"));
+                }
+            }
+        })
+    });
+
     // Replay: apply every decoded action to a store (decoding excluded).
     let actions: Vec<(Verb, Object)> = d
         .plaintexts

@@ -53,6 +53,11 @@ pub trait EntrySink: Send {
     fn start(&mut self, _wal: &WalLog) {}
     /// Called for every entry, live and overwritten, in log order.
     fn entry(&mut self, e: &DecodedEntry);
+    /// Whether [`EntrySink::entry`] does anything. A load that needs no sink may check the
+    /// entries a snapshot covers while it reads the snapshots (out of log order).
+    fn wants_entries(&self) -> bool {
+        true
+    }
 }
 
 /// A sink that drops everything.
@@ -60,6 +65,9 @@ pub struct NoSink;
 
 impl EntrySink for NoSink {
     fn entry(&mut self, _e: &DecodedEntry) {}
+    fn wants_entries(&self) -> bool {
+        false
+    }
 }
 
 /// How much of the log [`Analysis::load`] decodes and keeps.
@@ -105,6 +113,19 @@ pub struct EntryStats {
 }
 
 impl EntryStats {
+    /// Add counts made separately.
+    pub fn merge(&mut self, o: EntryStats) {
+        self.entries += o.entries;
+        self.committed += o.committed;
+        self.bytes += o.bytes;
+        for (k, v) in o.by_type {
+            *self.by_type.entry(k).or_default() += v;
+        }
+        for (k, v) in o.by_action {
+            *self.by_action.entry(k).or_default() += v;
+        }
+    }
+
     /// Count one entry.
     pub fn add(&mut self, e: &DecodedEntry) {
         self.entries += 1;
@@ -626,6 +647,94 @@ pub fn snapshot_state_with(
     })
 }
 
+/// The findings of one decoded entry (not its replay): unreadable data, and old entries that a
+/// retired DEK encrypted (reported once, as a range).
+fn classify(s: &DecodedEntry, findings: &mut Vec<Finding>, old_undecryptable: &mut Vec<u64>) {
+    match &s.payload {
+        Payload::Undecryptable { .. } if s.in_snapshot => old_undecryptable.push(s.index),
+        Payload::Undecryptable { reason } => findings.push(
+            Finding::new(
+                "entry.undecryptable",
+                Severity::Error,
+                format!(
+                    "entry data cannot be read: no DEK decrypts it (damaged record, or a key that is gone): {reason}"
+                ),
+            )
+            .file(&s.file)
+            .offset(s.offset)
+            .index(s.index)
+            .term(s.term),
+        ),
+        Payload::Undecodable { reason } => findings.push(
+            Finding::new("entry.undecodable", Severity::Error, reason.clone())
+                .file(&s.file)
+                .offset(s.offset)
+                .index(s.index)
+                .term(s.term),
+        ),
+        _ => {}
+    }
+}
+
+/// What checking the live entries a snapshot covers found: counts, findings, notable entries.
+struct Covered {
+    stats: EntryStats,
+    findings: Vec<Finding>,
+    notable: Vec<DecodedEntry>,
+    old_undecryptable: Vec<u64>,
+}
+
+/// Check live entries covered by the base snapshot (on the wire: none is applied), in chunks.
+fn check_covered(
+    covered: &[&EntryRec],
+    commit: u64,
+    encrypted: bool,
+    deks: &[Dek],
+    wal: &WalLog,
+    source: &Source,
+    bar: &crate::progress::Bar,
+) -> Covered {
+    use rayon::prelude::*;
+    let mut out = Covered {
+        stats: EntryStats { payloads_read: true, ..Default::default() },
+        findings: Vec::new(),
+        notable: Vec::new(),
+        old_undecryptable: Vec::new(),
+    };
+    for chunk in covered.chunks(ENTRY_CHUNK) {
+        let decoded: Vec<Decoded> =
+            chunk.par_iter().map(|e| decode_entry_with(e, encrypted, deks, wal.seg_display(e.seg), true)).collect();
+        release_entries(source, chunk.iter().copied());
+        bar.inc(chunk.iter().map(|e| e.data.len() as u64).sum());
+        for d in decoded {
+            let mut s = d.summary;
+            s.committed = s.index <= commit;
+            s.in_snapshot = true;
+            classify(&s, &mut out.findings, &mut out.old_undecryptable);
+            out.stats.add(&s);
+            if s.notable() {
+                out.notable.push(s);
+            }
+        }
+    }
+    out
+}
+
+/// Merge two lists sorted by `key`; at equal keys, items of `first` come first.
+fn merge_by_index<T>(first: Vec<T>, second: Vec<T>, key: impl Fn(&T) -> u64) -> Vec<T> {
+    let mut out = Vec::with_capacity(first.len() + second.len());
+    let (mut a, mut b) = (first.into_iter().peekable(), second.into_iter().peekable());
+    loop {
+        match (a.peek(), b.peek()) {
+            (Some(x), Some(y)) if key(y) < key(x) => out.extend(b.next()),
+            (Some(_), _) => out.extend(a.next()),
+            (None, Some(_)) => out.extend(b.next()),
+            (None, None) => break,
+        }
+    }
+    out
+}
+
 /// Message names of `StoreSnapshot` fields 1-10.
 const SNAPSHOT_TYPES: [&str; 10] = [
     "docker.swarmkit.v1.Node",
@@ -947,33 +1056,48 @@ impl Analysis {
         let presumptive = (0..files.len())
             .rev()
             .find(|&i| files[i].container_ok && (wal.hard_state.is_none() || files[i].index <= commit));
+        // Under Detail::Check without a sink, the entries the presumptive base snapshot covers are
+        // checked while the snapshots are read (they need no store); used only if that snapshot
+        // turns out to be the base.
+        let early_index = presumptive
+            .filter(|_| opts.detail == Detail::Check && !sink.wants_entries() && !structure_only)
+            .map(|i| files[i].index);
+        let covered: Vec<&EntryRec> = match early_index {
+            Some(p) => wal.entries.iter().filter(|e| e.index <= p).collect(),
+            None => Vec::new(),
+        };
         bar.stage(
             "reading snapshots",
-            if structure_only {
-                0
-            } else {
-                files.iter().map(|f| f.payload.as_ref().map_or(0, |p| p.len() as u64)).sum()
-            },
+            covered.iter().map(|e| e.data.len() as u64).sum::<u64>()
+                + if structure_only {
+                    0
+                } else {
+                    files.iter().map(|f| f.payload.as_ref().map_or(0, |p| p.len() as u64)).sum()
+                },
         );
-        let walked: Vec<Option<std::result::Result<SnapState, String>>> = {
-            use rayon::prelude::*;
-            files
-                .par_iter()
-                .enumerate()
-                .map(|(i, sf)| {
-                    if structure_only {
-                        return None;
-                    }
-                    let payload = sf.payload.as_deref().unwrap_or(&[]);
-                    let build = Some(i) == presumptive;
-                    let on_wire = opts.detail == Detail::Check && !build;
-                    let r = sf.container_ok.then(|| snapshot_state_with(payload, encrypted, &deks, build, on_wire));
-                    source.release(payload);
-                    bar.inc(payload.len() as u64);
-                    r
-                })
-                .collect()
-        };
+        let (walked, early) = rayon::join(
+            || {
+                use rayon::prelude::*;
+                files
+                    .par_iter()
+                    .enumerate()
+                    .map(|(i, sf)| {
+                        if structure_only {
+                            return None;
+                        }
+                        let payload = sf.payload.as_deref().unwrap_or(&[]);
+                        let build = Some(i) == presumptive;
+                        let on_wire = opts.detail == Detail::Check && !build;
+                        let r = sf.container_ok.then(|| snapshot_state_with(payload, encrypted, &deks, build, on_wire));
+                        source.release(payload);
+                        bar.inc(payload.len() as u64);
+                        r
+                    })
+                    .collect::<Vec<Option<std::result::Result<SnapState, String>>>>()
+            },
+            || early_index.map(|_| check_covered(&covered, commit, encrypted, &deks, &wal, &source, &bar)),
+        );
+        drop(covered);
         let mut snapshots = Vec::with_capacity(files.len());
         let mut built: Vec<Option<(Store, Membership)>> = Vec::with_capacity(files.len());
         let mut snap_payloads = Vec::with_capacity(files.len());
@@ -1078,14 +1202,21 @@ impl Analysis {
             }
         }
         // Entries, in chunks: overwritten ones are interleaved before the live entry at their index.
-        let mut all: Vec<&EntryRec> =
-            if structure_only { Vec::new() } else { wal.entries.iter().chain(wal.overwritten.iter()).collect() };
+        // The early check counts only if its snapshot is the base.
+        let early = early.filter(|_| base_snapshot.is_some_and(|b| Some(snapshots[b].index) == early_index));
+        let done_upto = early.as_ref().map(|_| base_index);
+        let mut all: Vec<&EntryRec> = if structure_only {
+            Vec::new()
+        } else {
+            wal.entries.iter().filter(|e| done_upto.is_none_or(|u| e.index > u)).chain(wal.overwritten.iter()).collect()
+        };
         all.sort_by_key(|e| (e.index, e.overwritten_by.is_none(), e.seg, e.offset));
         let mut entries = Vec::with_capacity(if opts.detail == Detail::Entries { all.len() } else { 0 });
         let mut stats = EntryStats { payloads_read: !structure_only, ..Default::default() };
         bar.stage("decoding entries", all.iter().map(|e| e.data.len() as u64).sum());
         let mut state_index = base_index;
         let mut old_undecryptable: Vec<u64> = Vec::new();
+        let mut entry_findings: Vec<Finding> = Vec::new();
         // Decrypt and decode chunk k+1 on the pool while this thread applies chunk k. Objects of
         // entries that are not applied (in the snapshot, uncommitted, overwritten) are dropped on
         // the pool too: freeing them is a large part of the work.
@@ -1119,36 +1250,11 @@ impl Analysis {
                         let live = d.summary.overwritten_by_term.is_none();
                         d.summary.committed = live && d.summary.index <= commit;
                         d.summary.in_snapshot = d.summary.index <= base_index && base_snapshot.is_some();
-                        match &d.summary.payload {
-                            Payload::Undecryptable { .. } if d.summary.in_snapshot => {
-                                old_undecryptable.push(d.summary.index);
-                            }
-                            Payload::Undecryptable { reason } => {
-                                let (sev, what) = (
-                                    Severity::Error,
-                                    "entry data cannot be read: no DEK decrypts it (damaged record, or a key that is gone)",
-                                );
-                                findings.push(
-                                    Finding::new("entry.undecryptable", sev, format!("{what}: {reason}"))
-                                        .file(&d.summary.file)
-                                        .offset(d.summary.offset)
-                                        .index(d.summary.index)
-                                        .term(d.summary.term),
-                                );
-                            }
-                            Payload::Undecodable { reason } => findings.push(
-                                Finding::new("entry.undecodable", Severity::Error, reason.clone())
-                                    .file(&d.summary.file)
-                                    .offset(d.summary.offset)
-                                    .index(d.summary.index)
-                                    .term(d.summary.term),
-                            ),
-                            _ => {}
-                        }
+                        classify(&d.summary, &mut entry_findings, &mut old_undecryptable);
                         if d.summary.committed && d.summary.index > base_index {
                             for (verb, obj) in d.actions.drain(..) {
                                 if let Some(an) = state.apply(verb, obj) {
-                                    findings.push(
+                                    entry_findings.push(
                                         Finding::new("replay.anomaly", Severity::Warning, an.to_string())
                                             .index(d.summary.index)
                                             .term(d.summary.term),
@@ -1171,6 +1277,16 @@ impl Analysis {
             next = n;
         }
         bar.finish();
+        // Merge what the early check found, in log order (at one index, an overwritten entry comes
+        // before the live one, and only live entries were checked early).
+        if let Some(c) = early {
+            stats.merge(c.stats);
+            entry_findings = merge_by_index(entry_findings, c.findings, |f| f.index.unwrap_or(0));
+            entries = merge_by_index(entries, c.notable, |e| e.index);
+            old_undecryptable.extend(c.old_undecryptable);
+            old_undecryptable.sort_unstable();
+        }
+        findings.extend(entry_findings);
         if let (Some(f), Some(l)) = (old_undecryptable.first(), old_undecryptable.last()) {
             findings.push(
                 Finding::new(

@@ -148,3 +148,30 @@ fn a_checked_load_reports_what_a_full_load_does() {
         }
     }
 }
+
+#[test]
+fn a_checked_load_with_a_damaged_newest_snapshot_falls_back_like_a_full_one() {
+    // The entries the newest snapshot covers are checked early, while snapshots are read; when
+    // that snapshot is not usable, that early work is discarded and the entries are replayed.
+    let (_t, swarm) = common::unpack(&common::scenario("churn").join("swarm.tar.gz"));
+    let mut snaps: Vec<_> = std::fs::read_dir(swarm.join("raft/snap-v3-encrypted"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "snap"))
+        .collect();
+    snaps.sort();
+    let newest = snaps.pop().unwrap();
+    let len = std::fs::metadata(&newest).unwrap().len();
+    std::fs::OpenOptions::new().write(true).open(&newest).unwrap().set_len(len - 7).unwrap();
+    let opts = |detail| Options { detail, ..Default::default() };
+    let full = Analysis::load(&swarm, &opts(Detail::Entries)).unwrap();
+    let checked = Analysis::load(&swarm, &opts(Detail::Check)).unwrap();
+    assert_eq!(full.base_snapshot, Some(snaps.len() - 1), "the older snapshot is the base");
+    assert_eq!(checked.base_snapshot, full.base_snapshot);
+    assert_eq!(checked.stats.by_action, full.stats.by_action);
+    assert_eq!(checked.stats.entries, full.stats.entries);
+    let codes = |a: &Analysis| a.findings.iter().map(|f| (f.code, f.index, f.offset)).collect::<Vec<_>>();
+    assert_eq!(codes(&checked), codes(&full));
+    assert!(checked.state == full.state);
+}

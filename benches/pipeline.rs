@@ -103,7 +103,7 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             for (p, e) in d.plaintexts.iter().zip(&d.a.wal.entries) {
                 if e.etype == 0 && !p.is_empty() {
-                    black_box(swarmsift::wirecheck::check("docker.swarmkit.v1.InternalRaftRequest", p).expect("valid"));
+                    black_box(swarmsift::wirecheck::check("docker.swarmkit.v1.InternalRaftRequest", p)).expect("valid");
                 }
             }
         })

@@ -45,6 +45,9 @@ pub struct Options {
     pub detail: Detail,
     /// Show a progress bar on stderr (only drawn when stderr is a terminal).
     pub progress: bool,
+    /// Build [`Analysis::state`] as a projection ([`Store::projected`]): enough for integrity
+    /// checks (`verify`), far smaller, not for printing a state.
+    pub projected_store: bool,
 }
 
 /// Receives entries from [`Analysis::load_with`] as they are decoded.
@@ -523,19 +526,20 @@ pub fn snapshot_state(
     deks: &[Dek],
     build: bool,
 ) -> std::result::Result<SnapState, String> {
-    snapshot_state_with(payload, encrypted, deks, build, false)
+    snapshot_state_with(payload, encrypted, deks, build.then(Store::default), false)
 }
 
-/// [`snapshot_state`]; with `on_wire` (and without `build`), each object is checked on the wire
-/// ([`crate::wirecheck`]) instead of decoded, and decoded only when the check rejects it.
+/// [`snapshot_state`], filling `into` (an empty store, full or projected) when given; with
+/// `on_wire` (and no store to fill), each object is checked on the wire ([`crate::wirecheck`])
+/// instead of decoded, and decoded only when the check rejects it.
 pub fn snapshot_state_with(
     payload: &[u8],
     encrypted: bool,
     deks: &[Dek],
-    build: bool,
+    into: Option<Store>,
     on_wire: bool,
 ) -> std::result::Result<SnapState, String> {
-    let on_wire = on_wire && !build;
+    let on_wire = on_wire && into.is_none();
     use prost::encoding::{DecodeContext, WireType, decode_key, decode_varint, skip_field};
     let (plain, dek) = open_payload(payload, encrypted, deks).map_err(|e| format!("cannot decrypt: {e}"))?;
     let bad = |e: prost::DecodeError| format!("decrypted data is not an api.Snapshot: {e}");
@@ -561,7 +565,7 @@ pub fn snapshot_state_with(
     let mut membership: Option<api::ClusterSnapshot> = None;
     let mut counts = [0usize; 10];
     let mut has_store = false;
-    let mut store = build.then(Store::default);
+    let mut store = into;
     while !buf.is_empty() {
         let (tag, wt) = decode_key(&mut buf).map_err(bad)?;
         match tag {
@@ -751,6 +755,11 @@ const SNAPSHOT_TYPES: [&str; 10] = [
 
 /// Entries decoded per parallel batch (two batches are in memory at once).
 const ENTRY_CHUNK: usize = 2048;
+
+/// An empty store as the options ask (full or projected).
+fn new_store(opts: &Options) -> Store {
+    if opts.projected_store { Store::projected() } else { Store::default() }
+}
 
 /// Release the mapped pages under a decoded chunk of entries: per segment, the span from the
 /// chunk's first to its last byte (pages shared with the next chunk stay until it is done).
@@ -1088,7 +1097,8 @@ impl Analysis {
                         let payload = sf.payload.as_deref().unwrap_or(&[]);
                         let build = Some(i) == presumptive;
                         let on_wire = opts.detail == Detail::Check && !build;
-                        let r = sf.container_ok.then(|| snapshot_state_with(payload, encrypted, &deks, build, on_wire));
+                        let into = build.then(|| new_store(opts));
+                        let r = sf.container_ok.then(|| snapshot_state_with(payload, encrypted, &deks, into, on_wire));
                         source.release(payload);
                         bar.inc(payload.len() as u64);
                         r
@@ -1176,13 +1186,19 @@ impl Analysis {
                 let (st, m) = match built[i].take() {
                     Some(x) => x,
                     // The presumptive base was not usable: build the store from this one.
-                    None => snapshot_state(snap_payloads[i].as_deref().unwrap_or(&[]), encrypted, &deks, true)
-                        .map(|s| (s.store.unwrap_or_default(), s.membership.unwrap_or_default()))
-                        .unwrap_or_default(),
+                    None => snapshot_state_with(
+                        snap_payloads[i].as_deref().unwrap_or(&[]),
+                        encrypted,
+                        &deks,
+                        Some(new_store(opts)),
+                        false,
+                    )
+                    .map(|s| (s.store.unwrap_or_default(), s.membership.unwrap_or_default()))
+                    .unwrap_or_default(),
                 };
                 (st, m, snapshots[i].index)
             }
-            None => (Store::default(), Membership::default(), 0),
+            None => (new_store(opts), Membership::default(), 0),
         };
         drop(built);
         if let Some(first) = wal.first_index() {

@@ -607,6 +607,8 @@ pub fn verify(path: &Path, opts: &VerifyOptions) -> Result<Verification> {
         read: opts.read,
         detail: if opts.no_decrypt { crate::analysis::Detail::Structure } else { crate::analysis::Detail::Check },
         progress: opts.progress,
+        // The store checks read only IDs, names, slots, nodes and states of tasks.
+        projected_store: true,
         ..Default::default()
     };
     let (a, access) = load_tolerant(path, &lo)?;

@@ -169,3 +169,42 @@ fn no_progress_output_on_a_pipe_and_the_flags_are_accepted() {
         assert!(err.is_empty(), "{args:?}: stderr is not a terminal, yet: {err:?}");
     }
 }
+
+#[test]
+fn verify_on_a_projected_store_says_what_it_says_on_the_full_store() {
+    use swarmsift::verify::{self, VerifyOptions};
+    let captures = [
+        ("churn", "swarm.tar.gz"),
+        ("autolock", "swarm.tar.gz"),
+        ("big-wal", "swarm.tar.gz"),
+        ("three-managers", "manager1.tar.gz"),
+        ("three-managers", "manager3-after-panic.tar.gz"),
+    ];
+    for (scenario, capture) in captures {
+        let p = common::scenario(scenario).join(capture);
+        let key = || common::unlock_key(scenario).map(|k| UnlockKey::parse(&k).unwrap());
+        let full_opts = Options { unlock_key: key(), detail: Detail::Check, ..Default::default() };
+        let (a, access) = verify::load_tolerant(&p, &full_opts).unwrap();
+        let tasks = a.state.tasks().count();
+        let full = verify::verify_loaded(a, access, None).unwrap();
+        let projected = verify::verify(&p, &VerifyOptions { unlock_key: key(), ..Default::default() }).unwrap();
+        assert_eq!(verify::json(&projected), verify::json(&full), "{scenario}/{capture}");
+        if !capture.contains("after-panic") {
+            assert!(tasks > 0, "{scenario}/{capture}: the store checks had tasks to look at");
+        }
+    }
+    // A damaged log whose store has dangling references: same findings either way.
+    let (_t, swarm) = common::unpack(&common::scenario("churn").join("swarm.tar.gz"));
+    for s in corrupt::snapshots(&swarm) {
+        std::fs::remove_file(s).unwrap();
+    }
+    let seg = corrupt::segments(&swarm).pop().unwrap();
+    let recs = corrupt::records(&seg, true);
+    let r = recs.iter().filter(|r| r.rtype == 2 && r.data.len() > 200).nth(5).unwrap();
+    corrupt::flip_bit(&seg, r.end - 40, 2);
+    let (a, access) = verify::load_tolerant(&swarm, &Options { detail: Detail::Check, ..Default::default() }).unwrap();
+    let full = verify::verify_loaded(a, access, None).unwrap();
+    let projected = verify::verify(&swarm, &VerifyOptions::default()).unwrap();
+    assert!(!full.ok && !full.findings.is_empty());
+    assert_eq!(verify::json(&projected), verify::json(&full));
+}

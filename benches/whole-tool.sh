@@ -10,8 +10,9 @@
 #                                            the machine's limits on the same bytes (page-cache
 #                                            read, CRC-32C, secretbox), then time info, wal --format
 #                                            json, snapshots, state, verify and verify --no-decrypt:
-#                                            wall/user/sys seconds, MB/s, entries/s, peak RSS
-#                                            (/usr/bin/time -v), and each command's ratio to the
+#                                            wall/user/sys seconds (best of 3 for runs under 2 s),
+#                                            MB/s, entries/s, peak RSS (/usr/bin/time -v), and
+#                                            each command's ratio to the
 #                                            limits. Then a second data set with half the WAL (same
 #                                            flags otherwise) shows how peak RSS depends on WAL size.
 #                                            Results go to benches/results/.
@@ -74,15 +75,21 @@ PY
     echo "## commands (data = WAL record bytes + snapshot bytes = $total bytes; ratio = limit MB/s / command MB/s)"
     printf '%-20s %8s %8s %8s %8s %10s %9s %9s %9s\n' COMMAND WALL_S USER_S SYS_S MB/S ENTRIES/S PEAK_MB X_CRC X_SBOX
   } | tee -a "$out"
-  # run DIR COMMAND...: time one command; sets wall, user, sys, rss.
+  # run DIR COMMAND...: time one command; sets wall, user, sys, rss. Commands under 2 s are run
+  # three times and the fastest run is kept (a fraction of a second is at the mercy of the
+  # machine's other tenants).
   run() {
-    local d=$1
+    local d=$1 best="" i w
     shift
-    /usr/bin/time -v -o "$work/t" "$bin" "$1" "$d" "${@:2}" --no-progress > /dev/null 2>&1 || true
-    wall=$(awk -F': ' '/Elapsed/ {n = split($2, p, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + p[i]; print s}' "$work/t")
-    user=$(awk -F': ' '/User time/ {print $2}' "$work/t")
-    sys=$(awk -F': ' '/System time/ {print $2}' "$work/t")
-    rss=$(awk -F': ' '/Maximum resident/ {printf "%d", $2 / 1024}' "$work/t")
+    for i in 1 2 3; do
+      /usr/bin/time -v -o "$work/t$i" "$bin" "$1" "$d" "${@:2}" --no-progress > /dev/null 2>&1 || true
+      w=$(awk -F': ' '/Elapsed/ {n = split($2, p, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + p[i]; print s}' "$work/t$i")
+      if [ -z "$best" ] || awk -v a="$w" -v b="$wall" 'BEGIN {exit !(a < b)}'; then best=$i; wall=$w; fi
+      awk -v a="$w" 'BEGIN {exit !(a >= 2)}' && break
+    done
+    user=$(awk -F': ' '/User time/ {print $2}' "$work/t$best")
+    sys=$(awk -F': ' '/System time/ {print $2}' "$work/t$best")
+    rss=$(awk -F': ' '/Maximum resident/ {printf "%d", $2 / 1024}' "$work/t$best")
   }
   for c in "${cmds[@]}"; do
     read -r -a args <<< "$c"

@@ -214,6 +214,19 @@ pub fn snapshot_sizes(file: &str, term: u64, index: u64, file_bytes: u64, s: Opt
     };
     let kinds = s.store.as_ref().map(kind_bytes).unwrap_or_default();
     let membership_bytes = s.membership.as_ref().map(|m| m.encoded_len() as u64).unwrap_or(0);
+    valid_sizes(file, term, index, file_bytes, s.encoded_len() as u64, kinds, membership_bytes)
+}
+
+/// A valid snapshot's breakdown; framing is what the kinds and membership do not account for.
+fn valid_sizes(
+    file: &str,
+    term: u64,
+    index: u64,
+    file_bytes: u64,
+    plain_bytes: u64,
+    kinds: Vec<KindBytes>,
+    membership_bytes: u64,
+) -> SnapshotSizes {
     let used: u64 = kinds.iter().map(|k| k.bytes).sum::<u64>() + membership_bytes;
     SnapshotSizes {
         file: file.to_string(),
@@ -221,7 +234,7 @@ pub fn snapshot_sizes(file: &str, term: u64, index: u64, file_bytes: u64, s: Opt
         index,
         bytes: file_bytes,
         valid: true,
-        plain_bytes: s.encoded_len() as u64,
+        plain_bytes,
         kinds,
         membership_bytes,
         framing_bytes: file_bytes.saturating_sub(used),
@@ -247,18 +260,7 @@ pub fn snapshot_sizes_from_wire(file: &str, term: u64, index: u64, file_bytes: u
         .iter()
         .map(|&k| KindBytes { kind: k.plural(), count: w.kinds[field(k)].0, bytes: w.kinds[field(k)].1 })
         .collect();
-    let used: u64 = kinds.iter().map(|k| k.bytes).sum::<u64>() + w.membership;
-    SnapshotSizes {
-        file: file.to_string(),
-        term,
-        index,
-        bytes: file_bytes,
-        valid: true,
-        plain_bytes: w.plain,
-        kinds,
-        membership_bytes: w.membership,
-        framing_bytes: file_bytes.saturating_sub(used),
-    }
+    valid_sizes(file, term, index, file_bytes, w.plain, kinds, w.membership)
 }
 
 /// Break down every snapshot file of an input (from the sizes measured at load time, or by

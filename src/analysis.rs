@@ -595,7 +595,10 @@ pub fn snapshot_state_with(
                     let framed = crate::sizes::field_len(m.len() as u64);
                     wire_sizes.kinds[tag as usize - 1].0 += 1;
                     wire_sizes.kinds[tag as usize - 1].1 += framed;
-                    if on_wire && crate::wirecheck::check(SNAPSHOT_TYPES[tag as usize - 1], m).is_ok() {
+                    if on_wire
+                        && crate::wirecheck::check(Kind::STORE_SNAPSHOT_FIELDS[tag as usize - 1].message_name(), m)
+                            .is_ok()
+                    {
                         counts[tag as usize - 1] += 1;
                         continue;
                     }
@@ -625,20 +628,7 @@ pub fn snapshot_state_with(
         return Err(format!("unknown api.Snapshot version {version}"));
     }
     let objects = if has_store {
-        // StoreSnapshot field order → the names `snapshots` has always reported.
-        let names = [
-            "nodes",
-            "services",
-            "networks",
-            "tasks",
-            "clusters",
-            "secrets",
-            "resources",
-            "extensions",
-            "configs",
-            "volumes",
-        ];
-        names.iter().zip(counts).map(|(k, v)| (k.to_string(), v)).collect()
+        Kind::STORE_SNAPSHOT_FIELDS.iter().zip(counts).map(|(k, v)| (k.plural().to_string(), v)).collect()
     } else {
         BTreeMap::new()
     };
@@ -739,20 +729,6 @@ fn merge_by_index<T>(first: Vec<T>, second: Vec<T>, key: impl Fn(&T) -> u64) -> 
     out
 }
 
-/// Message names of `StoreSnapshot` fields 1-10.
-const SNAPSHOT_TYPES: [&str; 10] = [
-    "docker.swarmkit.v1.Node",
-    "docker.swarmkit.v1.Service",
-    "docker.swarmkit.v1.Network",
-    "docker.swarmkit.v1.Task",
-    "docker.swarmkit.v1.Cluster",
-    "docker.swarmkit.v1.Secret",
-    "docker.swarmkit.v1.Resource",
-    "docker.swarmkit.v1.Extension",
-    "docker.swarmkit.v1.Config",
-    "docker.swarmkit.v1.Volume",
-];
-
 /// Entries decoded per parallel batch (two batches are in memory at once).
 const ENTRY_CHUNK: usize = 2048;
 
@@ -818,19 +794,8 @@ fn request_on_wire(plain: &[u8]) -> Option<Payload> {
                         (t, w) => skip_field(w, t, &mut a, DecodeContext::default()).ok()?,
                     }
                 }
-                let kind = match target {
-                    Some(2) => Kind::Node,
-                    Some(3) => Kind::Service,
-                    Some(4) => Kind::Task,
-                    Some(5) => Kind::Network,
-                    Some(6) => Kind::Cluster,
-                    Some(7) => Kind::Secret,
-                    Some(8) => Kind::Resource,
-                    Some(9) => Kind::Extension,
-                    Some(10) => Kind::Config,
-                    Some(_) => Kind::Volume,
-                    None => Kind::Resource,
-                };
+                // A target field number is 2-11 (matched above).
+                let kind = target.map_or(Kind::Resource, |t| Kind::STORE_ACTION_TARGETS[t as usize - 2]);
                 let name = if target.is_none() { "(no object)".to_string() } else { String::new() };
                 actions.push(ActionSummary { verb: Verb::from_i32(verb), kind, id: String::new(), name, version: 0 });
             }

@@ -243,19 +243,8 @@ fn valid_sizes(
 
 /// Break down a snapshot from the sizes measured on the wire while it was loaded.
 pub fn snapshot_sizes_from_wire(file: &str, term: u64, index: u64, file_bytes: u64, w: &WireSizes) -> SnapshotSizes {
-    // StoreSnapshot field numbers 1-10.
-    let field = |k: Kind| match k {
-        Kind::Node => 0,
-        Kind::Service => 1,
-        Kind::Network => 2,
-        Kind::Task => 3,
-        Kind::Cluster => 4,
-        Kind::Secret => 5,
-        Kind::Resource => 6,
-        Kind::Extension => 7,
-        Kind::Config => 8,
-        Kind::Volume => 9,
-    };
+    // `w.kinds` is indexed by StoreSnapshot field number - 1.
+    let field = |k: Kind| Kind::STORE_SNAPSHOT_FIELDS.iter().position(|&x| x == k).unwrap_or(0);
     let kinds: Vec<KindBytes> = SNAPSHOT_KINDS
         .iter()
         .map(|&k| KindBytes { kind: k.plural(), count: w.kinds[field(k)].0, bytes: w.kinds[field(k)].1 })

@@ -50,6 +50,47 @@ impl Kind {
         Kind::Resource,
         Kind::Extension,
     ];
+    /// The kinds in `StoreSnapshot` field order: field number = position + 1.
+    pub const STORE_SNAPSHOT_FIELDS: [Kind; 10] = [
+        Kind::Node,
+        Kind::Service,
+        Kind::Network,
+        Kind::Task,
+        Kind::Cluster,
+        Kind::Secret,
+        Kind::Resource,
+        Kind::Extension,
+        Kind::Config,
+        Kind::Volume,
+    ];
+    /// The kinds in `StoreAction.target` field order: field number = position + 2.
+    pub const STORE_ACTION_TARGETS: [Kind; 10] = [
+        Kind::Node,
+        Kind::Service,
+        Kind::Task,
+        Kind::Network,
+        Kind::Cluster,
+        Kind::Secret,
+        Kind::Resource,
+        Kind::Extension,
+        Kind::Config,
+        Kind::Volume,
+    ];
+    /// Full protobuf message name (`docker.swarmkit.v1.Node`, ...).
+    pub fn message_name(self) -> &'static str {
+        match self {
+            Kind::Node => "docker.swarmkit.v1.Node",
+            Kind::Service => "docker.swarmkit.v1.Service",
+            Kind::Task => "docker.swarmkit.v1.Task",
+            Kind::Network => "docker.swarmkit.v1.Network",
+            Kind::Secret => "docker.swarmkit.v1.Secret",
+            Kind::Config => "docker.swarmkit.v1.Config",
+            Kind::Cluster => "docker.swarmkit.v1.Cluster",
+            Kind::Volume => "docker.swarmkit.v1.Volume",
+            Kind::Resource => "docker.swarmkit.v1.Resource",
+            Kind::Extension => "docker.swarmkit.v1.Extension",
+        }
+    }
     /// Singular lower-case name.
     pub fn name(self) -> &'static str {
         match self {

@@ -175,3 +175,32 @@ fn a_checked_load_with_a_damaged_newest_snapshot_falls_back_like_a_full_one() {
     assert_eq!(codes(&checked), codes(&full));
     assert!(checked.state == full.state);
 }
+
+#[test]
+fn kind_field_tables_match_the_proto() {
+    use swarmsift::store::{Kind, Object};
+    let object = |k: Kind| match k {
+        Kind::Node => Object::Node(api::Node::default()),
+        Kind::Service => Object::Service(api::Service::default()),
+        Kind::Task => Object::Task(api::Task::default()),
+        Kind::Network => Object::Network(api::Network::default()),
+        Kind::Secret => Object::Secret(api::Secret::default()),
+        Kind::Config => Object::Config(api::Config::default()),
+        Kind::Cluster => Object::Cluster(api::Cluster::default()),
+        Kind::Volume => Object::Volume(api::Volume::default()),
+        Kind::Resource => Object::Resource(api::Resource::default()),
+        Kind::Extension => Object::Extension(api::Extension::default()),
+    };
+    for (i, &k) in Kind::STORE_ACTION_TARGETS.iter().enumerate() {
+        let a = api::StoreAction { action: 0, target: Some(swarmsift::synth::to_target(object(k))) };
+        let b = a.encode_to_vec();
+        assert_eq!(b[0] >> 3, i as u8 + 2, "{k:?}: StoreAction target field");
+        assert!(check(k.message_name(), &[]).is_ok(), "{k:?}: message name known to the schema");
+    }
+    for (i, &k) in Kind::STORE_SNAPSHOT_FIELDS.iter().enumerate() {
+        let mut st = swarmsift::store::Store::default();
+        st.insert(object(k));
+        let b = swarmsift::sizes::store_snapshot(&st).encode_to_vec();
+        assert_eq!(b[0] >> 3, i as u8 + 1, "{k:?}: StoreSnapshot field");
+    }
+}

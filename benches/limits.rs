@@ -8,8 +8,8 @@
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
-use swarmsift::analysis::{Analysis, Detail, Options};
 use swarmsift::crypto::decrypt_record;
+use swarmsift::replay::analysis::{Analysis, Detail, Options};
 
 fn files(dir: &Path) -> Vec<PathBuf> {
     let mut v = Vec::new();

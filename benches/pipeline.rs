@@ -9,13 +9,15 @@
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use prost::Message;
 use std::hint::black_box;
-use swarmsift::analysis::{Analysis, Options, decode_snapshot};
+use swarmsift::analyses::synth::{SynthOptions, generate};
 use swarmsift::crypto::decrypt_record;
+use swarmsift::decode::object::{Object, Verb};
+use swarmsift::decode::snapshot::decode_snapshot;
+use swarmsift::format::wal::read_wal;
 use swarmsift::pb::docker::swarmkit::v1 as api;
-use swarmsift::replay::{Base, Point, replay_from};
-use swarmsift::store::{Object, Store, Verb};
-use swarmsift::synth::{SynthOptions, generate};
-use swarmsift::wal::read_wal;
+use swarmsift::replay::analysis::{Analysis, Options};
+use swarmsift::replay::point::{Base, Point, replay_from};
+use swarmsift::replay::store::Store;
 
 struct Data {
     _dir: tempfile::TempDir,
@@ -103,7 +105,8 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             for (p, e) in d.plaintexts.iter().zip(&d.a.wal.entries) {
                 if e.etype == 0 && !p.is_empty() {
-                    black_box(swarmsift::wirecheck::check("docker.swarmkit.v1.InternalRaftRequest", p)).expect("valid");
+                    black_box(swarmsift::format::wirecheck::check("docker.swarmkit.v1.InternalRaftRequest", p))
+                        .expect("valid");
                 }
             }
         })

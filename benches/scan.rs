@@ -5,8 +5,8 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use prost::Message;
 use std::hint::black_box;
 use swarmsift::crypto::{Dek, DekSource, decrypt_record, encrypt_secretbox};
+use swarmsift::format::wal::{encode::SegmentWriter, rtype, scan_segment};
 use swarmsift::pb::raftpb;
-use swarmsift::wal::{encode::SegmentWriter, rtype, scan_segment};
 
 fn xorshift(s: &mut u64) -> u64 {
     *s ^= *s << 13;

@@ -11,7 +11,7 @@ use swarmsift::pb::docker::swarmkit::v1 as api;
 pub fn scan_segment(data: &[u8]) {
     let Some((&flags, rest)) = data.split_first() else { return };
     let b = Bytes::copy_from_slice(rest);
-    let s = swarmsift::wal::scan_segment("0000000000000000-0000000000000000.wal", "fuzz", &b, flags & 1 == 1);
+    let s = swarmsift::format::wal::scan_segment("0000000000000000-0000000000000000.wal", "fuzz", &b, flags & 1 == 1);
     let mut prev = 0;
     for r in &s.records {
         assert!(r.offset >= prev && r.offset < r.end && r.end <= b.len() as u64, "record bounds");
@@ -19,11 +19,11 @@ pub fn scan_segment(data: &[u8]) {
     }
     assert!(s.end.offset() <= b.len() as u64);
     let from = u64::from(flags >> 1) * 8;
-    for r in swarmsift::verify::resync::records_from("x", &b, from, flags & 2 == 2) {
+    for r in swarmsift::analyses::verify::resync::records_from("x", &b, from, flags & 2 == 2) {
         assert!(r.offset >= from.min(b.len() as u64) && r.end <= b.len() as u64, "resync bounds");
     }
-    let _ = swarmsift::verify::resync::partial_entry(&b, from);
-    let seg = swarmsift::verify::sim::SegIn {
+    let _ = swarmsift::analyses::verify::resync::partial_entry(&b, from);
+    let seg = swarmsift::analyses::verify::sim::SegIn {
         name: "0000000000000000-0000000000000000.wal".into(),
         display: "fuzz".into(),
         seq: 0,
@@ -31,14 +31,14 @@ pub fn scan_segment(data: &[u8]) {
         data: b,
     };
     for flavor in [
-        swarmsift::verify::sim::Flavor::Etcd34,
-        swarmsift::verify::sim::Flavor::Etcd35,
-        swarmsift::verify::sim::Flavor::Etcd36,
+        swarmsift::analyses::verify::sim::Flavor::Etcd34,
+        swarmsift::analyses::verify::sim::Flavor::Etcd35,
+        swarmsift::analyses::verify::sim::Flavor::Etcd36,
     ] {
-        let _ = swarmsift::verify::sim::simulate(
+        let _ = swarmsift::analyses::verify::sim::simulate(
             std::slice::from_ref(&seg),
             &[],
-            swarmsift::verify::sim::Keys::Unknown,
+            swarmsift::analyses::verify::sim::Keys::Unknown,
             flavor,
             None,
         );
@@ -62,10 +62,10 @@ pub fn assemble(data: &[u8]) {
         .enumerate()
         .map(|(i, p)| {
             let name = format!("{i:016x}-{:016x}.wal", i * 10);
-            swarmsift::wal::scan_segment(&name, &name, &Bytes::copy_from_slice(p), i + 1 == n)
+            swarmsift::format::wal::scan_segment(&name, &name, &Bytes::copy_from_slice(p), i + 1 == n)
         })
         .collect();
-    let log = swarmsift::wal::assemble(scans);
+    let log = swarmsift::format::wal::assemble(scans);
     let mut prev = 0;
     for e in &log.entries {
         assert!(prev == 0 || e.index > 0, "entry index");
@@ -77,7 +77,7 @@ pub fn assemble(data: &[u8]) {
 /// `.snap` container parsing.
 pub fn read_snap(data: &[u8]) {
     let b = Bytes::copy_from_slice(data);
-    let s = swarmsift::snap::read_snap("0000000000000002-0000000000000028.snap", "fuzz", &b);
+    let s = swarmsift::format::snap::read_snap("0000000000000002-0000000000000028.snap", "fuzz", &b);
     assert_eq!(s.size, data.len() as u64);
     if s.container_ok {
         assert!(s.findings.iter().all(|f| f.code != "snap.crc_mismatch"), "a sound container has no CRC finding");
@@ -87,36 +87,36 @@ pub fn read_snap(data: &[u8]) {
 /// Payload decoding: an `api.Snapshot`, an `InternalRaftRequest` and a `ConfChange` from
 /// plaintext bytes, and the decryption path with a fixed DEK.
 pub fn decode_payload(data: &[u8]) {
-    let _ = swarmsift::analysis::decode_snapshot(data, false, &[]);
+    let _ = swarmsift::decode::snapshot::decode_snapshot(data, false, &[]);
     if let Ok(r) = api::InternalRaftRequest::decode(data) {
         for a in r.action {
             if let Some(t) = a.target {
-                let o = swarmsift::store::Object::from_target(t);
+                let o = swarmsift::decode::object::Object::from_target(t);
                 let _ = (o.kind(), o.id().len(), o.name(), o.version());
-                let mut st = swarmsift::store::Store::default();
-                let _ = st.apply(swarmsift::store::Verb::from_i32(a.action), o);
+                let mut st = swarmsift::replay::store::Store::default();
+                let _ = st.apply(swarmsift::decode::object::Verb::from_i32(a.action), o);
             }
         }
     }
     let _ = swarmsift::pb::raftpb::ConfChange::decode(data);
     let dek = swarmsift::crypto::Dek::new(swarmsift::crypto::DekSource::Current, &[7u8; 32]);
     let _ = swarmsift::crypto::decrypt_record(data, std::slice::from_ref(&dek));
-    let _ = swarmsift::analysis::decode_snapshot(data, true, std::slice::from_ref(&dek));
+    let _ = swarmsift::decode::snapshot::decode_snapshot(data, true, std::slice::from_ref(&dek));
 }
 
 /// PEM and key-header parsing: `swarm-node.key` (and its DEK headers with and without a KEK),
 /// `swarm-node.crt`, and an unlock key.
 pub fn parse_node_key(data: &[u8]) {
-    let kek = swarmsift::keys::UnlockKey::from_bytes(&[9u8; 32]);
-    if let Ok(k) = swarmsift::keys::parse_node_key(data) {
-        let _ = swarmsift::keys::node_key_deks(&k, None);
-        let _ = swarmsift::keys::node_key_deks(&k, Some(&kek));
-        let _ = swarmsift::keys::verify_private_key_kek(&k, Some(&kek));
+    let kek = swarmsift::crypto::keys::UnlockKey::from_bytes(&[9u8; 32]);
+    if let Ok(k) = swarmsift::crypto::keys::parse_node_key(data) {
+        let _ = swarmsift::crypto::keys::node_key_deks(&k, None);
+        let _ = swarmsift::crypto::keys::node_key_deks(&k, Some(&kek));
+        let _ = swarmsift::crypto::keys::verify_private_key_kek(&k, Some(&kek));
         let _ = format!("{k:?}");
     }
-    let _ = swarmsift::keys::parse_node_cert(data);
+    let _ = swarmsift::crypto::keys::parse_node_cert(data);
     if let Ok(s) = std::str::from_utf8(data) {
-        let _ = swarmsift::keys::UnlockKey::parse(s);
+        let _ = swarmsift::crypto::keys::UnlockKey::parse(s);
     }
 }
 

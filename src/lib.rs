@@ -1,37 +1,34 @@
 //! swarmsift: offline forensics of Docker Swarm manager state.
 //!
-//! Data flows one way: bytes ([`source`]) → frames and records ([`wal`], [`snap`]) → entries →
-//! store actions ([`analysis`]) → state ([`store`]) → reports ([`report`]). Nothing in this crate
-//! writes to its input.
+//! Data flows one way, and each layer imports only the layers below it:
+//!
+//! ```text
+//! input → format → crypto → decode → replay → analyses → render → cli
+//! ```
+//!
+//! - [`input`]: the bytes (dir, mmap, tarball) and which files are which;
+//! - [`format`]: WAL frames and records, snapshot containers, protobuf on the wire;
+//! - [`crypto`]: ciphers, keys, the keyring;
+//! - [`decode`]: entries and snapshot objects;
+//! - [`replay`]: the one engine that turns the log into state;
+//! - [`analyses`]: verification, histories, sizes, managers, archives, salvage, synthesis;
+//! - [`render`]: text, JSON, charts;
+//! - [`cli`]: the commands.
+//!
+//! [`error`] (errors and findings) and [`progress`] are used by every layer. Nothing in this
+//! crate writes to its input.
 #![warn(missing_docs)]
 
-pub mod analysis;
-pub mod archive;
-pub mod chart;
+pub mod analyses;
 pub mod cli;
-pub mod commands_chart;
-pub mod commands_forensics;
-pub mod commands_synth;
 pub mod crypto;
-pub mod decrypt;
-pub mod docker_api;
+pub mod decode;
 pub mod error;
-pub mod history;
-pub mod keys;
-pub mod layout;
-pub mod managers;
+pub mod format;
+pub mod input;
 pub mod progress;
+pub mod render;
 pub mod replay;
-pub mod report;
-pub mod salvage;
-pub mod sizes;
-pub mod snap;
-pub mod source;
-pub mod store;
-pub mod synth;
-pub mod verify;
-pub mod wal;
-pub mod wirecheck;
 
 pub mod pb {
     //! Generated protobuf types (prost), from our own `.proto` subset under `proto/`.

@@ -11,11 +11,11 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use swarmsift::analysis::{Analysis, Detail, Options};
-use swarmsift::docker_api::Redaction;
-use swarmsift::replay::{self, Point};
-use swarmsift::report;
-use swarmsift::store::Kind;
+use swarmsift::decode::docker_api::Redaction;
+use swarmsift::decode::object::Kind;
+use swarmsift::render;
+use swarmsift::replay::analysis::{Analysis, Detail, Options};
+use swarmsift::replay::point::{self as replay, Point};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -71,7 +71,7 @@ impl PointArgs {
         Ok(if let Some(i) = self.at {
             Point::Index(i)
         } else if let Some(t) = &self.at_time {
-            Point::Time(swarmsift::replay::parse_time(t)?)
+            Point::Time(swarmsift::replay::point::parse_time(t)?)
         } else if let Some(s) = &self.at_snapshot {
             Point::Snapshot(s.clone())
         } else {
@@ -100,14 +100,14 @@ struct FilterArgs {
 }
 
 impl FilterArgs {
-    fn filter(&self) -> Result<report::state::StateFilter, swarmsift::error::Error> {
+    fn filter(&self) -> Result<render::state::StateFilter, swarmsift::error::Error> {
         let kind = match &self.kind {
             Some(k) => {
                 Some(Kind::parse(k).ok_or_else(|| swarmsift::error::Error::Usage(format!("unknown kind {k:?}")))?)
             }
             None => None,
         };
-        Ok(report::state::StateFilter {
+        Ok(render::state::StateFilter {
             kind,
             service: self.service.clone(),
             node: self.node.clone(),
@@ -185,17 +185,17 @@ enum Cmd {
         filter: FilterArgs,
     },
     /// Run every check and report every problem, with what Docker would do with this directory.
-    Verify(swarmsift::commands_forensics::VerifyArgs),
+    Verify(swarmsift::cli::forensics::VerifyArgs),
     /// Write a repaired copy to a new directory (never touches the input) and say what was dropped.
-    Salvage(swarmsift::commands_forensics::SalvageArgs),
+    Salvage(swarmsift::cli::forensics::SalvageArgs),
     /// Compare the swarm dirs of several managers of one cluster: which holds the best log.
-    Managers(swarmsift::commands_forensics::ManagersArgs),
+    Managers(swarmsift::cli::forensics::ManagersArgs),
     /// Write a synthetic swarm dir of a chosen scale in Docker's exact format.
-    Synth(swarmsift::commands_synth::SynthArgs),
+    Synth(swarmsift::cli::synth::SynthArgs),
     /// Charts (SVG or PNG by extension): recovery, convergence, snapshots, tasks.
-    Chart(swarmsift::commands_chart::ChartArgs),
+    Chart(swarmsift::cli::chart::ChartArgs),
     /// Treat several copies of swarm or snap dirs, taken over time, as one history.
-    Archive(swarmsift::commands_chart::ArchiveArgs),
+    Archive(swarmsift::cli::chart::ArchiveArgs),
     /// Write a plaintext copy (etcd format, all snapshots) to a new directory. Never touches the source.
     Decrypt {
         #[command(flatten)]
@@ -239,8 +239,8 @@ fn run(cli: Cli) -> Result<u8, swarmsift::error::Error> {
         Cmd::Info(c) => {
             let a = load_checked(&c)?;
             let s = match c.format {
-                Format::Json => json_out(&report::info::json(&a)),
-                Format::Text => report::info::text(&a),
+                Format::Json => json_out(&render::info::json(&a)),
+                Format::Text => render::info::text(&a),
             };
             emit(&s);
             Ok(if a.has_errors() { 1 } else { 0 })
@@ -252,10 +252,10 @@ fn run(cli: Cli) -> Result<u8, swarmsift::error::Error> {
                 }
                 None => None,
             };
-            let f = report::walcmd::WalFilter { from, to, kind, id };
+            let f = render::walcmd::WalFilter { from, to, kind, id };
             // Rows go out as entries are decoded: nothing per entry is kept.
             let out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout());
-            let mut stream = report::walcmd::WalStream::new(out, f, c.format == Format::Json);
+            let mut stream = render::walcmd::WalStream::new(out, f, c.format == Format::Json);
             let a = Analysis::load_with(&c.path, &options(&c, Detail::Notable, progress)?, &mut stream)?;
             if let Err(e) = stream.finish() {
                 if e.kind() != std::io::ErrorKind::BrokenPipe {
@@ -267,12 +267,12 @@ fn run(cli: Cli) -> Result<u8, swarmsift::error::Error> {
         Cmd::Snapshots(c) => {
             let a = load_checked(&c)?;
             let s = match c.format {
-                Format::Json => json_out(&report::walcmd::snapshots_json(&a)),
+                Format::Json => json_out(&render::walcmd::snapshots_json(&a)),
                 Format::Text => {
                     if a.snapshots.is_empty() {
                         "no snapshots\n".to_string()
                     } else {
-                        report::walcmd::snapshots_table(&a) + &swarmsift::sizes::snapshots_text(&a)
+                        render::walcmd::snapshots_table(&a) + &swarmsift::analyses::sizes::snapshots_text(&a)
                     }
                 }
             };
@@ -289,14 +289,14 @@ fn run(cli: Cli) -> Result<u8, swarmsift::error::Error> {
             let me = a.member.as_ref().map(|m| m.node_id.clone());
             let leader = replay::probable_leader(&a, &r);
             let s = match c.format {
-                Format::Json => json_out(&report::state::json(
+                Format::Json => json_out(&render::state::json(
                     &r,
                     &f,
                     &Redaction { show_secrets: c.show_secrets },
                     me.as_deref(),
                     leader,
                 )),
-                Format::Text => report::state::text(&r, &f, me.as_deref(), leader),
+                Format::Text => render::state::text(&r, &f, me.as_deref(), leader),
             };
             emit(&s);
             Ok(0)
@@ -304,12 +304,12 @@ fn run(cli: Cli) -> Result<u8, swarmsift::error::Error> {
         Cmd::History { common: c, object, tasks } => {
             let a = load(&c)?;
             let (kind, id, name) =
-                swarmsift::history::resolve_object(&a, &object).map_err(swarmsift::error::Error::Usage)?;
+                swarmsift::analyses::history::resolve_object(&a, &object).map_err(swarmsift::error::Error::Usage)?;
             let red = Redaction { show_secrets: c.show_secrets };
-            let v = swarmsift::history::history(&a, kind, &id, tasks && kind == Kind::Service, &red);
+            let v = swarmsift::analyses::history::history(&a, kind, &id, tasks && kind == Kind::Service, &red);
             let s = match c.format {
-                Format::Json => json_out(&report::changes::history_json(kind.name(), &id, &name, &v)),
-                Format::Text => format!("{} {id} ({name})\n{}", kind.name(), report::changes::history_text(&v)),
+                Format::Json => json_out(&render::changes::history_json(kind.name(), &id, &name, &v)),
+                Format::Text => format!("{} {id} ({name})\n{}", kind.name(), render::changes::history_text(&v)),
             };
             emit(&s);
             Ok(0)
@@ -370,14 +370,14 @@ fn run(cli: Cli) -> Result<u8, swarmsift::error::Error> {
                     (ra, rb, la, lb)
                 }
             };
-            let d = swarmsift::history::diff_stores(&ra.store, &rb.store, &red, kind);
+            let d = swarmsift::analyses::history::diff_stores(&ra.store, &rb.store, &red, kind);
             let s = match c.format {
-                Format::Json => json_out(&report::changes::diff_json(
+                Format::Json => json_out(&render::changes::diff_json(
                     serde_json::json!({"label": la, "index": ra.index, "term": ra.term}),
                     serde_json::json!({"label": lb, "index": rb.index, "term": rb.term}),
                     &d,
                 )),
-                Format::Text => report::changes::diff_text(&la, &lb, &d),
+                Format::Text => render::changes::diff_text(&la, &lb, &d),
             };
             emit(&s);
             Ok(0)
@@ -385,24 +385,24 @@ fn run(cli: Cli) -> Result<u8, swarmsift::error::Error> {
         Cmd::Timeline { common: c, filter } => {
             let f = filter.filter()?;
             let a = load(&c)?;
-            let mut ev = swarmsift::history::timeline(&a);
+            let mut ev = swarmsift::analyses::history::timeline(&a);
             ev.retain(|e| timeline_keep(&a, e, &f));
             let s = match c.format {
                 Format::Json => json_out(&serde_json::json!({"events": ev})),
-                Format::Text => report::changes::timeline_text(&ev),
+                Format::Text => render::changes::timeline_text(&ev),
             };
             emit(&s);
             Ok(0)
         }
-        Cmd::Verify(args) => swarmsift::commands_forensics::run_verify(args, progress),
-        Cmd::Salvage(args) => swarmsift::commands_forensics::run_salvage(args),
-        Cmd::Managers(args) => swarmsift::commands_forensics::run_managers(args),
-        Cmd::Synth(args) => swarmsift::commands_synth::run_synth(&args),
-        Cmd::Chart(args) => swarmsift::commands_chart::run_chart(&args),
-        Cmd::Archive(args) => swarmsift::commands_chart::run_archive(&args),
+        Cmd::Verify(args) => swarmsift::cli::forensics::run_verify(args, progress),
+        Cmd::Salvage(args) => swarmsift::cli::forensics::run_salvage(args),
+        Cmd::Managers(args) => swarmsift::cli::forensics::run_managers(args),
+        Cmd::Synth(args) => swarmsift::cli::synth::run_synth(&args),
+        Cmd::Chart(args) => swarmsift::cli::chart::run_chart(&args),
+        Cmd::Archive(args) => swarmsift::cli::chart::run_archive(&args),
         Cmd::Decrypt { common: c, output } => {
             let a = load(&c)?;
-            let rep = swarmsift::decrypt::write_plaintext(&a, &output)?;
+            let rep = swarmsift::analyses::decrypt::write_plaintext(&a, &output)?;
             let s = match c.format {
                 Format::Json => json_out(&serde_json::to_value(&rep).unwrap_or_default()),
                 Format::Text => format!(
@@ -422,7 +422,7 @@ fn run(cli: Cli) -> Result<u8, swarmsift::error::Error> {
 }
 
 /// Timeline filters: kind, service (its events and its tasks'), node, task state.
-fn timeline_keep(a: &Analysis, e: &swarmsift::history::Event, f: &report::state::StateFilter) -> bool {
+fn timeline_keep(a: &Analysis, e: &swarmsift::analyses::history::Event, f: &render::state::StateFilter) -> bool {
     if let Some(k) = f.kind {
         if e.kind != Some(k) {
             return false;
@@ -432,7 +432,7 @@ fn timeline_keep(a: &Analysis, e: &swarmsift::history::Event, f: &report::state:
         a.entries
             .iter()
             .find_map(|x| match &x.payload {
-                swarmsift::analysis::Payload::Request { actions, .. } => {
+                swarmsift::decode::entry::Payload::Request { actions, .. } => {
                     actions.iter().find(|y| y.id == id && !y.name.is_empty()).map(|y| y.name.clone())
                 }
                 _ => None,

@@ -13,13 +13,13 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use swarmsift::analysis::{Analysis, Options};
-use swarmsift::archive::{self, Archive};
-use swarmsift::chart::{convergence, recovery, snapshots, tasks};
-use swarmsift::commands_chart::{ChartKind, Computed, compute};
-use swarmsift::history;
-use swarmsift::keys::UnlockKey;
-use swarmsift::store::Kind;
+use swarmsift::analyses::archive::{self, Archive};
+use swarmsift::analyses::history;
+use swarmsift::cli::chart::{ChartKind, Computed, compute};
+use swarmsift::crypto::keys::UnlockKey;
+use swarmsift::decode::object::Kind;
+use swarmsift::render::chart::{convergence, recovery, snapshots, tasks};
+use swarmsift::replay::analysis::{Analysis, Options};
 
 /// The calibration golden tests use (snapshot 10 MB/s, 100k entries/s, WAL 20 MB/s).
 const CAL: &str = "10000000,100000,20000000";
@@ -155,9 +155,9 @@ fn snapshot_sizes_are_estimated_from_the_state_within_two_percent() {
     // estimate against every snapshot that is kept.
     let a = single("churn", "swarm.tar.gz");
     for s in &a.snapshots {
-        let r = swarmsift::replay::replay(&a, &swarmsift::replay::Point::Index(s.index), false).unwrap();
-        let plain = swarmsift::sizes::snapshot_plain_bytes(&r.store, &r.membership);
-        let est = swarmsift::sizes::snap_file_bytes_estimate(plain, a.encrypted, s.voters.len());
+        let r = swarmsift::replay::point::replay(&a, &swarmsift::replay::point::Point::Index(s.index), false).unwrap();
+        let plain = swarmsift::analyses::sizes::snapshot_plain_bytes(&r.store, &r.membership);
+        let est = swarmsift::analyses::sizes::snap_file_bytes_estimate(plain, a.encrypted, s.voters.len());
         let err = (est as f64 - s.bytes as f64).abs() / s.bytes as f64;
         assert!(err < 0.02, "{}: estimated {est}, file {}", s.file, s.bytes);
     }
@@ -187,10 +187,10 @@ fn snapshots_chart_matches_snapshots() {
     assert_eq!(v["bars"][4]["file"], "0000000000000002-00000000000000c8.snap");
 }
 
-fn task_groups(st: &swarmsift::store::Store) -> BTreeMap<&'static str, u64> {
+fn task_groups(st: &swarmsift::replay::store::Store) -> BTreeMap<&'static str, u64> {
     let mut m: BTreeMap<&'static str, u64> = tasks::GROUPS.iter().map(|g| (g.0, 0)).collect();
     for t in st.tasks() {
-        let s = swarmsift::docker_api::task_state(t.status.as_ref().map(|x| x.state).unwrap_or(0));
+        let s = swarmsift::decode::docker_api::task_state(t.status.as_ref().map(|x| x.state).unwrap_or(0));
         *m.get_mut(tasks::GROUPS[tasks::group_of(s)].0).unwrap() += 1;
     }
     m
@@ -236,8 +236,8 @@ fn convergence_matches_state_and_timeline() {
         let down: Vec<&str> =
             a.state.nodes().filter(|n| n.status.as_ref().map(|s| s.state) == Some(1)).map(|n| n.id.as_str()).collect();
         for s in a.state.services() {
-            let name = swarmsift::store::Object::Service(s.clone()).name();
-            let (run, des, _) = swarmsift::report::state::replicas(s, &a.state);
+            let name = swarmsift::decode::object::Object::Service(s.clone()).name();
+            let (run, des, _) = swarmsift::render::state::replicas(s, &a.state);
             let on_down = a
                 .state
                 .tasks()
@@ -346,11 +346,12 @@ fn archive_of_three_managers_is_one_log() {
     assert!(ar.merged.state == m3.state, "the merged state is the newest copy's");
     assert!(ar.merged.findings.iter().any(|f| f.code == "archive.several_nodes"));
     // `state`/`diff` over the merged history.
-    let before = swarmsift::replay::replay(&ar.merged, &swarmsift::replay::Point::Index(103), false).unwrap();
+    let before =
+        swarmsift::replay::point::replay(&ar.merged, &swarmsift::replay::point::Point::Index(103), false).unwrap();
     let d = history::diff_stores(
         &before.store,
         &ar.merged.state,
-        &swarmsift::docker_api::Redaction::default(),
+        &swarmsift::decode::docker_api::Redaction::default(),
         Some(Kind::Service),
     );
     assert!(d.created.iter().any(|o| o.name == "tm-after"), "created after the failover");
@@ -376,7 +377,7 @@ fn every_chart_renders_png_and_svg_files() {
 #[test]
 fn size_forensics_of_the_churn_state() {
     let a = single("churn", "swarm.tar.gz");
-    let f = swarmsift::sizes::forensics(&a.state, "final");
+    let f = swarmsift::analyses::sizes::forensics(&a.state, "final");
     assert_eq!(f.by_kind.iter().map(|k| k.bytes).sum::<u64>(), f.store_bytes);
     assert_eq!(f.by_kind.iter().find(|k| k.kind == "tasks").unwrap().count, a.state.count(Kind::Task));
     // cfg2 was created at the end and never used (step 28); cfg1 and sec1 are web's.
@@ -386,7 +387,7 @@ fn size_forensics_of_the_churn_state() {
     assert!(f.limits.iter().all(|l| !l.over));
     let names: Vec<&str> = f.by_service.iter().map(|s| s.name.as_str()).collect();
     assert!(names.contains(&"web") && names.contains(&"failer"));
-    let text = swarmsift::sizes::forensics_text(&f);
+    let text = swarmsift::analyses::sizes::forensics_text(&f);
     for s in [
         "SIZE FORENSICS",
         "BYTES BY SERVICE",
@@ -399,10 +400,10 @@ fn size_forensics_of_the_churn_state() {
         assert!(text.contains(s), "{s}");
     }
     // The renderers `info` and `snapshots` can append.
-    assert!(swarmsift::sizes::info_text(&a).contains("largest raft entry in the WAL"));
-    let st = swarmsift::sizes::snapshots_text(&a);
+    assert!(swarmsift::analyses::sizes::info_text(&a).contains("largest raft entry in the WAL"));
+    let st = swarmsift::analyses::sizes::snapshots_text(&a);
     assert_eq!(st.lines().filter(|l| l.starts_with("0000000000000002-")).count(), 5);
-    let v = swarmsift::sizes::snapshots_json(&a);
+    let v = swarmsift::analyses::sizes::snapshots_json(&a);
     assert_eq!(v[0]["bytes"], 8831);
 }
 
@@ -411,7 +412,7 @@ fn snapshots_chart_of_several_archives_keeps_the_source() {
     let ar = archive_of("three-managers", &["manager1.tar.gz", "manager3.tar.gz"]);
     let c = snapshots::compute(
         ar.names.clone(),
-        ar.snapshot_sources.iter().cloned().zip(swarmsift::sizes::all_snapshot_sizes(&ar.merged)).collect(),
+        ar.snapshot_sources.iter().cloned().zip(swarmsift::analyses::sizes::all_snapshot_sizes(&ar.merged)).collect(),
     );
     assert_eq!(c.bars.len(), 1);
     assert_eq!(c.bars[0].source, "manager1.tar.gz");
@@ -420,7 +421,7 @@ fn snapshots_chart_of_several_archives_keeps_the_source() {
 
 #[test]
 fn the_commands_print_and_write() {
-    use swarmsift::commands_chart::{ArchiveArgs, ChartArgs, InputArgs, NumbersFormat, run_archive_to, run_chart_to};
+    use swarmsift::cli::chart::{ArchiveArgs, ChartArgs, InputArgs, NumbersFormat, run_archive_to, run_chart_to};
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("t.svg");
     let input = InputArgs { unlock_key_file: None, no_mmap: false };

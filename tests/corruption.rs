@@ -9,9 +9,9 @@ mod corrupt;
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use swarmsift::analysis::{Analysis, Options};
+use swarmsift::analyses::verify::{self, VFinding, Verification, VerifyOptions};
 use swarmsift::error::Severity;
-use swarmsift::verify::{self, VFinding, Verification, VerifyOptions};
+use swarmsift::replay::analysis::{Analysis, Options};
 
 const CHURN: &str = "fixtures/churn/swarm.tar.gz";
 const AUTOLOCK: &str = "fixtures/autolock/swarm.tar.gz";
@@ -347,8 +347,10 @@ fn autolock_without_and_with_the_key() {
     assert!(f.consequence.starts_with("starts locked"));
     assert_eq!(verify::outcome_word(&v.docker), "starts-locked");
     let key = common::unlock_key("autolock").unwrap();
-    let opts =
-        VerifyOptions { unlock_key: Some(swarmsift::keys::UnlockKey::parse(&key).unwrap()), ..Default::default() };
+    let opts = VerifyOptions {
+        unlock_key: Some(swarmsift::crypto::keys::UnlockKey::parse(&key).unwrap()),
+        ..Default::default()
+    };
     let v = verify::verify(&swarm, &opts).unwrap();
     assert!(v.ok && v.findings.iter().all(|f| f.severity != Severity::Error), "{}", verify::text(&v));
     assert_eq!(verify::outcome_word(&v.docker), "starts");
@@ -365,7 +367,8 @@ fn autolock_without_and_with_the_key() {
         );
         assert_eq!(code, 2, "{err}");
     }
-    let wrong = swarmsift::keys::UnlockKey::parse("SWMKEY-1-o3itqtyXi+imq6ovI49sy4DepO1n8P36PHHzKumUqOU").unwrap();
+    let wrong =
+        swarmsift::crypto::keys::UnlockKey::parse("SWMKEY-1-o3itqtyXi+imq6ovI49sy4DepO1n8P36PHHzKumUqOU").unwrap();
     assert!(verify::verify(&swarm, &VerifyOptions { unlock_key: Some(wrong), ..Default::default() }).is_err());
     // A flipped bit is still found without the key.
     let c = corrupt::segments(&swarm);
@@ -430,7 +433,7 @@ fn three_managers_torn_tail_on_a_follower() {
     let (rec, boundary) = recs
         .iter()
         .rev()
-        .filter(|r| r.rtype == swarmsift::wal::rtype::ENTRY)
+        .filter(|r| r.rtype == swarmsift::format::wal::rtype::ENTRY)
         .find_map(|r| {
             let b = (r.offset + 72).div_ceil(512) * 512;
             (b < r.end).then_some((r.clone(), b))

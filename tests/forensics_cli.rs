@@ -9,11 +9,13 @@ mod corrupt;
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use swarmsift::analysis::{Analysis, Options, Payload};
-use swarmsift::replay::{Point, replay};
-use swarmsift::salvage::{SalvageOptions, salvage};
-use swarmsift::store::{Kind, Store};
-use swarmsift::verify::{self, VerifyOptions};
+use swarmsift::analyses::salvage::{SalvageOptions, salvage};
+use swarmsift::analyses::verify::{self, VerifyOptions};
+use swarmsift::decode::entry::Payload;
+use swarmsift::decode::object::Kind;
+use swarmsift::replay::analysis::{Analysis, Options};
+use swarmsift::replay::point::{Point, replay};
+use swarmsift::replay::store::Store;
 
 const CHURN: &str = "fixtures/churn/swarm.tar.gz";
 const TM: &str = "fixtures/three-managers";
@@ -178,7 +180,7 @@ fn salvage_of_a_clean_capture_is_a_faithful_copy() {
     let out = tempfile::tempdir().unwrap();
     let o = out.path().join("copy");
     let rep = salvage(&fixture(CHURN), &o, &SalvageOptions::default()).unwrap();
-    assert!(rep.copy_verifies, "{}", swarmsift::salvage::text(&rep));
+    assert!(rep.copy_verifies, "{}", swarmsift::analyses::salvage::text(&rep));
     assert!(rep.dropped.is_empty(), "{:?}", rep.dropped);
     let a = load(&fixture(CHURN));
     let b = load(&o);
@@ -207,7 +209,7 @@ fn salvage_bridges_a_damaged_entry_and_keeps_the_rest() {
     let o = out.path().join("copy");
     let rep = salvage(&swarm, &o, &SalvageOptions::default()).unwrap();
     let v = serde_json::to_value(&rep).unwrap();
-    assert_eq!(v["copy_verifies"], true, "{}", swarmsift::salvage::text(&rep));
+    assert_eq!(v["copy_verifies"], true, "{}", swarmsift::analyses::salvage::text(&rep));
     let lost: Vec<u64> = v["dropped"]
         .as_array()
         .unwrap()
@@ -240,9 +242,9 @@ fn salvage_recovers_a_record_whose_length_field_was_zeroed() {
     let out = tempfile::tempdir().unwrap();
     let o = out.path().join("copy");
     let rep = salvage(&swarm, &o, &SalvageOptions::default()).unwrap();
-    assert!(rep.copy_verifies, "{}", swarmsift::salvage::text(&rep));
+    assert!(rep.copy_verifies, "{}", swarmsift::analyses::salvage::text(&rep));
     assert_eq!(rep.recovered_frames.len(), 1);
-    assert!(rep.dropped.iter().all(|d| d.indexes.is_empty()), "{}", swarmsift::salvage::text(&rep));
+    assert!(rep.dropped.iter().all(|d| d.indexes.is_empty()), "{}", swarmsift::analyses::salvage::text(&rep));
     assert_eq!(load(&o).state, clean.state);
 }
 
@@ -256,8 +258,8 @@ fn salvage_cuts_a_torn_tail() {
     let out = tempfile::tempdir().unwrap();
     let o = out.path().join("copy");
     let rep = salvage(&swarm, &o, &SalvageOptions::default()).unwrap();
-    assert!(rep.copy_verifies, "{}", swarmsift::salvage::text(&rep));
-    assert!(rep.dropped.iter().any(|d| d.what == "torn tail"), "{}", swarmsift::salvage::text(&rep));
+    assert!(rep.copy_verifies, "{}", swarmsift::analyses::salvage::text(&rep));
+    assert!(rep.dropped.iter().any(|d| d.what == "torn tail"), "{}", swarmsift::analyses::salvage::text(&rep));
     assert_eq!(rep.last_index, Some(k - 1));
     let b = load(&o);
     let at = b.wal.commit();
@@ -282,7 +284,7 @@ fn salvage_drops_a_damaged_snapshot_and_zeroed_sectors() {
     let out = tempfile::tempdir().unwrap();
     let o = out.path().join("copy");
     let rep = salvage(&swarm, &o, &SalvageOptions::default()).unwrap();
-    let t = swarmsift::salvage::text(&rep);
+    let t = swarmsift::analyses::salvage::text(&rep);
     assert!(rep.copy_verifies, "{t}");
     assert!(
         rep.dropped.iter().any(|d| d.what == "snapshot"
@@ -301,7 +303,7 @@ fn salvage_drops_a_damaged_snapshot_and_zeroed_sectors() {
 #[test]
 fn salvage_without_the_unlock_key_cuts_instead_of_bridging() {
     let (_d, swarm) = unpack("fixtures/autolock/swarm.tar.gz");
-    let key = swarmsift::keys::UnlockKey::parse(&common::unlock_key("autolock").unwrap()).unwrap();
+    let key = swarmsift::crypto::keys::UnlockKey::parse(&common::unlock_key("autolock").unwrap()).unwrap();
     let clean = Analysis::load(&swarm, &Options { unlock_key: Some(key.clone()), ..Default::default() }).unwrap();
     let s = clean.snapshots.iter().map(|x| x.index).max().unwrap();
     let last = clean.wal.last_index().unwrap();
@@ -313,14 +315,14 @@ fn salvage_without_the_unlock_key_cuts_instead_of_bridging() {
     let rep = salvage(&swarm, &o, &SalvageOptions::default()).unwrap();
     assert!(!rep.payloads_checked);
     let lost: Vec<u64> = rep.dropped.iter().flat_map(|d| d.indexes.iter().copied()).collect();
-    assert_eq!(lost, (k..=last).collect::<Vec<_>>(), "{}", swarmsift::salvage::text(&rep));
-    assert!(rep.copy_verifies, "{}", swarmsift::salvage::text(&rep));
+    assert_eq!(lost, (k..=last).collect::<Vec<_>>(), "{}", swarmsift::analyses::salvage::text(&rep));
+    assert!(rep.copy_verifies, "{}", swarmsift::analyses::salvage::text(&rep));
     let o2 = out.path().join("withkey");
     let opts = SalvageOptions { unlock_key: Some(key.clone()), ..Default::default() };
     let rep = salvage(&swarm, &o2, &opts).unwrap();
     let lost: Vec<u64> = rep.dropped.iter().flat_map(|d| d.indexes.iter().copied()).collect();
-    assert_eq!(lost, vec![k], "{}", swarmsift::salvage::text(&rep));
-    assert!(rep.copy_verifies, "{}", swarmsift::salvage::text(&rep));
+    assert_eq!(lost, vec![k], "{}", swarmsift::analyses::salvage::text(&rep));
+    assert!(rep.copy_verifies, "{}", swarmsift::analyses::salvage::text(&rep));
     // The copy keeps the encryption: the same unlock key opens it.
     let b = Analysis::load(&o2, &Options { unlock_key: Some(key), ..Default::default() }).unwrap();
     assert_eq!(b.wal.last_index(), Some(last));
@@ -336,7 +338,7 @@ fn salvage_puts_swapped_segments_back_in_order() {
     let out = tempfile::tempdir().unwrap();
     let o = out.path().join("copy");
     let rep = salvage(&swarm, &o, &SalvageOptions::default()).unwrap();
-    assert!(rep.copy_verifies, "{}", swarmsift::salvage::text(&rep));
+    assert!(rep.copy_verifies, "{}", swarmsift::analyses::salvage::text(&rep));
     assert_eq!(rep.segments_reordered.len(), 2);
     let b = load(&o);
     assert_eq!(b.state, clean.state);
@@ -354,8 +356,8 @@ fn managers_recommend_a_manager_with_every_committed_entry() {
     let best: Vec<String> =
         (1..=3).filter(|i| analyses[i - 1].wal.commit() == max_commit).map(|i| format!("manager{i}")).collect();
     let paths: Vec<PathBuf> = ms.iter().map(PathBuf::from).collect();
-    let rep = swarmsift::managers::compare(&paths, None, Default::default()).unwrap();
-    assert_eq!(rep.problems, 0, "{}", swarmsift::managers::text(&rep));
+    let rep = swarmsift::analyses::managers::compare(&paths, None, Default::default()).unwrap();
+    assert_eq!(rep.problems, 0, "{}", swarmsift::analyses::managers::text(&rep));
     let v = serde_json::to_value(&rep).unwrap();
     assert_eq!(v["cluster_commit"], max_commit);
     let rec = v["recommendation"]["manager"].as_str().unwrap();
@@ -376,7 +378,7 @@ fn managers_recommend_a_manager_with_every_committed_entry() {
             assert!(m.get(k).is_some(), "{k}");
         }
     }
-    assert!(swarmsift::managers::text(&rep).contains("RECOVERY"));
+    assert!(swarmsift::analyses::managers::text(&rep).contains("RECOVERY"));
     if cli_wired() {
         let (code, out, _) = common::run(&["managers", &ms[0], &ms[1], &ms[2]], &[]);
         assert_eq!(code, 0);
@@ -392,7 +394,7 @@ fn managers_explain_the_tocommit_panic() {
     let m1 = fixture(&format!("{TM}/manager1.tar.gz"));
     let m2 = fixture(&format!("{TM}/manager2.tar.gz"));
     let m3 = fixture(&format!("{TM}/manager3-after-panic.tar.gz"));
-    let rep = swarmsift::managers::compare(&[m1, m2.clone(), m3.clone()], None, Default::default()).unwrap();
+    let rep = swarmsift::analyses::managers::compare(&[m1, m2.clone(), m3.clone()], None, Default::default()).unwrap();
     let panicked = load(&m3);
     let raft_id = panicked.member.as_ref().unwrap().raft_id;
     let ref_a = load(&m2);

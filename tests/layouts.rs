@@ -6,9 +6,9 @@
 mod common;
 
 use std::path::Path;
-use swarmsift::analysis::{Analysis, Options};
-use swarmsift::layout::LayoutKind;
-use swarmsift::wal::{encode::SegmentWriter, rtype, scan_segment};
+use swarmsift::format::wal::{encode::SegmentWriter, rtype, scan_segment};
+use swarmsift::input::layout::LayoutKind;
+use swarmsift::replay::analysis::{Analysis, Options};
 
 const CHURN: &str = "fixtures/churn/swarm.tar.gz";
 
@@ -20,7 +20,7 @@ fn load(p: &Path) -> Analysis {
 fn plaintext_copy(dir: &Path) -> std::path::PathBuf {
     let a = load(Path::new(CHURN));
     let out = dir.join("plain");
-    swarmsift::decrypt::write_plaintext(&a, &out).expect("decrypt");
+    swarmsift::analyses::decrypt::write_plaintext(&a, &out).expect("decrypt");
     out
 }
 
@@ -112,7 +112,7 @@ fn a_bare_directory_of_wal_and_snap_files_is_read() {
         }
     }
     let b = load(&bare);
-    assert_eq!(b.source.kind, swarmsift::source::InputKind::BareDir);
+    assert_eq!(b.source.kind, swarmsift::input::source::InputKind::BareDir);
     assert_eq!(b.state, load(Path::new(CHURN)).state);
 }
 
@@ -148,7 +148,7 @@ fn entries_overwritten_by_a_later_term_are_kept_marked_and_not_applied() {
     assert!(a.findings.iter().any(|f| f.code == "wal.entries_overwritten"));
     // The replaced entries' writes are gone from the state: it equals the state at last-2 plus
     // two no-ops.
-    let at = swarmsift::replay::replay(&a0, &swarmsift::replay::Point::Index(last - 2), false).unwrap();
+    let at = swarmsift::replay::point::replay(&a0, &swarmsift::replay::point::Point::Index(last - 2), false).unwrap();
     assert!(a.state == at.store, "overwritten entries must not be applied");
     let (code, out, _) = common::run(&["wal", plain.to_str().unwrap(), "--from", &(last - 1).to_string()], &[]);
     assert!(code <= 1);

@@ -13,10 +13,11 @@ mod common;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-use swarmsift::analysis::{Analysis, Options};
-use swarmsift::keys::UnlockKey;
-use swarmsift::replay::{Base, Point, Stepper, replay, replay_from};
-use swarmsift::store::{Kind, Object};
+use swarmsift::crypto::keys::UnlockKey;
+use swarmsift::decode::object::{Kind, Object};
+use swarmsift::replay::analysis::{Analysis, Options};
+use swarmsift::replay::engine::StateOnly;
+use swarmsift::replay::point::{Base, Point, replay, replay_from};
 
 fn load(scenario: &str, capture: &str) -> Analysis {
     let unlock_key = common::unlock_key(scenario).map(|k| UnlockKey::parse(&k).unwrap());
@@ -60,7 +61,7 @@ fn ts(s: &str) -> jiff::Timestamp {
 
 /// Objects of the inspected kinds in a store, as (kind, id) → version, limited to what `docker
 /// inspect` lists: swarm-scoped networks, tasks of listed services.
-fn inspected(st: &swarmsift::store::Store, services: &BTreeSet<String>) -> BTreeMap<(Kind, String), u64> {
+fn inspected(st: &swarmsift::replay::store::Store, services: &BTreeSet<String>) -> BTreeMap<(Kind, String), u64> {
     let mut m = BTreeMap::new();
     for k in [Kind::Node, Kind::Service, Kind::Task, Kind::Network, Kind::Secret, Kind::Config] {
         for o in st.iter(k) {
@@ -109,15 +110,16 @@ fn check_moment(a: &Analysis, t: &Value) -> Vec<String> {
     // The window's upper end may include entries past the on-disk HardState.commit: a leader
     // serves an entry as soon as it is committed in memory, and a manager killed right after
     // (three-managers' manager1) never persisted the HardState that says so.
-    let lo = swarmsift::replay::resolve(a, &Point::Time(from), false).map(|x| x.0).unwrap_or(0);
-    let hi = swarmsift::replay::resolve(a, &Point::Time(until), true).unwrap().0;
+    let lo = swarmsift::replay::point::resolve(a, &Point::Time(from), false).map(|x| x.0).unwrap_or(0);
+    let hi = swarmsift::replay::point::resolve(a, &Point::Time(until), true).unwrap().0;
     let truth = truth_objects(t);
     let services: BTreeSet<String> =
         truth.keys().filter(|(k, _)| *k == Kind::Service).map(|(_, id)| id.clone()).collect();
     // Every (object, version) seen anywhere in the window, and objects present throughout.
     let mut seen: BTreeMap<(Kind, String), BTreeSet<u64>> = BTreeMap::new();
     let mut always: Option<BTreeSet<(Kind, String)>> = None;
-    let mut stepper = Stepper::new(a, replay(a, &Point::Index(lo), true).unwrap(), true);
+    let (start, mut stepper) = swarmsift::replay::point::start(a, &Point::Index(lo), true, Base::Auto).unwrap();
+    stepper.advance_to(start, &mut StateOnly);
     loop {
         let objs = inspected(&stepper.r.store, &services);
         for (k, v) in &objs {
@@ -128,7 +130,7 @@ fn check_moment(a: &Analysis, t: &Value) -> Vec<String> {
             None => keys,
             Some(a) => a.intersection(&keys).cloned().collect(),
         });
-        if stepper.r.index >= hi || stepper.step().is_none() {
+        if stepper.r.index >= hi || stepper.step(&mut StateOnly).is_none() {
             break;
         }
     }

@@ -12,10 +12,10 @@ mod common;
 
 #[path = "common/corrupt.rs"]
 mod corrupt;
-use swarmsift::analysis::{Analysis, Detail, Options};
-use swarmsift::keys::UnlockKey;
-use swarmsift::replay::{Point, replay};
-use swarmsift::source::ReadOptions;
+use swarmsift::crypto::keys::UnlockKey;
+use swarmsift::input::source::ReadOptions;
+use swarmsift::replay::analysis::{Analysis, Detail, Options};
+use swarmsift::replay::point::{Point, replay};
 
 fn opts(scenario: &str, detail: Detail) -> Options {
     let unlock_key = common::unlock_key(scenario).map(|k| UnlockKey::parse(&k).unwrap());
@@ -172,7 +172,7 @@ fn no_progress_output_on_a_pipe_and_the_flags_are_accepted() {
 
 #[test]
 fn verify_on_a_projected_store_says_what_it_says_on_the_full_store() {
-    use swarmsift::verify::{self, VerifyOptions};
+    use swarmsift::analyses::verify::{self, VerifyOptions};
     let captures = [
         ("churn", "swarm.tar.gz"),
         ("autolock", "swarm.tar.gz"),

@@ -6,14 +6,17 @@ mod common;
 
 use prost::Message;
 use std::path::Path;
-use swarmsift::analysis::{Analysis, Options, Payload, decode_snapshot};
+use swarmsift::analyses::synth::{SynthOptions, SynthReport, generate};
+use swarmsift::crypto::keys::UnlockKey;
+use swarmsift::decode::entry::Payload;
+use swarmsift::decode::object::{Kind, Membership};
+use swarmsift::decode::snapshot::decode_snapshot;
 use swarmsift::error::Severity;
-use swarmsift::keys::UnlockKey;
+use swarmsift::format::wal::{SegmentEnd, encode::SegmentWriter, rtype, scan_segment};
 use swarmsift::pb::{raftpb, snappb, walpb};
-use swarmsift::replay::{Base, Point, replay_from};
-use swarmsift::store::{Kind, Membership, Store};
-use swarmsift::synth::{SynthOptions, SynthReport, generate};
-use swarmsift::wal::{SegmentEnd, encode::SegmentWriter, rtype, scan_segment};
+use swarmsift::replay::analysis::{Analysis, Options};
+use swarmsift::replay::point::{Base, Point, replay_from};
+use swarmsift::replay::store::Store;
 
 fn small() -> SynthOptions {
     SynthOptions {
@@ -77,7 +80,10 @@ fn check_clean(a: &Analysis, rep: &SynthReport) {
             .iter()
             .filter_map(|e| match &e.payload {
                 Payload::Request { actions, .. } => Some(
-                    actions.iter().filter(|x| x.kind == Kind::Task && x.verb == swarmsift::store::Verb::Create).count(),
+                    actions
+                        .iter()
+                        .filter(|x| x.kind == Kind::Task && x.verb == swarmsift::decode::object::Verb::Create)
+                        .count(),
                 ),
                 _ => None,
             })
@@ -144,7 +150,7 @@ fn small_synth_decodes_cleanly_and_replays_to_every_snapshot() {
     let mut last_time = None;
     for e in &a.entries {
         if let Payload::Request { actions, .. } = &e.payload {
-            for x in actions.iter().filter(|x| x.verb != swarmsift::store::Verb::Remove) {
+            for x in actions.iter().filter(|x| x.verb != swarmsift::decode::object::Verb::Remove) {
                 assert_eq!(x.version, e.index - 1, "entry {} {:?}", e.index, x);
             }
         }
@@ -254,9 +260,12 @@ fn autolocked_synth_needs_its_unlock_key() {
     assert_eq!(a.keys.block_type.as_deref(), Some("ENCRYPTED PRIVATE KEY"));
     assert!(a.keys.kek_version.unwrap() > 0);
     let pem = std::fs::read(dir.join("certificates/swarm-node.key")).unwrap();
-    let nk = swarmsift::keys::parse_node_key(&pem).unwrap();
+    let nk = swarmsift::crypto::keys::parse_node_key(&pem).unwrap();
     let kek = UnlockKey::parse(&key).unwrap();
-    assert_eq!(swarmsift::keys::verify_private_key_kek(&nk, Some(&kek)).unwrap(), swarmsift::keys::KeyCheck::Ok);
+    assert_eq!(
+        swarmsift::crypto::keys::verify_private_key_kek(&nk, Some(&kek)).unwrap(),
+        swarmsift::crypto::keys::KeyCheck::Ok
+    );
     assert_eq!(nk.raft_dek.as_ref().unwrap().value_len(), 104);
     let c = a.state.clusters().next().unwrap();
     assert!(c.spec.as_ref().unwrap().encryption_config.as_ref().unwrap().auto_lock_managers);

@@ -9,10 +9,10 @@ mod common;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-use swarmsift::analysis::{Analysis, Options};
-use swarmsift::keys::UnlockKey;
+use swarmsift::crypto::keys::UnlockKey;
+use swarmsift::decode::object::{Kind, Object};
 use swarmsift::pb::docker::swarmkit::v1 as api;
-use swarmsift::store::{Kind, Object};
+use swarmsift::replay::analysis::{Analysis, Options};
 
 fn load(path: &Path, scenario: &str) -> Analysis {
     let unlock_key = common::unlock_key(scenario).map(|k| UnlockKey::parse(&k).expect("unlock key"));
@@ -30,7 +30,7 @@ fn by_id<'a>(arr: &'a Value, key: &str) -> BTreeMap<String, &'a Value> {
         .unwrap_or_default()
 }
 
-use swarmsift::docker_api::{availability, node_state, task_state};
+use swarmsift::decode::docker_api::{availability, node_state, task_state};
 
 /// Compare the state of `a` with one truth moment; returns a list of mismatches.
 fn compare(a: &Analysis, t: &Value) -> Vec<String> {
@@ -188,7 +188,7 @@ fn churn_every_snapshot_and_entry_decodes() {
     assert!(a.snapshots.iter().all(|s| s.valid));
     assert!(a.entries.iter().all(|e| !matches!(
         e.payload,
-        swarmsift::analysis::Payload::Undecryptable { .. } | swarmsift::analysis::Payload::Undecodable { .. }
+        swarmsift::decode::entry::Payload::Undecryptable { .. } | swarmsift::decode::entry::Payload::Undecodable { .. }
     )));
     let hs = a.wal.hard_state.expect("hard state").0;
     assert_eq!(Some(hs.commit), a.wal.last_index(), "a stopped single manager has committed its whole log");

@@ -1,4 +1,4 @@
-//! Specification of the wire validator (`swarmsift::wirecheck`), which `verify` and `info` use
+//! Specification of the wire validator (`swarmsift::format::wirecheck`), which `verify` and `info` use
 //! instead of decoding what the final state does not need:
 //! - On every entry and snapshot object of the real captures it agrees with prost: all accepted.
 //! - It is never more lenient than prost: over thousands of damaged variants of real payloads
@@ -8,11 +8,11 @@
 mod common;
 
 use prost::Message;
-use swarmsift::analysis::{Analysis, Detail, Options};
 use swarmsift::crypto::decrypt_record;
-use swarmsift::keys::UnlockKey;
+use swarmsift::crypto::keys::UnlockKey;
+use swarmsift::format::wirecheck::check;
 use swarmsift::pb::docker::swarmkit::v1 as api;
-use swarmsift::wirecheck::check;
+use swarmsift::replay::analysis::{Analysis, Detail, Options};
 
 fn load(scenario: &str, detail: Detail) -> Analysis {
     let unlock_key = common::unlock_key(scenario).map(|k| UnlockKey::parse(&k).unwrap());
@@ -178,7 +178,7 @@ fn a_checked_load_with_a_damaged_newest_snapshot_falls_back_like_a_full_one() {
 
 #[test]
 fn kind_field_tables_match_the_proto() {
-    use swarmsift::store::{Kind, Object};
+    use swarmsift::decode::object::{Kind, Object};
     let object = |k: Kind| match k {
         Kind::Node => Object::Node(api::Node::default()),
         Kind::Service => Object::Service(api::Service::default()),
@@ -192,15 +192,15 @@ fn kind_field_tables_match_the_proto() {
         Kind::Extension => Object::Extension(api::Extension::default()),
     };
     for (i, &k) in Kind::STORE_ACTION_TARGETS.iter().enumerate() {
-        let a = api::StoreAction { action: 0, target: Some(swarmsift::synth::to_target(object(k))) };
+        let a = api::StoreAction { action: 0, target: Some(swarmsift::analyses::synth::to_target(object(k))) };
         let b = a.encode_to_vec();
         assert_eq!(b[0] >> 3, i as u8 + 2, "{k:?}: StoreAction target field");
         assert!(check(k.message_name(), &[]).is_ok(), "{k:?}: message name known to the schema");
     }
     for (i, &k) in Kind::STORE_SNAPSHOT_FIELDS.iter().enumerate() {
-        let mut st = swarmsift::store::Store::default();
+        let mut st = swarmsift::replay::store::Store::default();
         st.insert(object(k));
-        let b = swarmsift::sizes::store_snapshot(&st).encode_to_vec();
+        let b = swarmsift::analyses::sizes::store_snapshot(&st).encode_to_vec();
         assert_eq!(b[0] >> 3, i as u8 + 1, "{k:?}: StoreSnapshot field");
     }
 }

@@ -5,7 +5,7 @@
 
 use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use swarmsift::wal::{ScannedRecord, scan_segment};
+use swarmsift::format::wal::{ScannedRecord, scan_segment};
 
 /// `raft/wal-v3-encrypted` of a swarm dir.
 pub fn wal_dir(swarm: &Path) -> PathBuf {

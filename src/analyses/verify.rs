@@ -1,0 +1,1028 @@
+//! `verify`: run every check on one input and say, for each problem, what Docker itself will do
+//! with this directory.
+//!
+//! The analysis ([`crate::replay::analysis`]) already reports what is wrong with the bytes. This module
+//! adds the checks that need the whole picture ([`checks`]: markers against `.snap` files, WAL
+//! coverage of kept snapshots, HardState against the snapshot, the rebuilt store, certificate
+//! expiry, keys) and an emulation of Docker's own startup ([`sim`]) that decides, from the same
+//! bytes, whether Docker starts, repairs the tail (and which entries that costs), or refuses to
+//! start and with which message. Every finding gets a `consequence`.
+//!
+//! Invariants:
+//! - Never stops at the first problem; a key that is missing is a finding, not a failure
+//!   (payloads are then not checked, and the report says so).
+//! - Read-only, like everything else: the emulation runs on the bytes in memory.
+
+pub mod checks;
+pub mod resync;
+pub mod sim;
+
+use crate::crypto::keys::UnlockKey;
+use crate::decode::entry::Payload;
+use crate::decode::object::Kind;
+use crate::error::{Error, Finding, Result, Severity};
+use crate::format::wal;
+use crate::input::source::{InputKind, ReadOptions};
+use crate::replay::analysis::{Analysis, Options};
+use serde::Serialize;
+use sim::{DockerSim, Flavor, Keys, SegIn, SnapIn};
+use std::path::Path;
+
+/// Options for [`verify`].
+#[derive(Debug, Default, Clone)]
+pub struct VerifyOptions {
+    /// Unlock key, when autolock is on.
+    pub unlock_key: Option<UnlockKey>,
+    /// How to read files.
+    pub read: ReadOptions,
+    /// Docker engine version to assume (e.g. `20.10`, `27.3`); default: the node's own engine
+    /// version from the store, else the era the WAL shows.
+    pub engine_version: Option<String>,
+    /// Show a progress bar on stderr when it is a terminal.
+    pub progress: bool,
+    /// Frames, CRC chains and snapshot containers only: no payload is decrypted or decoded.
+    pub no_decrypt: bool,
+}
+
+/// Whether the payloads could be checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum KeyAccess {
+    /// The DEK(s) were unwrapped.
+    Available,
+    /// Plaintext layout: no keys needed.
+    NotEncrypted,
+    /// Autolock on and no unlock key given.
+    Locked,
+    /// `swarm-node.key` has no `raft-dek` header.
+    NoDek,
+    /// No `certificates/swarm-node.key` in the input.
+    NoKeyFile,
+    /// The key file or its DEK header is damaged.
+    Damaged,
+    /// Payload checks were not asked for (`verify --no-decrypt`).
+    NotAsked,
+}
+
+impl KeyAccess {
+    /// Payloads were decrypted and checked.
+    pub fn payloads_checked(self) -> bool {
+        matches!(self, KeyAccess::Available | KeyAccess::NotEncrypted)
+    }
+}
+
+/// Load an input; when the data is encrypted and no DEK can be had, load it again structure-only
+/// instead of failing. A wrong unlock key given by the user is still an error (exit 2).
+pub fn load_tolerant(path: &Path, opts: &Options) -> Result<(Analysis, KeyAccess)> {
+    let had_key = opts.unlock_key.is_some();
+    let first = Analysis::load(path, &Options { unlock_key: opts.unlock_key.clone(), allow_no_keys: false, ..*opts });
+    let a = match first {
+        Ok(a) => a,
+        Err(Error::Key(msg)) => {
+            let a =
+                Analysis::load(path, &Options { unlock_key: opts.unlock_key.clone(), allow_no_keys: true, ..*opts })?;
+            let problem = a.keys.problem.clone().unwrap_or_default();
+            if had_key && (problem.contains("wrong unlock key") || a.keys.autolock == Some(true) && !a.keys.has_dek) {
+                return Err(Error::Key(msg));
+            }
+            a
+        }
+        Err(e) => return Err(e),
+    };
+    let access = if !a.encrypted {
+        KeyAccess::NotEncrypted
+    } else if !a.deks.is_empty() {
+        KeyAccess::Available
+    } else if a.keys.key_file.is_none() {
+        KeyAccess::NoKeyFile
+    } else if a.keys.block_type.is_some() && !a.keys.has_dek && !a.keys.rotation_pending {
+        KeyAccess::NoDek
+    } else if a.keys.autolock == Some(true) {
+        KeyAccess::Locked
+    } else {
+        KeyAccess::Damaged
+    };
+    Ok((a, access))
+}
+
+/// The raw bytes of every segment, in name order.
+pub fn raw_segments(a: &Analysis) -> Result<Vec<SegIn>> {
+    let mut out = Vec::new();
+    for (name, _) in &a.layout.wal_files {
+        let rel = if a.layout.wal_dir.is_empty() { name.clone() } else { format!("{}/{}", a.layout.wal_dir, name) };
+        let data = a.source.read(&rel)?;
+        let (seq, name_index) = crate::input::layout::parse_wal_name(name).unwrap_or((0, 0));
+        out.push(SegIn { name: name.clone(), display: a.source.display(&rel), seq, name_index, data });
+    }
+    Ok(out)
+}
+
+/// Every `.snap` file as etcd's loader sees it.
+pub fn raw_snaps(a: &Analysis) -> Result<Vec<SnapIn>> {
+    let mut out = Vec::new();
+    for (name, _) in &a.layout.snap_files {
+        let rel = if a.layout.snap_dir.is_empty() { name.clone() } else { format!("{}/{}", a.layout.snap_dir, name) };
+        let data = a.source.read(&rel)?;
+        let display = a.source.display(&rel);
+        let sf = crate::format::snap::read_snap(name, &display, &data);
+        a.source.release(&data);
+        out.push(SnapIn {
+            name: name.clone(),
+            display,
+            index: sf.index,
+            term: sf.term,
+            container_ok: sf.container_ok,
+            container_problem: sf.findings.iter().find(|f| f.severity == Severity::Error).map(|f| f.message.clone()),
+            payload: sf.payload.clone().unwrap_or_default(),
+        });
+    }
+    Ok(out)
+}
+
+/// The node's own engine version, from its node object in the rebuilt state.
+pub fn engine_version(a: &Analysis) -> Option<String> {
+    let m = a.member.as_ref()?;
+    match a.state.get(Kind::Node, &m.node_id)? {
+        crate::decode::object::Object::Node(n) => {
+            let v = n.description.as_ref()?.engine.as_ref()?.engine_version.clone();
+            (!v.is_empty()).then_some(v)
+        }
+        _ => None,
+    }
+}
+
+/// Which etcd WAL decoder to assume.
+pub fn detect_flavor(a: &Analysis, given: Option<&str>) -> Flavor {
+    let v = given.map(String::from).or_else(|| engine_version(a));
+    if let Some(v) = v {
+        let major: Option<u32> = v.trim_start_matches('v').split(['.', '-', '+']).next().and_then(|m| m.parse().ok());
+        match major {
+            Some(m) if m >= 28 => return Flavor::Etcd36,
+            Some(m) if m >= 23 => return Flavor::Etcd35,
+            Some(_) => return Flavor::Etcd34,
+            None => {}
+        }
+    }
+    if a.wal.markers.iter().any(|m| m.index > 0 && m.has_conf_state) { Flavor::Etcd36 } else { Flavor::Etcd34 }
+}
+
+/// One finding with what Docker does about it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct VFinding {
+    /// Stable code.
+    pub code: &'static str,
+    /// Severity.
+    pub severity: Severity,
+    /// File.
+    pub file: Option<String>,
+    /// Byte offset.
+    pub offset: Option<u64>,
+    /// Raft index.
+    pub index: Option<u64>,
+    /// Raft term.
+    pub term: Option<u64>,
+    /// What it means.
+    pub message: String,
+    /// What Docker does with this directory because of it.
+    pub consequence: String,
+}
+
+impl VFinding {
+    fn new(f: Finding, consequence: String) -> VFinding {
+        VFinding {
+            code: f.code,
+            severity: f.severity,
+            file: f.file,
+            offset: f.offset,
+            index: f.index,
+            term: f.term,
+            message: f.message,
+            consequence,
+        }
+    }
+}
+
+/// The result of `verify`.
+#[derive(Debug)]
+pub struct Verification {
+    /// The input as given.
+    pub input: String,
+    /// What kind of input.
+    pub input_kind: InputKind,
+    /// No error findings.
+    pub ok: bool,
+    /// One line: the verdict.
+    pub verdict: String,
+    /// Docker's startup, emulated.
+    pub docker: DockerSim,
+    /// Whether payloads were checked.
+    pub key_access: KeyAccess,
+    /// Every finding, errors first.
+    pub findings: Vec<VFinding>,
+    /// The analysis it is based on.
+    pub analysis: Analysis,
+}
+
+/// `205-213, 220` for a sorted list of indexes.
+pub fn ranges(v: &[u64]) -> String {
+    let mut out: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < v.len() {
+        let mut j = i;
+        while j + 1 < v.len() && v[j + 1] == v[j] + 1 {
+            j += 1;
+        }
+        out.push(if i == j { v[i].to_string() } else { format!("{}-{}", v[i], v[j]) });
+        i = j + 1;
+    }
+    out.join(", ")
+}
+
+struct Ctx<'a> {
+    a: &'a Analysis,
+    raw: &'a [SegIn],
+    sim: &'a DockerSim,
+    legacy: bool,
+    snap_index: u64,
+}
+
+enum Probe {
+    Decodes(Option<i64>),
+    Eof(String),
+    Fatal(String),
+}
+
+impl Ctx<'_> {
+    fn seg_of(&self, file: &Option<String>) -> Option<usize> {
+        let f = file.as_deref()?;
+        self.raw.iter().position(|s| s.display == f)
+    }
+    fn last_seg(&self) -> usize {
+        self.raw.len().saturating_sub(1)
+    }
+    /// Whether Docker's ReadAll reads this segment (None: Docker stops before choosing).
+    fn reads(&self, seg: usize) -> Option<bool> {
+        self.sim.start_seg.map(|s| seg >= s)
+    }
+    fn not_read(&self, seg: usize) -> String {
+        let start = self.sim.start_seg.and_then(|s| self.raw.get(s)).map(|s| s.name.clone()).unwrap_or_default();
+        format!(
+            "starts normally: Docker starts reading the WAL at {start} (the segment covering snapshot index {}) and never reads {}",
+            self.snap_index,
+            self.raw.get(seg).map(|s| s.name.as_str()).unwrap_or("this segment")
+        )
+    }
+    /// Decode the frame at `off` as etcd would, with the chain value the record before it left.
+    fn probe(&self, seg: usize, off: u64) -> Probe {
+        let Some(s) = self.raw.get(seg) else { return Probe::Decodes(None) };
+        let recs = self.a.wal.segments.get(seg).map(|g| g.records.as_slice()).unwrap_or(&[]);
+        let running = recs.iter().rev().find(|r| r.end <= off).map(|r| r.crc).unwrap_or(0);
+        let last = seg == self.last_seg();
+        match sim::probe(&s.data, &s.name, off, running, last, self.sim.flavor) {
+            Ok(rt) => Probe::Decodes(rt),
+            Err((true, m)) => Probe::Eof(m),
+            Err((false, m)) => Probe::Fatal(m),
+        }
+    }
+    /// Entries at or after `off` in segment `seg` (resyncing past damage), above the snapshot.
+    fn entries_beyond(&self, seg: usize, off: u64) -> (Vec<u64>, Vec<u64>) {
+        let Some(s) = self.raw.get(seg) else { return (vec![], vec![]) };
+        let recs = resync::records_from(&s.name, &s.data, off, self.legacy);
+        let mut commit = self.a.wal.commit();
+        let mut idx: Vec<u64> = Vec::new();
+        if recs.first().is_none_or(|r| r.offset != off) {
+            // The record at the cut itself, partly written.
+            if let Some((i, _)) = resync::partial_entry(&s.data, off) {
+                idx.push(i);
+            }
+        }
+        for r in &recs {
+            if let Some((i, _)) = resync::entry_index(r) {
+                idx.push(i);
+            }
+            if let Some(c) = resync::state_commit(r) {
+                commit = commit.max(c);
+            }
+        }
+        idx.retain(|&i| i > self.snap_index);
+        idx.sort_unstable();
+        idx.dedup();
+        let committed = idx.iter().copied().filter(|&i| i <= commit).collect();
+        (idx, committed)
+    }
+    fn repair_phrase(&self, seg: usize, off: u64, lost: &[u64]) -> String {
+        let name = self.raw.get(seg).map(|s| s.name.as_str()).unwrap_or("");
+        let head =
+            format!("repairs the tail: truncates {name} at offset {off} (keeping the whole file as {name}.broken)");
+        if lost.is_empty() {
+            format!("{head}; no entry is lost")
+        } else {
+            format!("{head} and loses {} entries (indexes {})", lost.len(), ranges(lost))
+        }
+    }
+    fn frame_consequence(&self, f: &Finding) -> Option<String> {
+        let seg = self.seg_of(&f.file)?;
+        let off = f.offset?;
+        if self.reads(seg) == Some(false) {
+            return Some(self.not_read(seg));
+        }
+        Some(match self.probe(seg, off) {
+            Probe::Decodes(Some(rt)) => {
+                if !(1..=5).contains(&rt) {
+                    format!(
+                        "refuses to start: can't initialize raft node: irreparable WAL error: unexpected block type {rt}"
+                    )
+                } else {
+                    "starts normally: etcd reads this frame without complaint".into()
+                }
+            }
+            Probe::Decodes(None) => "starts normally: etcd ends this segment here".into(),
+            Probe::Eof(_) if seg == self.last_seg() => {
+                let (lost, _) = self.entries_beyond(seg, off);
+                self.repair_phrase(seg, off, &lost)
+            }
+            Probe::Eof(m) => format!(
+                "refuses to start: can't initialize raft node: irreparable WAL error: {m} (the damage is not in the last segment, so etcd's repair does not apply)"
+            ),
+            Probe::Fatal(m) => format!("refuses to start: can't initialize raft node: irreparable WAL error: {m}"),
+        })
+    }
+}
+
+const STARTS: &str = "starts normally";
+
+fn default_consequence(f: &Finding, c: &Ctx) -> String {
+    let a = c.a;
+    let seg = c.seg_of(&f.file);
+    let refuse = |m: &str| format!("refuses to start: can't initialize raft node: {m}");
+    let loaded_file = c.sim.snapshot_loaded.as_ref().map(|s| s.0.as_str());
+    match f.code {
+        "layout.stale_dir" => {
+            "starts normally: Docker ignores this dir (it migrates a legacy dir only when the current one is missing)".into()
+        }
+        "layout.tmp_leftover" => "starts normally: Docker ignores it".into(),
+        "layout.broken_file" => {
+            "starts normally: Docker ignores .broken files (they hold what an earlier repair or snapshot load set aside)".into()
+        }
+        "wal.torn_write" | "wal.frame_beyond_end" | "wal.record_undecodable" | "wal.bad_padding"
+        | "wal.unknown_record_type" => c.frame_consequence(f).unwrap_or_else(|| STARTS.into()),
+        "wal.crc_mismatch" => {
+            if f.message.starts_with("crc record") {
+                match seg {
+                    Some(s) if c.reads(s) == Some(false) => c.not_read(s),
+                    Some(s) if c.sim.start_seg == Some(s) && f.offset == Some(0) => {
+                        "starts normally: the first segment Docker reads seeds its CRC chain from this record".into()
+                    }
+                    _ => refuse("irreparable WAL error: wal: crc mismatch"),
+                }
+            } else {
+                c.frame_consequence(f).unwrap_or_else(|| refuse("irreparable WAL error: walpb: crc mismatch"))
+            }
+        }
+        "wal.crc_chain_break" => match seg {
+            Some(s) if c.reads(s) == Some(false) || c.sim.start_seg == Some(s) => {
+                "starts normally: Docker starts reading at or after this segment, where the chain is re-seeded".into()
+            }
+            _ => refuse("irreparable WAL error: wal: crc mismatch"),
+        },
+        "wal.missing_crc_record" => match seg {
+            Some(s) if c.sim.start_seg == Some(s) => refuse("irreparable WAL error: walpb: crc mismatch"),
+            _ => "starts normally: etcd does not require the crc record when the chain continues".into(),
+        },
+        "wal.data_after_zero_tail" => {
+            if seg == Some(c.last_seg()) {
+                "starts normally: etcd stops at the zero length field and zero-fills everything after it when it opens the WAL for writing".into()
+            } else {
+                "starts normally: etcd moves on to the next segment at the zero length field; the bytes after it are never read".into()
+            }
+        }
+        "wal.segment_sequence_gap" => match seg {
+            Some(s) if c.reads(s) == Some(true) || c.sim.start_seg.is_none_or(|st| s > st) => {
+                refuse("failed to open WAL: wal: file not found")
+            }
+            Some(s) => c.not_read(s),
+            None => refuse("failed to open WAL: wal: file not found"),
+        },
+        "wal.segment_index_order" => {
+            "Docker picks its first segment by name index; with names out of order it may start in the wrong segment (see the verdict)".into()
+        }
+        "wal.empty_segment" => "starts normally: etcd moves on to the next segment".into(),
+        "wal.metadata_conflict" => match seg {
+            Some(s) if c.reads(s) == Some(false) => c.not_read(s),
+            _ => refuse("irreparable WAL error: wal: conflicting metadata found"),
+        },
+        "wal.entries_overwritten" => {
+            "starts normally: raft keeps the later entries, as it did when they were written".into()
+        }
+        "wal.index_gap" | "replay.gap" => {
+            if f.index.is_some_and(|i| i > c.snap_index) {
+                refuse("irreparable WAL error: wal: slice bounds out of range")
+            } else {
+                format!("starts normally: Docker skips entries up to its snapshot index {}", c.snap_index)
+            }
+        }
+        "wal.term_regression" | "wal.commit_regression" => {
+            "starts normally: etcd does not check terms or commit order when reading".into()
+        }
+        "wal.commit_beyond_log" | "wal.commit_behind_snapshot" => {
+            let last = a.wal.last_index().unwrap_or(c.snap_index).max(c.snap_index);
+            format!(
+                "crashes at startup: raft panics `{:x} state.commit {} is out of range [{}, {}]`",
+                a.member.as_ref().map(|m| m.raft_id).unwrap_or(0),
+                a.wal.commit(),
+                c.snap_index,
+                last
+            )
+        }
+        "wal.uncommitted_tail" => {
+            "starts normally: raft keeps these entries; the cluster commits or discards them".into()
+        }
+        "wal.log_jumps_to_snapshot" => STARTS.into(),
+        "wal.state_undecodable" | "wal.marker_undecodable" | "wal.entry_undecodable" => match seg {
+            Some(s) if c.reads(s) == Some(false) => c.not_read(s),
+            _ => "crashes at startup: etcd panics `unmarshal should never fail`".into(),
+        },
+        "wal.metadata_undecodable" => refuse("failed to unmarshal WAL metadata"),
+        "wal.snapshot_not_covered" => {
+            if f.file.as_deref() == loaded_file {
+                refuse("failed to open WAL: wal: file not found")
+            } else {
+                "starts normally; but this snapshot is no fallback: if the newer ones break, Docker fails with `failed to open WAL: wal: file not found`".into()
+            }
+        }
+        "wal.head_missing" => refuse("failed to open WAL: wal: file not found"),
+        "wal.tail_segment_missing" | "wal.segment_cut_short" => format!(
+            "starts normally, but from a shorter log: this manager comes back at index {} and whatever followed is gone (unless another manager has it)",
+            a.wal.last_index().unwrap_or(0)
+        ),
+        "wal.missing" => {
+            "starts a new, empty raft log: the snapshots are not used, so a single manager comes up with no services, secrets or configs (with other managers it catches up from them)".into()
+        }
+        "snap.empty" | "snap.undecodable" | "snap.crc_mismatch" => {
+            if c.sim.snapshots_broken.iter().any(|b| Some(&b.0) == f.file.as_ref()) {
+                let name = f.file.as_deref().and_then(|p| p.rsplit('/').next()).unwrap_or("it");
+                let then = match &c.sim.snapshot_loaded {
+                    Some((d, i, _)) => format!(
+                        "loads the older {} (index {i})",
+                        d.rsplit('/').next().unwrap_or(d)
+                    ),
+                    None => "finds no snapshot left, so it replays the whole WAL from index 1".into(),
+                };
+                let outcome = match &c.sim.stop {
+                    Some(s) => format!("; Docker then {} to start: {}", s.how.trim_end_matches('s'), s.message),
+                    None => "; Docker then starts normally from there".into(),
+                };
+                format!("etcd renames it to {name}.broken and {then}{outcome}")
+            } else {
+                "starts normally: Docker loads a newer snapshot and never reads this one".into()
+            }
+        }
+        "snap.name_mismatch" => "starts normally: etcd uses the index and term inside the file".into(),
+        "snap.payload" => {
+            if f.file.as_deref() == loaded_file {
+                refuse(&f.message.replace("snapshot payload: ", ""))
+            } else {
+                "starts normally: Docker loads a newer snapshot and never decrypts this one".into()
+            }
+        }
+        "snap.fallback" => match &c.sim.stop {
+            Some(s) => format!("{} to start: {}", s.how, s.message),
+            None => STARTS.into(),
+        },
+        "snap.no_marker" => {
+            if f.file.as_deref() == loaded_file {
+                refuse("irreparable WAL error: wal: snapshot not found")
+            } else {
+                "starts normally: Docker loads a newer snapshot".into()
+            }
+        }
+        "snap.marker_without_file" => {
+            "starts normally: Docker loads the newest .snap file it has; a marker alone is harmless".into()
+        }
+        "entry.undecryptable" => {
+            if f.index.is_some_and(|i| i > c.snap_index) {
+                refuse("failed to decrypt WAL: no decryption key for record encrypted with SECRETBOX_SALSA20_POLY1305")
+            } else {
+                "starts normally: Docker never decrypts entries its snapshot covers".into()
+            }
+        }
+        "entry.undecryptable_in_snapshot" => {
+            "starts normally: Docker never decrypts entries its snapshot covers".into()
+        }
+        "entry.undecodable" => {
+            if f.index.is_some_and(|i| i > c.snap_index && i <= a.wal.commit()) {
+                if f.message.contains("ConfChange") {
+                    refuse("failed to unmarshal config change")
+                } else {
+                    "starts; swarmkit logs `failed to process committed entries` and skips this entry, so its changes are missing from the state".into()
+                }
+            } else {
+                STARTS.into()
+            }
+        }
+        "replay.anomaly" => {
+            "starts normally; swarmkit logs `failed to apply actions from raft` for this entry".into()
+        }
+        "store.no_cluster" => {
+            "starts; when it becomes leader the manager creates a default cluster object, so swarm settings (raft, autolock, CA, join tokens) revert to defaults".into()
+        }
+        "store.task_missing_service" | "store.task_missing_node" | "store.duplicate_slot" | "store.dangling_reference" => {
+            "starts normally; the orchestrator acts on this state as it finds it".into()
+        }
+        "key.unreadable" => "refuses to start: the node's TLS key (certificates/swarm-node.key) cannot be loaded".into(),
+        "key.cert_unreadable" => {
+            "refuses to start the swarm component: the node certificate cannot be loaded".into()
+        }
+        "key.cert_node_mismatch" => {
+            "starts with a split identity: the certificate and the raft log come from different nodes (files of two nodes were mixed)".into()
+        }
+        "key.cert_expired" => {
+            "refuses to start the swarm component: `x509: certificate has expired or is not yet valid` (renew it with `swarm-rafttool renew-certs`, or rejoin the node)".into()
+        }
+        "key.locked" => "starts locked: the manager waits for `docker swarm unlock` with the unlock key".into(),
+        "key.no_dek" => {
+            "refuses to start: Docker first writes a fresh raft-dek into swarm-node.key, which opens none of the existing data".into()
+        }
+        "key.missing" => {
+            "cannot be judged: Docker needs certificates/swarm-node.key (it holds the raft DEK) to start this manager".into()
+        }
+        "key.damaged" => "refuses to start: the raft DEK in swarm-node.key cannot be read".into(),
+        _ => STARTS.into(),
+    }
+}
+
+/// Codes whose meaning depends on payloads we could not decrypt.
+const PAYLOAD_CODES: &[&str] = &[
+    "entry.undecryptable",
+    "entry.undecryptable_in_snapshot",
+    "entry.undecodable",
+    "snap.payload",
+    "snap.fallback",
+    "replay.gap",
+    "replay.anomaly",
+];
+
+fn key_finding(a: &Analysis, access: KeyAccess) -> Option<Finding> {
+    let file = a.keys.key_file.clone();
+    let f = match access {
+        KeyAccess::Available | KeyAccess::NotEncrypted => return None,
+        KeyAccess::Locked => Finding::new(
+            "key.locked",
+            Severity::Warning,
+            "autolock is on and no unlock key was given (--unlock-key-file or SWARMSIFT_UNLOCK_KEY): only the structure was checked, not the encrypted payloads",
+        ),
+        KeyAccess::NoDek => Finding::new(
+            "key.no_dek",
+            Severity::Error,
+            "swarm-node.key has no raft-dek header: nothing can decrypt the WAL entries and snapshots of this manager",
+        ),
+        KeyAccess::NoKeyFile => Finding::new(
+            "key.missing",
+            Severity::Warning,
+            "there is no certificates/swarm-node.key in this input: only the structure was checked, not the encrypted payloads",
+        ),
+        KeyAccess::NotAsked => Finding::new(
+            "key.not_checked",
+            Severity::Info,
+            "--no-decrypt: frames, CRC chains and snapshot containers were checked; no entry or snapshot payload was decrypted or decoded",
+        ),
+        KeyAccess::Damaged => Finding::new(
+            "key.damaged",
+            Severity::Error,
+            format!(
+                "the raft DEK cannot be read from swarm-node.key: {}",
+                a.keys.problem.clone().unwrap_or_else(|| "unknown problem".into())
+            ),
+        ),
+    };
+    Some(match file {
+        Some(p) => f.file(p),
+        None => f,
+    })
+}
+
+/// Run `verify` on one input.
+pub fn verify(path: &Path, opts: &VerifyOptions) -> Result<Verification> {
+    let lo = Options {
+        unlock_key: opts.unlock_key.clone(),
+        read: opts.read,
+        detail: if opts.no_decrypt {
+            crate::replay::analysis::Detail::Structure
+        } else {
+            crate::replay::analysis::Detail::Check
+        },
+        progress: opts.progress,
+        // The store checks read only IDs, names, slots, nodes and states of tasks.
+        projected_store: true,
+        ..Default::default()
+    };
+    let (a, access) = load_tolerant(path, &lo)?;
+    let access = if opts.no_decrypt { KeyAccess::NotAsked } else { access };
+    verify_loaded(a, access, opts.engine_version.as_deref())
+}
+
+/// Run `verify` on an analysis already loaded with [`load_tolerant`].
+pub fn verify_loaded(a: Analysis, access: KeyAccess, engine: Option<&str>) -> Result<Verification> {
+    let raw = raw_segments(&a)?;
+    let snaps = raw_snaps(&a)?;
+    let flavor = detect_flavor(&a, engine);
+    let keys = match access {
+        KeyAccess::Available => Keys::Deks(&a.deks),
+        KeyAccess::NotEncrypted => Keys::NotEncrypted,
+        KeyAccess::Locked => Keys::Locked,
+        KeyAccess::NoDek => Keys::NoDek,
+        KeyAccess::NoKeyFile | KeyAccess::Damaged | KeyAccess::NotAsked => Keys::Unknown,
+    };
+    // The analysis already decrypted every entry and snapshot with the same DEKs: the simulation
+    // need not decrypt again the records it found sound (failures are redone for Docker's text).
+    let analysed: Vec<(usize, u64)> = {
+        let mut v: Vec<(usize, u64)> = if a.stats.payloads_read {
+            a.wal.entries.iter().chain(a.wal.overwritten.iter()).map(|e| (e.seg, e.offset)).collect()
+        } else {
+            Vec::new()
+        };
+        v.sort_unstable();
+        v
+    };
+    let failed: std::collections::HashSet<(String, u64)> = a
+        .entries
+        .iter()
+        .filter(|e| matches!(e.payload, crate::decode::entry::Payload::Undecryptable { .. }))
+        .map(|e| (e.file.clone(), e.offset))
+        .collect();
+    let entry_ok = |seg: usize, off: u64| {
+        analysed.binary_search(&(seg, off)).is_ok() && !failed.contains(&(a.wal.seg_display(seg).to_string(), off))
+    };
+    let snap_ok =
+        |name: &str| a.snapshots.iter().any(|s| s.file == name && s.valid && s.payload_checked && s.dek.is_some());
+    let release = |b: &[u8]| a.source.release(b);
+    // Records whose CRC the scanner already matched (same file, same frame offset, same bytes).
+    let crc_ok = |seg: usize, off: u64| {
+        a.wal
+            .segments
+            .get(seg)
+            .is_some_and(|s| s.records.binary_search_by_key(&off, |r| r.offset).is_ok_and(|i| s.records[i].crc_ok))
+    };
+    let hints = sim::Hints {
+        entry_decrypts: Some(&entry_ok),
+        snap_decrypts: Some(&snap_ok),
+        release: Some(&release),
+        crc_matched: Some(&crc_ok),
+    };
+    let mut docker = sim::simulate_with(&raw, &snaps, keys, flavor, a.member.as_ref().map(|m| m.raft_id), &hints);
+    let snap_index = docker.snapshot_loaded.as_ref().map(|s| s.1).unwrap_or(0);
+    let legacy = a.layout.kind == crate::input::layout::LayoutKind::Legacy;
+    // Base findings.
+    let mut base: Vec<Finding> =
+        a.findings.iter().filter(|f| access.payloads_checked() || !PAYLOAD_CODES.contains(&f.code)).cloned().collect();
+    base.extend(key_finding(&a, access));
+    base.extend(checks::snapshot_coverage(&a));
+    base.extend(checks::last_segment(&a));
+    base.extend(checks::hard_state(&a, snap_index));
+    base.extend(checks::certificate(&a));
+    if access.payloads_checked() {
+        base.extend(checks::store(&a));
+    }
+    // Lost entries for a repair, and entries after the end-of-log marker.
+    let (repair_lost, eol_lost) = {
+        let ctx = Ctx { a: &a, raw: &raw, sim: &docker, legacy, snap_index };
+        let repair_lost = docker.repair.as_ref().map(|r| ctx.entries_beyond(r.seg, r.offset));
+        // A zero length field in the last segment ends etcd's reading there, records after it or not.
+        let eol_lost = match a.wal.segments.last().map(|g| &g.end) {
+            Some(wal::SegmentEnd::ZeroTail { offset }) if docker.repair.is_none() => {
+                let seg = raw.len() - 1;
+                let (all, committed) = ctx.entries_beyond(seg, *offset);
+                (!all.is_empty()).then_some((seg, *offset, all, committed))
+            }
+            _ => None,
+        };
+        (repair_lost, eol_lost)
+    };
+    if let (Some(r), Some((lost, committed))) = (docker.repair.as_mut(), repair_lost) {
+        r.lost = lost;
+        r.lost_committed = committed;
+    }
+    if let Some((seg, off, all, committed)) = &eol_lost {
+        let s = &raw[*seg];
+        let sev = if committed.is_empty() { Severity::Warning } else { Severity::Error };
+        let msg = if committed.is_empty() {
+            format!(
+                "entries {} lie after a zero length field at offset {off}, which etcd reads as the end of the log",
+                ranges(all)
+            )
+        } else {
+            format!(
+                "entries {} lie after a zero length field at offset {off}, which etcd reads as the end of the log; committed entries {} exist only past this point: lost on this manager unless another manager has them",
+                ranges(all),
+                ranges(committed)
+            )
+        };
+        base.push(Finding::new("wal.entries_after_end", sev, msg).file(s.display.clone()).offset(*off));
+    }
+    // Consequences.
+    let ctx = Ctx { a: &a, raw: &raw, sim: &docker, legacy, snap_index };
+    let mut out: Vec<VFinding> = Vec::with_capacity(base.len());
+    for f in base {
+        let c = default_consequence(&f, &ctx);
+        out.push(VFinding::new(f, c));
+    }
+    if let Some((seg, off, all, _)) = &eol_lost {
+        if let Some(v) = out.iter_mut().find(|v| v.code == "wal.entries_after_end") {
+            v.consequence = if docker.stop.is_none() {
+                format!(
+                    "starts normally but without entries {}: etcd ends the log at offset {off} of {} and zero-fills the rest when it opens the WAL for writing",
+                    ranges(all),
+                    raw[*seg].name
+                )
+            } else {
+                format!(
+                    "etcd ends the log at offset {off} of {}: entries {} are never read (see the verdict for what that leads to)",
+                    raw[*seg].name,
+                    ranges(all)
+                )
+            };
+        }
+    }
+    // The repair, attached to the finding at its offset.
+    if let Some(r) = &docker.repair {
+        let phrase = ctx.repair_phrase(r.seg, r.offset, &r.lost);
+        let extra = if !r.lost_committed.is_empty() {
+            format!(
+                " Committed entries {} exist only past this point: lost on this manager unless another manager has them.",
+                ranges(&r.lost_committed)
+            )
+        } else if !r.lost.is_empty() {
+            format!(" Entries {} (not committed) exist only past this point.", ranges(&r.lost))
+        } else {
+            String::new()
+        };
+        match out.iter_mut().find(|v| v.file.as_deref() == Some(r.file.as_str()) && v.offset == Some(r.offset)) {
+            Some(v) => {
+                v.consequence = phrase;
+                v.message.push_str(&extra.replace(" Committed", "; committed").replace(" Entries", "; entries"));
+                if !r.lost_committed.is_empty() {
+                    v.severity = Severity::Error;
+                }
+                if v.message.ends_with('.') {
+                    v.message.pop();
+                }
+            }
+            None => out.push(VFinding {
+                code: "docker.repairs_tail",
+                severity: if r.lost_committed.is_empty() { Severity::Warning } else { Severity::Error },
+                file: Some(r.file.clone()),
+                offset: Some(r.offset),
+                index: r.lost.first().copied(),
+                term: None,
+                message: format!("etcd would find an incomplete record here and cut the log.{extra}")
+                    .trim()
+                    .to_string(),
+                consequence: phrase,
+            }),
+        }
+    }
+    // The stop, attached to the finding it comes from.
+    if let Some(stop) = &docker.stop {
+        let verb = if stop.how == "panics" { "crashes at startup" } else { "refuses to start" };
+        let cons = format!("{verb}: {}", stop.message);
+        let pos = out
+            .iter()
+            .position(|v| {
+                stop.file.is_some() && v.file == stop.file && stop.offset.is_some() && v.offset == stop.offset
+            })
+            .or_else(|| {
+                let codes: &[&str] = if stop.message.contains("snapshot not found") {
+                    &["snap.no_marker", "wal.snapshot_not_covered"]
+                } else if stop.message.contains("file not found") {
+                    &["wal.snapshot_not_covered", "wal.segment_sequence_gap", "wal.head_missing"]
+                } else if stop.message.contains("state.commit") {
+                    &["wal.commit_beyond_log", "wal.commit_behind_snapshot"]
+                } else if stop.message.contains("slice bounds") {
+                    &["wal.index_gap", "replay.gap"]
+                } else if stop.message.contains("decrypt WAL") || stop.message.contains("decryption key") {
+                    &["key.no_dek", "entry.undecryptable", "snap.payload", "key.damaged"]
+                } else {
+                    &[]
+                };
+                out.iter()
+                    .position(|v| codes.contains(&v.code) && (stop.file.is_none() || v.file == stop.file))
+                    .or_else(|| out.iter().position(|v| codes.contains(&v.code)))
+            });
+        match pos {
+            Some(i) => {
+                out[i].consequence = cons;
+                if out[i].severity != Severity::Error && !docker.locked {
+                    out[i].severity = Severity::Error;
+                }
+            }
+            None => out.push(VFinding {
+                code: "docker.start_failure",
+                severity: Severity::Error,
+                file: stop.file.clone(),
+                offset: stop.offset,
+                index: stop.index,
+                term: None,
+                message: format!(
+                    "Docker's own reader stops here{}",
+                    match (&stop.file, stop.offset) {
+                        (Some(_), Some(o)) => format!(" (offset {o})"),
+                        _ => String::new(),
+                    }
+                ),
+                consequence: cons,
+            }),
+        }
+    }
+    out.sort_by_key(|f| std::cmp::Reverse(f.severity));
+    let ok = !out.iter().any(|f| f.severity == Severity::Error);
+    let early_end = eol_lost.as_ref().map(|(seg, off, all, _)| (raw[*seg].name.clone(), *off, all.clone()));
+    let verdict = verdict(&a, access, &docker, &out, ok, early_end);
+    Ok(Verification {
+        input: a.source.input.display().to_string(),
+        input_kind: a.source.kind,
+        ok,
+        verdict,
+        docker,
+        key_access: access,
+        findings: out,
+        analysis: a,
+    })
+}
+
+fn verdict(
+    a: &Analysis,
+    access: KeyAccess,
+    d: &DockerSim,
+    findings: &[VFinding],
+    ok: bool,
+    early_end: Option<(String, u64, Vec<u64>)>,
+) -> String {
+    let what = if a.source.kind == InputKind::Tarball { "BACKUP OK" } else { "OK" };
+    let docker = if let Some(s) = &d.stop {
+        format!(
+            "Docker would {} to start: {}",
+            if s.how == "panics" { "crash when trying" } else { "refuse" },
+            s.message
+        )
+    } else if d.no_wal {
+        "Docker would start a new, empty raft log (no WAL segment)".to_string()
+    } else if let Some(r) = &d.repair {
+        if r.lost.is_empty() {
+            format!(
+                "Docker would repair the tail of {} (cut at offset {}) and lose no entry",
+                name_of(&r.file),
+                r.offset
+            )
+        } else {
+            format!(
+                "Docker would repair the tail of {} (cut at offset {}) and lose {} entries ({}{})",
+                name_of(&r.file),
+                r.offset,
+                r.lost.len(),
+                ranges(&r.lost),
+                if r.lost_committed.is_empty() {
+                    ", none committed".to_string()
+                } else {
+                    format!("; committed: {}", ranges(&r.lost_committed))
+                }
+            )
+        }
+    } else if let Some((name, off, lost)) = &early_end {
+        format!(
+            "Docker would start, but without entries {} (a zero length field at offset {off} of {name} ends its log there)",
+            ranges(lost)
+        )
+    } else if d.locked {
+        "Docker would start locked, waiting for `docker swarm unlock`".to_string()
+    } else {
+        "Docker would start normally".to_string()
+    };
+    let facts = {
+        let n = a.snapshots.len();
+        let newest = a.snapshots.iter().map(|s| s.index).max();
+        let snaps = match newest {
+            Some(i) => format!("{n} snapshot{} (newest {i})", if n == 1 { "" } else { "s" }),
+            None => "no snapshot".to_string(),
+        };
+        let walr = match (a.wal.first_index(), a.wal.last_index()) {
+            (Some(f), Some(l)) => format!("WAL {f}-{l}, committed to {}", a.wal.commit()),
+            _ => "WAL empty".to_string(),
+        };
+        let keys = match access {
+            KeyAccess::Available => "every entry decrypts",
+            KeyAccess::NotEncrypted => "plaintext layout",
+            KeyAccess::NotAsked => "payloads not checked (--no-decrypt)",
+            _ => "payloads not checked (no usable key)",
+        };
+        format!("{snaps}, {walr}, {keys}")
+    };
+    if ok {
+        format!("{what}: {docker}: {facts}")
+    } else {
+        let errors = findings.iter().filter(|f| f.severity == Severity::Error).count();
+        format!("DAMAGED: {docker} ({errors} error finding{}; {facts})", if errors == 1 { "" } else { "s" })
+    }
+}
+
+fn name_of(p: &str) -> &str {
+    p.rsplit('/').next().unwrap_or(p)
+}
+
+/// JSON: `{"ok", "verdict", "input", "docker", "key_access", "findings": [...]}`.
+pub fn json(v: &Verification) -> serde_json::Value {
+    serde_json::json!({
+        "ok": v.ok,
+        "verdict": v.verdict,
+        "input": v.input,
+        "key_access": v.key_access,
+        "docker": {
+            "flavor": v.docker.flavor,
+            "assumed": v.docker.flavor.describe(),
+            "outcome": outcome_word(&v.docker),
+            "message": v.docker.stop.as_ref().map(|s| s.message.clone()),
+            "snapshot_loaded": v.docker.snapshot_loaded.as_ref().map(|s| serde_json::json!({"file": s.0, "index": s.1, "term": s.2})),
+            "snapshots_broken": v.docker.snapshots_broken.iter().map(|b| serde_json::json!({"file": b.0, "reason": b.1})).collect::<Vec<_>>(),
+            "repair": v.docker.repair,
+            "last_index": v.docker.last_index,
+            "commit": v.docker.commit,
+            "payloads_checked": v.docker.payloads_checked,
+        },
+        "findings": v.findings,
+    })
+}
+
+/// `starts`, `repairs`, `starts-locked`, `new-raft-log`, `refuses`, `panics`.
+pub fn outcome_word(d: &DockerSim) -> &'static str {
+    match (&d.stop, d.no_wal, &d.repair, d.locked) {
+        (Some(s), ..) if s.how == "panics" => "panics",
+        (Some(_), ..) => "refuses",
+        (None, true, ..) => "new-raft-log",
+        (None, false, Some(_), _) => "repairs",
+        (None, false, None, true) => "starts-locked",
+        _ => "starts",
+    }
+}
+
+/// Text: the verdict first, then findings grouped by severity, each with its consequence.
+pub fn text(v: &Verification) -> String {
+    let mut s = String::new();
+    s.push_str(&v.verdict);
+    s.push('\n');
+    s.push_str(&format!("Assuming: {}\n", v.docker.flavor.describe()));
+    if v.findings.is_empty() {
+        s.push_str("\nNo findings.\n");
+        return s;
+    }
+    for (sev, title) in [(Severity::Error, "ERRORS"), (Severity::Warning, "WARNINGS"), (Severity::Info, "INFO")] {
+        let group: Vec<&VFinding> = v.findings.iter().filter(|f| f.severity == sev).collect();
+        if group.is_empty() {
+            continue;
+        }
+        s.push_str(&format!("\n{title} ({})\n", group.len()));
+        for f in group {
+            let mut loc = Vec::new();
+            if let Some(p) = &f.file {
+                loc.push(p.clone());
+            }
+            if let Some(o) = f.offset {
+                loc.push(format!("offset {o}"));
+            }
+            if let Some(i) = f.index {
+                loc.push(format!("index {i}"));
+            }
+            if let Some(t) = f.term {
+                loc.push(format!("term {t}"));
+            }
+            s.push_str(&format!("  [{}] {}\n", f.code, if loc.is_empty() { "-".into() } else { loc.join(", ") }));
+            s.push_str(&format!("      {}\n", f.message));
+            s.push_str(&format!("      Docker: {}\n", f.consequence));
+        }
+    }
+    s
+}
+
+/// Exit code for a verification: 0 no error findings, 1 error findings.
+pub fn exit_code(v: &Verification) -> u8 {
+    if v.ok { 0 } else { 1 }
+}
+
+/// Entries of the analysis that a verification found lost, with their store actions (for reports).
+pub fn describe_entries(a: &Analysis, idx: &[u64]) -> Vec<String> {
+    idx.iter()
+        .filter_map(|i| a.entries.iter().rev().find(|e| e.index == *i && e.overwritten_by_term.is_none()))
+        .map(|e| match &e.payload {
+            Payload::Request { actions, .. } => format!(
+                "{}: {}",
+                e.index,
+                actions
+                    .iter()
+                    .map(|x| format!("{} {} {} {}", x.verb.name(), x.kind.name(), x.id, x.name))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+            Payload::ConfChange { change, raft_id, .. } => format!("{}: {change} raft {raft_id:x}", e.index),
+            Payload::Empty => format!("{}: (empty no-op)", e.index),
+            _ => format!("{}: (unreadable)", e.index),
+        })
+        .collect()
+}

@@ -1,0 +1,367 @@
+//! Checks that `verify` adds to the analysis' own findings: snapshot markers against `.snap`
+//! files, WAL coverage of kept snapshots (GC rules), HardState against the snapshot, the rebuilt
+//! store's integrity, and certificate expiry.
+
+use crate::decode::object::Kind;
+use crate::error::{Finding, Severity};
+use crate::pb::docker::swarmkit::v1 as api;
+use crate::replay::analysis::Analysis;
+use std::collections::BTreeMap;
+
+/// `TaskState` values used here.
+const TASK_RUNNING: i32 = 512;
+const TASK_REMOVE: i32 = 800;
+/// `UpdateConfig.UpdateOrder.START_FIRST`.
+const START_FIRST: i32 = 1;
+
+/// Markers with no `.snap`, and kept snapshots the WAL does not reach back to.
+pub fn snapshot_coverage(a: &Analysis) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let snap_dir_display =
+        if a.layout.snap_dir.is_empty() { a.source.display("") } else { a.source.display(&a.layout.snap_dir) };
+    // Snapshot files whose container is sound (etcd could load them).
+    let files: Vec<(u64, u64, &str)> =
+        a.snapshots.iter().filter(|s| s.index > 0).map(|s| (s.index, s.term, s.display.as_str())).collect();
+    let oldest_kept = files.iter().map(|f| f.0).min();
+    let newest_file = files.iter().map(|f| f.0).max().unwrap_or(0);
+    let newest_marker = a.wal.markers.iter().filter(|m| m.index > 0).map(|m| m.index).max();
+    for m in a.wal.markers.iter().filter(|m| m.index > 0) {
+        if files.iter().any(|f| f.0 == m.index) {
+            continue;
+        }
+        let relevant = match oldest_kept {
+            Some(o) => m.index >= o,
+            None => Some(m.index) == newest_marker,
+        };
+        if !relevant {
+            continue;
+        }
+        let msg = if m.index > newest_file {
+            format!(
+                "the WAL has a snapshot marker for index {} (term {}) but there is no .snap file for it: the snapshot was never written (a stop between the marker and the file), or the file was deleted",
+                m.index, m.term
+            )
+        } else {
+            format!(
+                "the WAL has a snapshot marker for index {} (term {}) but there is no .snap file for it although older and newer snapshots are kept: the file was deleted",
+                m.index, m.term
+            )
+        };
+        out.push(
+            Finding::new("snap.marker_without_file", Severity::Warning, msg)
+                .file(a.wal.seg_display(m.seg).to_string())
+                .offset(m.offset)
+                .index(m.index)
+                .term(m.term),
+        );
+    }
+    // Coverage: for each kept snapshot S, the WAL must hold a segment whose name index is <= S, or
+    // entries from S+1 on.
+    let first_live = a.wal.first_index();
+    if !a.wal.segments.is_empty() {
+        for s in a.snapshots.iter().filter(|s| s.index > 0) {
+            let seg_ok = a.wal.segments.iter().any(|g| g.name_index <= s.index);
+            let ent_ok = first_live.is_some_and(|f| f <= s.index + 1);
+            if seg_ok || ent_ok {
+                continue;
+            }
+            let oldest_seg = a.wal.segments.first().map(|g| g.name_index).unwrap_or(0);
+            out.push(
+                Finding::new(
+                    "wal.snapshot_not_covered",
+                    Severity::Warning,
+                    format!(
+                        "no WAL segment reaches back to this snapshot (index {}): the oldest segment starts at index {oldest_seg}{}; entries {}-{} are in neither",
+                        s.index,
+                        first_live.map(|f| format!(" and the oldest entry is {f}")).unwrap_or_default(),
+                        s.index + 1,
+                        first_live.map(|f| f.saturating_sub(1)).unwrap_or(oldest_seg).max(s.index + 1)
+                    ),
+                )
+                .file(s.display.clone())
+                .index(s.index)
+                .term(s.term),
+            );
+        }
+        if a.snapshots.is_empty() {
+            let seg_ok = a.wal.segments.iter().any(|g| g.name_index == 0);
+            if !seg_ok && first_live.is_some_and(|f| f > 1) {
+                out.push(
+                    Finding::new(
+                        "wal.head_missing",
+                        Severity::Error,
+                        format!(
+                            "there is no snapshot and the WAL does not start at the beginning: entries 1-{} are missing (the first segment was deleted)",
+                            first_live.unwrap_or(1) - 1
+                        ),
+                    )
+                    .file(snap_dir_display.clone())
+                    .index(1),
+                );
+            }
+        }
+    } else if !a.layout.wal_files.is_empty() || !a.snapshots.is_empty() {
+        out.push(
+            Finding::new(
+                "wal.missing",
+                Severity::Error,
+                "there are snapshots but no WAL segment at all: the raft log is gone (deleted segment, or an incomplete backup)",
+            )
+            .file(if a.layout.wal_dir.is_empty() { a.source.display("") } else { a.source.display(&a.layout.wal_dir) }),
+        );
+    }
+    out
+}
+
+/// The last segment: a closed one (etcd cut a newer segment that is missing), or one cut short.
+pub fn last_segment(a: &Analysis) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let Some(last) = a.wal.segments.last() else { return out };
+    if !matches!(last.end, crate::format::wal::SegmentEnd::Eof { .. }) || last.records.is_empty() {
+        return out;
+    }
+    if last.size >= crate::format::wal::SEGMENT_SIZE {
+        out.push(
+            Finding::new(
+                "wal.tail_segment_missing",
+                Severity::Error,
+                format!(
+                    "the last segment is a closed one ({} bytes, no preallocated tail): etcd cut a newer segment after it, and that segment is missing, with every entry after index {}",
+                    last.size,
+                    a.wal.last_index().unwrap_or(0)
+                ),
+            )
+            .file(last.display.clone())
+            .offset(last.size),
+        );
+    } else if a.layout.kind == crate::input::layout::LayoutKind::V3Encrypted {
+        // Only Docker's own layout is preallocated; plaintext copies (`decrypt`, swarm-rafttool)
+        // and Docker 1.12's etcd 2.3 WAL are not.
+        let repaired = a.layout.leftovers.iter().any(|l| l.ends_with(&format!("{}.broken", last.name)));
+        if !repaired {
+            out.push(
+                Finding::new(
+                    "wal.segment_cut_short",
+                    Severity::Warning,
+                    format!(
+                        "the last segment ends at {} bytes, exactly after a record, with no preallocated zero tail and no .broken copy from an etcd repair: it was probably truncated, and whatever followed is gone",
+                        last.size
+                    ),
+                )
+                .file(last.display.clone())
+                .offset(last.size),
+            );
+        }
+    }
+    out
+}
+
+/// HardState against the base snapshot and the log, beyond what the analysis reports.
+pub fn hard_state(a: &Analysis, loaded_snapshot: u64) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let Some((hs, si, off)) = a.wal.hard_state else { return out };
+    if hs.commit < loaded_snapshot {
+        out.push(
+            Finding::new(
+                "wal.commit_behind_snapshot",
+                Severity::Error,
+                format!(
+                    "HardState.commit is {} but the snapshot Docker loads is at index {loaded_snapshot}: the snapshot is ahead of what this log says was committed",
+                    hs.commit
+                ),
+            )
+            .file(a.wal.seg_display(si).to_string())
+            .offset(off)
+            .index(hs.commit)
+            .term(hs.term),
+        );
+    }
+    if a.wal.entries.is_empty() && hs.commit > loaded_snapshot {
+        out.push(
+            Finding::new(
+                "wal.commit_beyond_log",
+                Severity::Error,
+                format!(
+                    "HardState.commit is {} but the WAL holds no entries after the snapshot at {loaded_snapshot}: committed entries {}-{} are missing here",
+                    hs.commit,
+                    loaded_snapshot + 1,
+                    hs.commit
+                ),
+            )
+            .file(a.wal.seg_display(si).to_string())
+            .offset(off)
+            .index(hs.commit),
+        );
+    }
+    out
+}
+
+fn group<'a>(m: &mut BTreeMap<String, Vec<&'a api::Task>>, k: &str, t: &'a api::Task) {
+    m.entry(k.to_string()).or_default().push(t);
+}
+
+fn names(ts: &[&api::Task]) -> String {
+    let mut v: Vec<String> =
+        ts.iter().take(3).map(|t| format!("{} ({})", crate::decode::object::task_name(t), t.id)).collect();
+    if ts.len() > 3 {
+        v.push(format!("and {} more", ts.len() - 3));
+    }
+    v.join(", ")
+}
+
+/// Integrity of the rebuilt store.
+pub fn store(a: &Analysis) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let st = &a.state;
+    let at = a.state_index;
+    if a.base_snapshot.is_none() && a.wal.entries.is_empty() && a.wal.overwritten.is_empty() {
+        return out;
+    }
+    if st.count(Kind::Cluster) == 0 && (st.count(Kind::Node) > 0 || st.count(Kind::Service) > 0 || at > 0) {
+        out.push(
+            Finding::new(
+                "store.no_cluster",
+                Severity::Error,
+                format!(
+                    "the state rebuilt at index {at} has no cluster object: the swarm's CA key, join tokens, raft and autolock settings live there"
+                ),
+            )
+            .index(at),
+        );
+    }
+    let mut missing_service: BTreeMap<String, Vec<&api::Task>> = BTreeMap::new();
+    let mut missing_node: BTreeMap<String, Vec<&api::Task>> = BTreeMap::new();
+    let mut slots: BTreeMap<(String, String), Vec<&api::Task>> = BTreeMap::new();
+    for t in st.tasks() {
+        let live_desired = t.desired_state <= TASK_RUNNING;
+        let live_state = t.status.as_ref().map(|s| s.state).unwrap_or(0) <= TASK_RUNNING;
+        if !t.service_id.is_empty() && st.get(Kind::Service, &t.service_id).is_none() && t.desired_state < TASK_REMOVE {
+            group(&mut missing_service, &t.service_id, t);
+        }
+        if !t.node_id.is_empty() && st.get(Kind::Node, &t.node_id).is_none() && live_desired {
+            group(&mut missing_node, &t.node_id, t);
+        }
+        if live_desired && live_state && !t.service_id.is_empty() {
+            let key = if t.slot != 0 { format!("slot {}", t.slot) } else { format!("node {}", t.node_id) };
+            if t.slot != 0 || !t.node_id.is_empty() {
+                slots.entry((t.service_id.clone(), key)).or_default().push(t);
+            }
+        }
+    }
+    for (svc, ts) in &missing_service {
+        out.push(
+            Finding::new(
+                "store.task_missing_service",
+                Severity::Warning,
+                format!(
+                    "{} task(s) point at service {svc}, which is not in the store, and are not marked for removal: {}",
+                    ts.len(),
+                    names(ts)
+                ),
+            )
+            .index(at),
+        );
+    }
+    for (node, ts) in &missing_node {
+        out.push(
+            Finding::new(
+                "store.task_missing_node",
+                Severity::Warning,
+                format!(
+                    "{} task(s) meant to run are assigned to node {node}, which is not in the store: {}",
+                    ts.len(),
+                    names(ts)
+                ),
+            )
+            .index(at),
+        );
+    }
+    for ((svc, key), ts) in &slots {
+        if ts.len() < 2 {
+            continue;
+        }
+        let start_first = match st.get(Kind::Service, svc) {
+            Some(crate::decode::object::Object::Service(s)) => s.spec.as_ref().is_some_and(|sp| {
+                sp.update.as_ref().is_some_and(|u| u.order == START_FIRST)
+                    || sp.rollback.as_ref().is_some_and(|u| u.order == START_FIRST)
+            }),
+            _ => false,
+        };
+        if start_first {
+            continue;
+        }
+        out.push(
+            Finding::new(
+                "store.duplicate_slot",
+                Severity::Warning,
+                format!(
+                    "service {svc} has {} live tasks in {key} (one expected; the service does not update start-first): {}",
+                    ts.len(),
+                    names(ts)
+                ),
+            )
+            .index(at),
+        );
+    }
+    // References from services to secrets, configs and networks.
+    for s in st.services() {
+        let Some(spec) = &s.spec else { continue };
+        let sname = spec.annotations.as_ref().map(|x| x.name.clone()).unwrap_or_default();
+        let mut dangling: Vec<String> = Vec::new();
+        if let Some(task) = &spec.task {
+            if let Some(api::task_spec::Runtime::Container(c)) = &task.runtime {
+                for r in &c.secrets {
+                    if !r.secret_id.is_empty() && st.get(Kind::Secret, &r.secret_id).is_none() {
+                        dangling.push(format!("secret {} ({})", r.secret_name, r.secret_id));
+                    }
+                }
+                for r in &c.configs {
+                    if !r.config_id.is_empty() && st.get(Kind::Config, &r.config_id).is_none() {
+                        dangling.push(format!("config {} ({})", r.config_name, r.config_id));
+                    }
+                }
+            }
+            for n in &task.networks {
+                if !n.target.is_empty()
+                    && st.get(Kind::Network, &n.target).is_none()
+                    && !st.iter(Kind::Network).any(|o| o.name() == n.target)
+                {
+                    dangling.push(format!("network {}", n.target));
+                }
+            }
+        }
+        if !dangling.is_empty() {
+            out.push(
+                Finding::new(
+                    "store.dangling_reference",
+                    Severity::Warning,
+                    format!(
+                        "service {sname} ({}) refers to objects that are not in the store: {}",
+                        s.id,
+                        dangling.join(", ")
+                    ),
+                )
+                .index(at),
+            );
+        }
+    }
+    out
+}
+
+/// Certificate expiry.
+pub fn certificate(a: &Analysis) -> Vec<Finding> {
+    let mut out = Vec::new();
+    if let Some(c) = &a.keys.cert {
+        if c.expired {
+            out.push(
+                Finding::new(
+                    "key.cert_expired",
+                    Severity::Error,
+                    format!("the node certificate (CN {}) expired on {}", c.node_id, c.not_after),
+                )
+                .file(c.file.clone()),
+            );
+        }
+    }
+    out
+}

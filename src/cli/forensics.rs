@@ -1,0 +1,132 @@
+//! The `verify`, `salvage` and `managers` subcommands: clap arguments and run functions that
+//! print to stdout and return the exit code (0 = ok, 1 = problems found in the data; errors map
+//! to 2 in `main`).
+
+use crate::error::{Error, Result};
+use clap::Args;
+use std::io::Write;
+use std::path::PathBuf;
+
+pub use crate::cli::Format;
+use crate::cli::KeyArgs;
+
+/// `swarmsift verify PATH`.
+#[derive(Args, Debug, Clone)]
+pub struct VerifyArgs {
+    /// Input: swarm dir, raft dir, .tar/.tar.gz backup, or a dir of .wal/.snap files.
+    pub path: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Unlock key (without it an autolocked manager is checked for structure only; it is the
+    /// same for every manager of a cluster) and read mode.
+    #[command(flatten)]
+    pub input: KeyArgs,
+    /// Docker engine version to judge consequences for (e.g. 20.10, 24.0, 28.1); default: the
+    /// node's own engine version found in the store.
+    #[arg(long, value_name = "VERSION")]
+    pub engine_version: Option<String>,
+    /// Check frames, CRC chains and snapshot containers only: no entry or snapshot payload is
+    /// decrypted or decoded (fast; no key needed).
+    #[arg(long)]
+    pub no_decrypt: bool,
+}
+
+/// `swarmsift salvage PATH -o DIR`.
+#[derive(Args, Debug, Clone)]
+pub struct SalvageArgs {
+    /// Input: swarm dir, raft dir, .tar/.tar.gz backup, or a dir of .wal/.snap files.
+    pub path: PathBuf,
+    /// Output directory: must not exist or be empty, and must not be inside the input.
+    #[arg(short = 'o', long = "output")]
+    pub output: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Unlock key (without it an autolocked manager is checked for structure only; it is the
+    /// same for every manager of a cluster) and read mode.
+    #[command(flatten)]
+    pub input: KeyArgs,
+    /// Docker engine version the copy is meant for (see `verify --engine-version`).
+    #[arg(long, value_name = "VERSION")]
+    pub engine_version: Option<String>,
+}
+
+/// `swarmsift managers DIR...`.
+#[derive(Args, Debug, Clone)]
+pub struct ManagersArgs {
+    /// The swarm dirs (or backups) of the managers of one cluster.
+    #[arg(required = true, num_args = 1..)]
+    pub paths: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Unlock key (without it an autolocked manager is checked for structure only; it is the
+    /// same for every manager of a cluster) and read mode.
+    #[command(flatten)]
+    pub input: KeyArgs,
+}
+
+fn emit(s: &str) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(s.as_bytes()).and_then(|_| out.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(Error::Io { path: PathBuf::from("<stdout>"), source: e }),
+    }
+}
+
+fn json_out(v: &serde_json::Value) -> String {
+    let mut s = serde_json::to_string_pretty(v).unwrap_or_else(|_| "null".into());
+    s.push('\n');
+    s
+}
+
+/// Run `verify`.
+pub fn run_verify(args: VerifyArgs, progress: bool) -> Result<u8> {
+    let unlock_key = crate::crypto::keyring::unlock_key_from(args.input.unlock_key_file.as_deref())?;
+    let opts = crate::analyses::verify::VerifyOptions {
+        unlock_key,
+        read: args.input.read(),
+        engine_version: args.engine_version,
+        progress,
+        no_decrypt: args.no_decrypt,
+    };
+    let v = crate::analyses::verify::verify(&args.path, &opts)?;
+    let s = match args.format {
+        Format::Json => json_out(&crate::analyses::verify::json(&v)),
+        Format::Text => crate::analyses::verify::text(&v),
+    };
+    emit(&s)?;
+    Ok(crate::analyses::verify::exit_code(&v))
+}
+
+/// Run `salvage`.
+pub fn run_salvage(args: SalvageArgs) -> Result<u8> {
+    let unlock_key = crate::crypto::keyring::unlock_key_from(args.input.unlock_key_file.as_deref())?;
+    let opts = crate::analyses::salvage::SalvageOptions {
+        unlock_key,
+        read: args.input.read(),
+        engine_version: args.engine_version,
+    };
+    let rep = crate::analyses::salvage::salvage(&args.path, &args.output, &opts)?;
+    let s = match args.format {
+        Format::Json => json_out(&serde_json::to_value(&rep).unwrap_or_default()),
+        Format::Text => crate::analyses::salvage::text(&rep),
+    };
+    emit(&s)?;
+    Ok(if rep.copy_verifies { 0 } else { 1 })
+}
+
+/// Run `managers`.
+pub fn run_managers(args: ManagersArgs) -> Result<u8> {
+    let unlock_key = crate::crypto::keyring::unlock_key_from(args.input.unlock_key_file.as_deref())?;
+    let read = args.input.read();
+    let rep = crate::analyses::managers::compare(&args.paths, unlock_key, read)?;
+    let s = match args.format {
+        Format::Json => json_out(&serde_json::to_value(&rep).unwrap_or_default()),
+        Format::Text => crate::analyses::managers::text(&rep),
+    };
+    emit(&s)?;
+    Ok(if rep.recommendation.is_some() && rep.problems == 0 { 0 } else { 1 })
+}

@@ -1,0 +1,374 @@
+//! Decoded swarmkit objects: the kinds of the store, one object of any kind, store-action verbs,
+//! and raft membership.
+//!
+//! Invariants: nothing here holds state; an [`Object`] is exactly what prost decoded from the
+//! record (or its projection, see [`Object::projected`]). The store that applies them is
+//! [`crate::replay::point::store`].
+
+use crate::pb::docker::swarmkit::v1 as api;
+use api::store_action::Target;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// Object kinds, in the order the docker CLI user thinks of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// Node.
+    Node,
+    /// Service.
+    Service,
+    /// Task.
+    Task,
+    /// Network.
+    Network,
+    /// Secret.
+    Secret,
+    /// Config.
+    Config,
+    /// Cluster.
+    Cluster,
+    /// Volume (cluster volumes, Docker 23+).
+    Volume,
+    /// Resource.
+    Resource,
+    /// Extension.
+    Extension,
+}
+
+impl Kind {
+    /// All kinds.
+    pub const ALL: [Kind; 10] = [
+        Kind::Node,
+        Kind::Service,
+        Kind::Task,
+        Kind::Network,
+        Kind::Secret,
+        Kind::Config,
+        Kind::Cluster,
+        Kind::Volume,
+        Kind::Resource,
+        Kind::Extension,
+    ];
+    /// The kinds in `StoreSnapshot` field order: field number = position + 1.
+    pub const STORE_SNAPSHOT_FIELDS: [Kind; 10] = [
+        Kind::Node,
+        Kind::Service,
+        Kind::Network,
+        Kind::Task,
+        Kind::Cluster,
+        Kind::Secret,
+        Kind::Resource,
+        Kind::Extension,
+        Kind::Config,
+        Kind::Volume,
+    ];
+    /// The kinds in `StoreAction.target` field order: field number = position + 2.
+    pub const STORE_ACTION_TARGETS: [Kind; 10] = [
+        Kind::Node,
+        Kind::Service,
+        Kind::Task,
+        Kind::Network,
+        Kind::Cluster,
+        Kind::Secret,
+        Kind::Resource,
+        Kind::Extension,
+        Kind::Config,
+        Kind::Volume,
+    ];
+    /// Full protobuf message name (`docker.swarmkit.v1.Node`, ...).
+    pub fn message_name(self) -> &'static str {
+        match self {
+            Kind::Node => "docker.swarmkit.v1.Node",
+            Kind::Service => "docker.swarmkit.v1.Service",
+            Kind::Task => "docker.swarmkit.v1.Task",
+            Kind::Network => "docker.swarmkit.v1.Network",
+            Kind::Secret => "docker.swarmkit.v1.Secret",
+            Kind::Config => "docker.swarmkit.v1.Config",
+            Kind::Cluster => "docker.swarmkit.v1.Cluster",
+            Kind::Volume => "docker.swarmkit.v1.Volume",
+            Kind::Resource => "docker.swarmkit.v1.Resource",
+            Kind::Extension => "docker.swarmkit.v1.Extension",
+        }
+    }
+    /// Singular lower-case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Node => "node",
+            Kind::Service => "service",
+            Kind::Task => "task",
+            Kind::Network => "network",
+            Kind::Secret => "secret",
+            Kind::Config => "config",
+            Kind::Cluster => "cluster",
+            Kind::Volume => "volume",
+            Kind::Resource => "resource",
+            Kind::Extension => "extension",
+        }
+    }
+    /// Plural lower-case name (JSON keys).
+    pub fn plural(self) -> &'static str {
+        match self {
+            Kind::Node => "nodes",
+            Kind::Service => "services",
+            Kind::Task => "tasks",
+            Kind::Network => "networks",
+            Kind::Secret => "secrets",
+            Kind::Config => "configs",
+            Kind::Cluster => "clusters",
+            Kind::Volume => "volumes",
+            Kind::Resource => "resources",
+            Kind::Extension => "extensions",
+        }
+    }
+    /// Parse a kind name (singular or plural).
+    pub fn parse(s: &str) -> Option<Kind> {
+        let s = s.to_ascii_lowercase();
+        Kind::ALL.into_iter().find(|k| k.name() == s || k.plural() == s)
+    }
+}
+
+/// Any store object.
+#[allow(clippy::large_enum_variant)] // objects are stored once each; boxing buys nothing here
+#[derive(Debug, Clone, PartialEq)]
+pub enum Object {
+    /// Node.
+    Node(api::Node),
+    /// Service.
+    Service(api::Service),
+    /// Task.
+    Task(api::Task),
+    /// Network.
+    Network(api::Network),
+    /// Secret.
+    Secret(api::Secret),
+    /// Config.
+    Config(api::Config),
+    /// Cluster.
+    Cluster(api::Cluster),
+    /// Volume.
+    Volume(api::Volume),
+    /// Resource.
+    Resource(api::Resource),
+    /// Extension.
+    Extension(api::Extension),
+}
+
+impl Object {
+    /// A task reduced to what integrity checks read (ID, meta, service, slot, node, names,
+    /// state, desired state); other objects unchanged.
+    pub fn projected(self) -> Object {
+        match self {
+            Object::Task(t) => {
+                let name_only =
+                    |a: Option<api::Annotations>| a.map(|a| api::Annotations { name: a.name, ..Default::default() });
+                Object::Task(api::Task {
+                    id: t.id,
+                    meta: t.meta,
+                    service_id: t.service_id,
+                    slot: t.slot,
+                    node_id: t.node_id,
+                    annotations: name_only(t.annotations),
+                    service_annotations: name_only(t.service_annotations),
+                    status: t.status.map(|s| api::TaskStatus {
+                        state: s.state,
+                        timestamp: s.timestamp,
+                        ..Default::default()
+                    }),
+                    desired_state: t.desired_state,
+                    ..Default::default()
+                })
+            }
+            o => o,
+        }
+    }
+}
+
+fn ann_name(a: &Option<api::Annotations>) -> String {
+    a.as_ref().map(|a| a.name.clone()).unwrap_or_default()
+}
+
+impl Object {
+    /// From a store action's target.
+    pub fn from_target(t: Target) -> Object {
+        match t {
+            Target::Node(o) => Object::Node(o),
+            Target::Service(o) => Object::Service(o),
+            Target::Task(o) => Object::Task(o),
+            Target::Network(o) => Object::Network(o),
+            Target::Cluster(o) => Object::Cluster(o),
+            Target::Secret(o) => Object::Secret(o),
+            Target::Resource(o) => Object::Resource(o),
+            Target::Extension(o) => Object::Extension(o),
+            Target::Config(o) => Object::Config(o),
+            Target::Volume(o) => Object::Volume(o),
+        }
+    }
+    /// The kind.
+    pub fn kind(&self) -> Kind {
+        match self {
+            Object::Node(_) => Kind::Node,
+            Object::Service(_) => Kind::Service,
+            Object::Task(_) => Kind::Task,
+            Object::Network(_) => Kind::Network,
+            Object::Secret(_) => Kind::Secret,
+            Object::Config(_) => Kind::Config,
+            Object::Cluster(_) => Kind::Cluster,
+            Object::Volume(_) => Kind::Volume,
+            Object::Resource(_) => Kind::Resource,
+            Object::Extension(_) => Kind::Extension,
+        }
+    }
+    /// The object ID.
+    pub fn id(&self) -> &str {
+        match self {
+            Object::Node(o) => &o.id,
+            Object::Service(o) => &o.id,
+            Object::Task(o) => &o.id,
+            Object::Network(o) => &o.id,
+            Object::Secret(o) => &o.id,
+            Object::Config(o) => &o.id,
+            Object::Cluster(o) => &o.id,
+            Object::Volume(o) => &o.id,
+            Object::Resource(o) => &o.id,
+            Object::Extension(o) => &o.id,
+        }
+    }
+    /// The object's meta.
+    pub fn meta(&self) -> Option<&api::Meta> {
+        match self {
+            Object::Node(o) => o.meta.as_ref(),
+            Object::Service(o) => o.meta.as_ref(),
+            Object::Task(o) => o.meta.as_ref(),
+            Object::Network(o) => o.meta.as_ref(),
+            Object::Secret(o) => o.meta.as_ref(),
+            Object::Config(o) => o.meta.as_ref(),
+            Object::Cluster(o) => o.meta.as_ref(),
+            Object::Volume(o) => o.meta.as_ref(),
+            Object::Resource(o) => o.meta.as_ref(),
+            Object::Extension(o) => o.meta.as_ref(),
+        }
+    }
+    /// `meta.version.index` (0 if absent).
+    pub fn version(&self) -> u64 {
+        self.meta().and_then(|m| m.version.as_ref()).map(|v| v.index).unwrap_or(0)
+    }
+    /// A human name: hostname for nodes, `service.slot` for tasks, spec name otherwise.
+    pub fn name(&self) -> String {
+        match self {
+            Object::Node(o) => {
+                let n = ann_name(&o.spec.as_ref().and_then(|s| s.annotations.clone()));
+                if !n.is_empty() {
+                    return n;
+                }
+                o.description.as_ref().map(|d| d.hostname.clone()).unwrap_or_default()
+            }
+            Object::Service(o) => ann_name(&o.spec.as_ref().and_then(|s| s.annotations.clone())),
+            Object::Task(o) => task_name(o),
+            Object::Network(o) => ann_name(&o.spec.as_ref().and_then(|s| s.annotations.clone())),
+            Object::Secret(o) => ann_name(&o.spec.as_ref().and_then(|s| s.annotations.clone())),
+            Object::Config(o) => ann_name(&o.spec.as_ref().and_then(|s| s.annotations.clone())),
+            Object::Cluster(o) => ann_name(&o.spec.as_ref().and_then(|s| s.annotations.clone())),
+            Object::Volume(o) => ann_name(&o.spec.as_ref().and_then(|s| s.annotations.clone())),
+            Object::Resource(o) => ann_name(&o.annotations),
+            Object::Extension(o) => ann_name(&o.annotations),
+        }
+    }
+}
+
+/// `docker service ps` naming: `service.slot`, or `service.nodeid` for global tasks.
+pub fn task_name(t: &api::Task) -> String {
+    let svc = ann_name(&t.service_annotations);
+    if svc.is_empty() {
+        let own = ann_name(&t.annotations);
+        if !own.is_empty() {
+            return own;
+        }
+    }
+    if t.slot != 0 { format!("{svc}.{}", t.slot) } else { format!("{svc}.{}", t.node_id) }
+}
+
+/// Store action verbs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verb {
+    /// Insert.
+    Create,
+    /// Replace.
+    Update,
+    /// Delete.
+    Remove,
+    /// Invalid (0 or out of range).
+    Unknown,
+}
+
+impl Verb {
+    /// From `StoreActionKind`.
+    pub fn from_i32(v: i32) -> Verb {
+        match v {
+            1 => Verb::Create,
+            2 => Verb::Update,
+            3 => Verb::Remove,
+            _ => Verb::Unknown,
+        }
+    }
+    /// Lower-case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Verb::Create => "create",
+            Verb::Update => "update",
+            Verb::Remove => "remove",
+            Verb::Unknown => "unknown",
+        }
+    }
+}
+
+/// Raft membership: members by raft ID, and removed raft IDs. Serialized with raft IDs as hex
+/// strings (as swarm-rafttool prints them; JSON numbers lose precision above 2^53).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Membership {
+    /// raft ID → (node ID, address).
+    pub members: BTreeMap<u64, (String, String)>,
+    /// Removed raft IDs.
+    pub removed: Vec<u64>,
+}
+
+impl Membership {
+    /// From a snapshot's `ClusterSnapshot`.
+    pub fn from_snapshot(c: &api::ClusterSnapshot) -> Membership {
+        Membership {
+            members: c.members.iter().map(|m| (m.raft_id, (m.node_id.clone(), m.addr.clone()))).collect(),
+            removed: c.removed.clone(),
+        }
+    }
+}
+
+impl Serialize for Membership {
+    fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct M<'a> {
+            raft_id: String,
+            node_id: &'a str,
+            addr: &'a str,
+        }
+        #[derive(Serialize)]
+        struct Out<'a> {
+            members: Vec<M<'a>>,
+            removed: Vec<String>,
+        }
+        Out {
+            members: self
+                .members
+                .iter()
+                .map(|(id, (n, a))| M { raft_id: format!("{id:x}"), node_id: n, addr: a })
+                .collect(),
+            removed: self.removed.iter().map(|r| format!("{r:x}")).collect(),
+        }
+        .serialize(ser)
+    }
+}
+
+/// Serialize a list of raft IDs as hex strings.
+pub fn hex_ids<S: serde::Serializer>(ids: &[u64], ser: S) -> Result<S::Ok, S::Error> {
+    ser.collect_seq(ids.iter().map(|i| format!("{i:x}")))
+}

@@ -1,0 +1,164 @@
+//! Snapshot payloads (`raftpb.Snapshot.data`) decrypted and read object by object into an
+//! `api.Snapshot`'s parts: membership, object counts, sizes on the wire, and each object handed
+//! to the caller.
+//!
+//! Invariants: accepts and rejects exactly what prost's `api::Snapshot::decode` does; the decoded
+//! `api.Snapshot` is never held whole (objects go to the caller one at a time).
+
+use super::object::{Kind, Membership, Object};
+use super::open_payload;
+use crate::crypto::Dek;
+use crate::pb::docker::swarmkit::v1 as api;
+use prost::Message;
+use std::collections::BTreeMap;
+
+/// Decrypt and decode a snapshot payload into `api.Snapshot`.
+pub fn decode_snapshot(
+    payload: &[u8],
+    encrypted: bool,
+    deks: &[Dek],
+) -> std::result::Result<(api::Snapshot, Option<String>), String> {
+    let (plain, dek) = open_payload(payload, encrypted, deks).map_err(|e| format!("cannot decrypt: {e}"))?;
+    let s =
+        api::Snapshot::decode(plain.as_slice()).map_err(|e| format!("decrypted data is not an api.Snapshot: {e}"))?;
+    if s.version != 0 {
+        return Err(format!("unknown api.Snapshot version {}", s.version));
+    }
+    Ok((s, dek))
+}
+
+/// A snapshot payload read object by object: what it holds. Accepts and rejects exactly what
+/// [`decode_snapshot`] does (the same prost decoders run on each object), but never holds the
+/// decoded `api.Snapshot`: objects go straight to the caller's sink (or are counted and
+/// dropped), so memory is the decrypted payload plus what the caller keeps.
+pub struct SnapState {
+    /// Which DEK decrypted it.
+    pub dek: Option<String>,
+    /// The `ClusterSnapshot`, when present.
+    pub membership: Option<Membership>,
+    /// Object counts by kind (plural names), empty when the snapshot has no store.
+    pub objects: BTreeMap<String, usize>,
+    /// Wire sizes, measured during the same walk.
+    pub wire: WireSizes,
+}
+
+/// A snapshot payload's plaintext measured on the wire (no re-encoding): what `snapshots` and
+/// the charts break down.
+#[derive(Debug, Clone, Default)]
+pub struct WireSizes {
+    /// Plaintext `api.Snapshot` bytes.
+    pub plain: u64,
+    /// `ClusterSnapshot` bytes (without its field key and length).
+    pub membership: u64,
+    /// Per `StoreSnapshot` field number 1-10: objects and bytes with their key and length prefix.
+    pub kinds: [(usize, u64); 10],
+}
+
+/// Decrypt and read a snapshot payload without materialising the decoded `api.Snapshot`, handing
+/// each object to `sink` when given; with `on_wire` (and no sink), each object is checked on the
+/// wire ([`crate::format::wirecheck`]) instead of decoded, and decoded only when the check
+/// rejects it.
+pub fn snapshot_state(
+    payload: &[u8],
+    encrypted: bool,
+    deks: &[Dek],
+    mut sink: Option<&mut dyn FnMut(Object)>,
+    on_wire: bool,
+) -> std::result::Result<SnapState, String> {
+    let on_wire = on_wire && sink.is_none();
+    use prost::encoding::{DecodeContext, WireType, decode_key, decode_varint, skip_field};
+    let (plain, dek) = open_payload(payload, encrypted, deks).map_err(|e| format!("cannot decrypt: {e}"))?;
+    let bad = |e: prost::DecodeError| format!("decrypted data is not an api.Snapshot: {e}");
+    let wire = |want: WireType, got: WireType, what: &str| {
+        if want == got {
+            Ok(())
+        } else {
+            Err(format!("decrypted data is not an api.Snapshot: {what}: invalid wire type {got:?}, expected {want:?}"))
+        }
+    };
+    fn delimited<'a>(buf: &mut &'a [u8]) -> std::result::Result<&'a [u8], String> {
+        let len = decode_varint(buf).map_err(|e| format!("decrypted data is not an api.Snapshot: {e}"))?;
+        if len > buf.len() as u64 {
+            return Err("decrypted data is not an api.Snapshot: buffer underflow".into());
+        }
+        let (a, b) = buf.split_at(len as usize);
+        *buf = b;
+        Ok(a)
+    }
+    let mut buf: &[u8] = &plain;
+    let mut wire_sizes = WireSizes { plain: plain.len() as u64, ..Default::default() };
+    let mut version: i32 = 0;
+    let mut membership: Option<api::ClusterSnapshot> = None;
+    let mut counts = [0usize; 10];
+    let mut has_store = false;
+    while !buf.is_empty() {
+        let (tag, wt) = decode_key(&mut buf).map_err(bad)?;
+        match tag {
+            1 => {
+                wire(WireType::Varint, wt, "Snapshot.version")?;
+                version = decode_varint(&mut buf).map_err(bad)? as i32;
+            }
+            2 => {
+                wire(WireType::LengthDelimited, wt, "Snapshot.membership")?;
+                let m = membership.get_or_insert_with(Default::default);
+                let body = delimited(&mut buf)?;
+                wire_sizes.membership += body.len() as u64;
+                m.merge(body).map_err(bad)?;
+            }
+            3 => {
+                wire(WireType::LengthDelimited, wt, "Snapshot.store")?;
+                has_store = true;
+                let mut s = delimited(&mut buf)?;
+                while !s.is_empty() {
+                    let (tag, wt) = decode_key(&mut s).map_err(bad)?;
+                    if !(1..=10).contains(&tag) {
+                        skip_field(wt, tag, &mut s, DecodeContext::default()).map_err(bad)?;
+                        continue;
+                    }
+                    wire(WireType::LengthDelimited, wt, "StoreSnapshot")?;
+                    let m = delimited(&mut s)?;
+                    let framed = crate::format::field_len(m.len() as u64);
+                    wire_sizes.kinds[tag as usize - 1].0 += 1;
+                    wire_sizes.kinds[tag as usize - 1].1 += framed;
+                    if on_wire
+                        && crate::format::wirecheck::check(
+                            Kind::STORE_SNAPSHOT_FIELDS[tag as usize - 1].message_name(),
+                            m,
+                        )
+                        .is_ok()
+                    {
+                        counts[tag as usize - 1] += 1;
+                        continue;
+                    }
+                    let o = match tag {
+                        1 => Object::Node(api::Node::decode(m).map_err(bad)?),
+                        2 => Object::Service(api::Service::decode(m).map_err(bad)?),
+                        3 => Object::Network(api::Network::decode(m).map_err(bad)?),
+                        4 => Object::Task(api::Task::decode(m).map_err(bad)?),
+                        5 => Object::Cluster(api::Cluster::decode(m).map_err(bad)?),
+                        6 => Object::Secret(api::Secret::decode(m).map_err(bad)?),
+                        7 => Object::Resource(api::Resource::decode(m).map_err(bad)?),
+                        8 => Object::Extension(api::Extension::decode(m).map_err(bad)?),
+                        9 => Object::Config(api::Config::decode(m).map_err(bad)?),
+                        _ => Object::Volume(api::Volume::decode(m).map_err(bad)?),
+                    };
+                    counts[tag as usize - 1] += 1;
+                    if let Some(f) = sink.as_mut() {
+                        f(o);
+                    }
+                }
+            }
+            _ => skip_field(wt, tag, &mut buf, DecodeContext::default()).map_err(bad)?,
+        }
+    }
+    drop(plain);
+    if version != 0 {
+        return Err(format!("unknown api.Snapshot version {version}"));
+    }
+    let objects = if has_store {
+        Kind::STORE_SNAPSHOT_FIELDS.iter().zip(counts).map(|(k, v)| (k.plural().to_string(), v)).collect()
+    } else {
+        BTreeMap::new()
+    };
+    Ok(SnapState { dek, membership: membership.as_ref().map(Membership::from_snapshot), objects, wire: wire_sizes })
+}

@@ -1,0 +1,431 @@
+//! Charts: recovery time, snapshot growth, convergence after incidents, tasks by state.
+//!
+//! Each kind has a data module that computes plain numbers from an [`crate::replay::analysis::Analysis`]
+//! (also printed as a table or JSON by `chart --format`), and a drawing that turns them into an
+//! SVG or PNG with plotters.
+//!
+//! Rendering rules, so that a chart is byte-identical on any machine:
+//! - no system fonts: DejaVu Sans ships in `assets/fonts/` and is registered under the only
+//!   family name the drawings use ([`FAMILY`]); text layout uses its metrics;
+//! - no "now", no hash-map order, no temp-dir paths: titles name the input by file name only,
+//!   times come from the data, all collections are ordered;
+//! - numbers in labels are formatted with fixed decimals by our own formatters.
+
+pub mod convergence;
+pub mod recovery;
+pub mod snapshots;
+pub mod tasks;
+
+pub(crate) use crate::error::{Error, Result};
+pub(crate) use plotters::coord::Shift;
+pub(crate) use plotters::element::DashedPathElement;
+pub(crate) use plotters::prelude::*;
+pub(crate) use plotters::style::text_anchor::{HPos, Pos, VPos};
+pub(crate) use std::path::Path;
+
+/// DejaVu Sans 2.37 (Bitstream Vera licence, see `assets/fonts/LICENSE-DejaVu.txt`).
+pub static FONT: &[u8] = include_bytes!("../../../assets/fonts/DejaVuSans.ttf");
+
+/// The one font family every drawing names.
+pub const FAMILY: &str = "sans-serif";
+
+/// Default image size.
+pub const SIZE: (u32, u32) = (1280, 720);
+
+/// Register the shipped font (idempotent).
+pub fn register_font() -> Result<()> {
+    static DONE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let ok = *DONE.get_or_init(|| {
+        plotters::style::register_font(FAMILY, FontStyle::Normal, FONT).is_ok()
+            && plotters::style::register_font(FAMILY, FontStyle::Bold, FONT).is_ok()
+    });
+    if ok { Ok(()) } else { Err(Error::Usage("the shipped chart font does not load".into())) }
+}
+
+/// Result of a drawing step.
+pub type DrawResult = std::result::Result<(), String>;
+
+/// Turn any drawing error into text.
+pub fn de<E: std::fmt::Debug>(e: E) -> String {
+    format!("{e:?}")
+}
+
+/// Something that can be drawn.
+pub trait Chart {
+    /// Image size in pixels.
+    fn size(&self) -> (u32, u32) {
+        SIZE
+    }
+    /// Draw onto a blank area of [`Chart::size`].
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult;
+}
+
+/// Image formats, chosen by the output file's extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImageFormat {
+    /// `.svg`
+    Svg,
+    /// `.png`
+    Png,
+}
+
+impl ImageFormat {
+    /// From a file name.
+    pub fn from_path(p: &Path) -> Result<ImageFormat> {
+        match p.extension().and_then(|e| e.to_str()).map(|e| e.to_ascii_lowercase()).as_deref() {
+            Some("svg") => Ok(ImageFormat::Svg),
+            Some("png") => Ok(ImageFormat::Png),
+            _ => Err(Error::Usage(format!("{}: the output must end in .svg or .png", p.display()))),
+        }
+    }
+}
+
+/// Render to an SVG document.
+pub fn svg(c: &impl Chart) -> Result<String> {
+    register_font()?;
+    let mut s = String::new();
+    {
+        let root = SVGBackend::with_string(&mut s, c.size()).into_drawing_area();
+        c.draw(&root).map_err(|e| Error::Usage(format!("drawing failed: {e}")))?;
+        root.present().map_err(|e| Error::Usage(format!("drawing failed: {e:?}")))?;
+    }
+    Ok(s)
+}
+
+/// Render to a file: SVG or PNG by extension. The file is written only when drawing succeeded.
+pub fn write(c: &impl Chart, path: &Path) -> Result<()> {
+    let io = |e: std::io::Error| Error::Io { path: path.to_path_buf(), source: e };
+    match ImageFormat::from_path(path)? {
+        ImageFormat::Svg => {
+            let s = svg(c)?;
+            std::fs::write(path, s).map_err(io)
+        }
+        ImageFormat::Png => {
+            register_font()?;
+            let (w, h) = c.size();
+            let mut buf = vec![0u8; (w * h * 3) as usize];
+            {
+                let root = BitMapBackend::with_buffer(&mut buf, (w, h)).into_drawing_area();
+                c.draw(&root).map_err(|e| Error::Usage(format!("drawing failed: {e}")))?;
+                root.present().map_err(|e| Error::Usage(format!("drawing failed: {e:?}")))?;
+            }
+            std::fs::write(path, png_encode(&buf, w, h)).map_err(io)
+        }
+    }
+}
+
+/// Minimal PNG encoder (RGB, 8 bit, zlib via flate2): keeps the bitmap path free of the file
+/// handling inside plotters and gives byte-identical files for identical pixels.
+pub fn png_encode(rgb: &[u8], w: u32, h: u32) -> Vec<u8> {
+    use std::io::Write;
+    let mut raw = Vec::with_capacity(rgb.len() + h as usize);
+    for row in rgb.chunks(w as usize * 3) {
+        raw.push(0);
+        raw.extend_from_slice(row);
+    }
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    let _ = z.write_all(&raw);
+    let idat = z.finish().unwrap_or_default();
+    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+    let mut chunk = |kind: &[u8], data: &[u8]| {
+        out.extend_from_slice(&(data.len() as u32).to_be_bytes());
+        let mut c = Vec::with_capacity(4 + data.len());
+        c.extend_from_slice(kind);
+        c.extend_from_slice(data);
+        out.extend_from_slice(&c);
+        out.extend_from_slice(&crc32_ieee(&c).to_be_bytes());
+    };
+    let mut ihdr = Vec::new();
+    ihdr.extend_from_slice(&w.to_be_bytes());
+    ihdr.extend_from_slice(&h.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
+    chunk(b"IHDR", &ihdr);
+    chunk(b"IDAT", &idat);
+    chunk(b"IEND", &[]);
+    out
+}
+
+fn crc32_ieee(data: &[u8]) -> u32 {
+    let mut crc = 0xFFFF_FFFFu32;
+    for &b in data {
+        crc ^= b as u32;
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+        }
+    }
+    !crc
+}
+
+/// The file name of an input, for titles (never the full path: temp dirs would leak into
+/// goldens, and the chart should not reveal where the evidence was stored).
+pub fn input_name(p: &Path) -> String {
+    let n = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    if n.is_empty() { p.display().to_string() } else { n }
+}
+
+/// Titles of several inputs.
+pub fn inputs_label(names: &[String]) -> String {
+    match names.len() {
+        0 => String::new(),
+        1 => names[0].clone(),
+        2 | 3 => names.join(", "),
+        n => format!("{}, {} and {} more", names[0], names[1], n - 2),
+    }
+}
+
+/// Text style in the shipped font.
+pub fn font(size: f64) -> TextStyle<'static> {
+    (FAMILY, size).into_font().color(&BLACK)
+}
+
+/// Bold text style in the shipped font.
+pub fn bold(size: f64) -> TextStyle<'static> {
+    (FAMILY, size).into_font().style(FontStyle::Bold).color(&BLACK)
+}
+
+/// Draw a title and subtitle lines at the top; returns the area below them.
+pub fn header<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    subtitle: &[String],
+) -> std::result::Result<DrawingArea<DB, Shift>, String> {
+    root.fill(&WHITE).map_err(de)?;
+    let h = 40 + 20 * subtitle.len() as u32;
+    let (top, rest) = root.split_vertically(h);
+    top.draw(&Text::new(title.to_string(), (16, 10), (FAMILY, 24).into_font().style(FontStyle::Bold).color(&BLACK)))
+        .map_err(de)?;
+    for (i, s) in subtitle.iter().enumerate() {
+        top.draw(&Text::new(s.clone(), (16, 40 + 20 * i as i32), font(15.0).color(&RGBColor(70, 70, 70))))
+            .map_err(de)?;
+    }
+    Ok(rest)
+}
+
+/// A clock time (UTC) `secs` after `t0`.
+pub fn hms(t0: jiff::Timestamp, secs: f64) -> String {
+    let t = t0.checked_add(jiff::SignedDuration::from_millis((secs * 1000.0).round() as i64)).unwrap_or(t0);
+    t.strftime("%H:%M:%S").to_string()
+}
+
+/// A time as `2026-11-27 11:22:16 UTC`.
+pub fn ymdhms(t: jiff::Timestamp) -> String {
+    t.strftime("%Y-%m-%d %H:%M:%S UTC").to_string()
+}
+
+/// Seconds since `t0` (fractional).
+pub fn secs_since(t0: jiff::Timestamp, t: jiff::Timestamp) -> f64 {
+    let d = t.duration_since(t0);
+    d.as_secs_f64()
+}
+
+/// A unit for a byte axis: (divisor, name).
+pub fn byte_unit(max: f64) -> (f64, &'static str) {
+    if max >= 1024.0 * 1024.0 * 1.5 {
+        (1024.0 * 1024.0, "MiB")
+    } else if max >= 1536.0 {
+        (1024.0, "KiB")
+    } else {
+        (1.0, "bytes")
+    }
+}
+
+/// A unit for a seconds axis: (multiplier, name).
+pub fn seconds_unit(max: f64) -> (f64, &'static str) {
+    if max >= 1.0 {
+        (1.0, "s")
+    } else if max >= 1e-3 {
+        (1e3, "ms")
+    } else {
+        (1e6, "µs")
+    }
+}
+
+/// Fixed formatting of a tick value: as few decimals as the step needs.
+pub fn tick(v: f64, span: f64) -> String {
+    let d = if span >= 20.0 {
+        0
+    } else if span >= 2.0 {
+        1
+    } else if span >= 0.2 {
+        2
+    } else {
+        3
+    };
+    let s = format!("{v:.d$}");
+    if s == "-0" || s.starts_with("-0.") && s.trim_start_matches(['-', '0', '.']).is_empty() {
+        s.trim_start_matches('-').to_string()
+    } else {
+        s
+    }
+}
+
+/// A duration in words: `350 ms`, `4.2 s`, `3 min 12 s`.
+pub fn duration_text(secs: f64) -> String {
+    if secs < 1.0 {
+        format!("{:.0} ms", secs * 1000.0)
+    } else if secs < 60.0 {
+        format!("{secs:.1} s")
+    } else {
+        let m = (secs / 60.0).floor();
+        format!("{m:.0} min {:.0} s", secs - m * 60.0)
+    }
+}
+
+/// Tableau-10 colours.
+pub const PALETTE: [RGBColor; 10] = [
+    RGBColor(78, 121, 167),
+    RGBColor(242, 142, 43),
+    RGBColor(89, 161, 79),
+    RGBColor(225, 87, 89),
+    RGBColor(118, 183, 178),
+    RGBColor(237, 201, 72),
+    RGBColor(176, 122, 161),
+    RGBColor(255, 157, 167),
+    RGBColor(156, 117, 95),
+    RGBColor(186, 176, 172),
+];
+
+/// Grey for grid lines and marks.
+pub const MARK_GREY: RGBColor = RGBColor(150, 150, 150);
+/// Red for elections and failures.
+pub const ALERT_RED: RGBColor = RGBColor(200, 30, 30);
+
+/// How a legend entry is drawn.
+#[derive(Debug, Clone, Copy)]
+pub enum Mark {
+    /// A filled box.
+    Box(RGBColor),
+    /// A solid line.
+    Line(RGBColor),
+    /// A dashed line.
+    Dashed(RGBColor),
+    /// Nothing (a note).
+    None,
+}
+
+/// Draw a legend as a column of entries on a panel of its own.
+pub fn legend_panel<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    title: &str,
+    items: &[(String, Mark)],
+) -> DrawResult {
+    area.draw(&Text::new(title.to_string(), (8, 24), bold(15.0))).map_err(de)?;
+    for (i, (label, mark)) in items.iter().enumerate() {
+        let y = 52 + 22 * i as i32;
+        match mark {
+            Mark::Box(c) => area.draw(&Rectangle::new([(8, y - 7), (28, y + 7)], c.filled())).map_err(de)?,
+            Mark::Line(c) => area.draw(&PathElement::new(vec![(8, y), (28, y)], c.stroke_width(3))).map_err(de)?,
+            Mark::Dashed(c) => {
+                area.draw(&DashedPathElement::new(vec![(8, y), (28, y)], 5, 3, c.stroke_width(2))).map_err(de)?
+            }
+            Mark::None => {}
+        }
+        area.draw(&Text::new(label.clone(), (36, y), font(13.0).pos(Pos::new(HPos::Left, VPos::Center))))
+            .map_err(de)?;
+    }
+    Ok(())
+}
+
+/// Draw a legend as rows of entries across a strip (under a plot). Entries flow left to
+/// right and wrap; a `Mark::None` entry starts a row of its own (for notes such as the
+/// calibration).
+pub fn legend_strip<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    left: i32,
+    items: &[(String, Mark)],
+) -> DrawResult {
+    let width = area.dim_in_pixel().0 as i32;
+    let (mut x, mut y) = (left, 12);
+    let style = font(13.0).pos(Pos::new(HPos::Left, VPos::Center));
+    for (label, mark) in items {
+        let w = 36 + area.estimate_text_size(label, &style).map(|s| s.0 as i32).unwrap_or(8 * label.len() as i32) + 24;
+        let own_row = matches!(mark, Mark::None);
+        if x > left && (x + w > width || own_row) {
+            x = left;
+            y += 22;
+        }
+        match mark {
+            Mark::Box(c) => area.draw(&Rectangle::new([(x, y - 7), (x + 20, y + 7)], c.filled())).map_err(de)?,
+            Mark::Line(c) => area.draw(&PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(3))).map_err(de)?,
+            Mark::Dashed(c) => {
+                area.draw(&DashedPathElement::new(vec![(x, y), (x + 20, y)], 5, 3, c.stroke_width(2))).map_err(de)?
+            }
+            Mark::None => {}
+        }
+        let tx = if own_row { x } else { x + 28 };
+        area.draw(&Text::new(label.clone(), (tx, y), style.clone())).map_err(de)?;
+        x += w;
+        if own_row {
+            x = left;
+            y += 22;
+        }
+    }
+    Ok(())
+}
+
+/// A colour blended with white (`a` = 1 gives the colour itself).
+pub fn tint(c: RGBColor, a: f64) -> RGBColor {
+    let m = |v: u8| (255.0 - (255.0 - v as f64) * a).round() as u8;
+    RGBColor(m(c.0), m(c.1), m(c.2))
+}
+
+/// Drop repeated points and the middle points of straight horizontal or vertical runs: the
+/// bitmap backend draws thick polylines with odd joins at repeated points.
+pub fn simplify(pts: Vec<(f64, f64)>) -> Vec<(f64, f64)> {
+    let mut out: Vec<(f64, f64)> = Vec::with_capacity(pts.len());
+    for p in pts {
+        if out.last() == Some(&p) {
+            continue;
+        }
+        if out.len() >= 2 {
+            let (a, b) = (out[out.len() - 2], out[out.len() - 1]);
+            let same_y = a.1 == b.1 && b.1 == p.1;
+            let same_x = a.0 == b.0 && b.0 == p.0;
+            if same_y && a.0 <= b.0 && b.0 <= p.0 || same_x && (a.1 <= b.1) == (b.1 <= p.1) {
+                out.pop();
+            }
+        }
+        out.push(p);
+    }
+    out
+}
+
+/// Walk the committed, live entries in index order through the replay engine, from the earliest
+/// point the log can be read (see [`crate::replay::engine::Start::Earliest`]). Visitors read only
+/// `Step::Base` and the committed `Step::Action`s. Returns what the replay found on the way.
+pub fn walk_committed(
+    a: &crate::replay::analysis::Analysis,
+    visit: impl FnMut(crate::analyses::history::Step<'_>) + Send,
+) -> Vec<crate::error::Finding> {
+    crate::analyses::history::walk(a, false, visit)
+}
+
+/// Round a float for JSON (fixed precision, no `0.30000000000000004`).
+pub fn round6(v: f64) -> f64 {
+    (v * 1e6).round() / 1e6
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn png_header_and_crc() {
+        assert_eq!(crc32_ieee(b"123456789"), 0xCBF4_3926);
+        let p = png_encode(&[255, 0, 0], 1, 1);
+        assert!(p.starts_with(b"\x89PNG\r\n\x1a\n"));
+    }
+
+    #[test]
+    fn simplify_keeps_the_shape() {
+        let v = simplify(vec![(0.0, 1.0), (0.0, 1.0), (1.0, 1.0), (2.0, 1.0), (2.0, 0.0), (2.0, -1.0), (3.0, -1.0)]);
+        assert_eq!(v, vec![(0.0, 1.0), (2.0, 1.0), (2.0, -1.0), (3.0, -1.0)]);
+    }
+
+    #[test]
+    fn ticks_are_fixed() {
+        assert_eq!(tick(0.30000000000000004, 1.0), "0.30");
+        assert_eq!(tick(-0.0001, 1.0), "0.00");
+        assert_eq!(tick(1500.0, 3000.0), "1500");
+    }
+}

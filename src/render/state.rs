@@ -1,0 +1,529 @@
+//! `state`: the swarm as `docker node ls`, `docker service ls` and `docker service ps` would have
+//! shown it at a point of the log, plus networks, secrets, configs, the cluster object and raft
+//! membership. JSON objects use the Docker Engine API's shape ([`crate::decode::docker_api`]).
+
+use super::table::Table;
+use crate::decode::docker_api::{self as dapi, Redaction};
+use crate::decode::object::{Kind, Object};
+use crate::pb::docker::swarmkit::v1 as api;
+use crate::replay::engine::Replayed;
+use crate::replay::store::Store;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+
+/// Filters for `state` (and `timeline`).
+#[derive(Debug, Default, Clone)]
+pub struct StateFilter {
+    /// Only this kind.
+    pub kind: Option<Kind>,
+    /// Only this service (name, ID or ID prefix) and its tasks.
+    pub service: Option<String>,
+    /// Only this node (hostname, ID or ID prefix) and its tasks.
+    pub node: Option<String>,
+    /// Only tasks in this current state (`running`, `failed`, ...).
+    pub state: Option<String>,
+}
+
+fn matches_id_or_name(q: &str, id: &str, name: &str) -> bool {
+    id == q || name == q || (q.len() >= 3 && id.starts_with(q))
+}
+
+/// `REPLICAS` as swarmkit's `ListServiceStatuses` computes it: (running, desired, is_job).
+/// Running counts tasks in state RUNNING whatever their node; for jobs only tasks of the current
+/// job iteration count. Desired is the replica count (max concurrent for replicated jobs), or,
+/// for global services and jobs, the tasks whose desired state is RUNNING plus those desired
+/// COMPLETE that are not complete yet.
+pub fn replicas(s: &api::Service, st: &Store) -> (u64, u64, bool) {
+    use api::service_spec::Mode;
+    let iteration = s.job_status.as_ref().map(|j| j.job_iteration.as_ref().map(|v| v.index).unwrap_or(0));
+    let running_state = api::TaskState::Running as i32;
+    let complete = api::TaskState::Complete as i32;
+    let mode = s.spec.as_ref().and_then(|x| x.mode);
+    let (mut desired, global) = match mode {
+        Some(Mode::Replicated(r)) => (r.replicas, false),
+        Some(Mode::ReplicatedJob(j)) => (j.max_concurrent, false),
+        _ => (0, true),
+    };
+    let mut running = 0;
+    for t in st.tasks().filter(|t| t.service_id == s.id) {
+        if let Some(it) = iteration {
+            if t.job_iteration.as_ref().map(|v| v.index) != Some(it) {
+                continue;
+            }
+        }
+        let state = t.status.as_ref().map(|x| x.state).unwrap_or(0);
+        if state == running_state {
+            running += 1;
+        }
+        if global && t.desired_state == running_state {
+            desired += 1;
+        }
+        if global && state != complete && t.desired_state == complete {
+            desired += 1;
+        }
+    }
+    (running, desired, iteration.is_some())
+}
+
+fn mode_name(s: &api::Service) -> &'static str {
+    use api::service_spec::Mode;
+    match s.spec.as_ref().and_then(|x| x.mode) {
+        Some(Mode::Replicated(_)) => "replicated",
+        Some(Mode::Global(_)) => "global",
+        Some(Mode::ReplicatedJob(_)) => "replicated job",
+        Some(Mode::GlobalJob(_)) => "global job",
+        None => "replicated",
+    }
+}
+
+fn image(s: Option<&api::TaskSpec>) -> String {
+    let img = s
+        .and_then(|t| match &t.runtime {
+            Some(api::task_spec::Runtime::Container(c)) => Some(c.image.clone()),
+            _ => None,
+        })
+        .unwrap_or_default();
+    // `docker service ls` strips the digest.
+    img.split('@').next().unwrap_or("").to_string()
+}
+
+fn ports(s: &api::Service) -> String {
+    let ps = s
+        .endpoint
+        .as_ref()
+        .map(|e| e.ports.clone())
+        .filter(|p| !p.is_empty())
+        .or_else(|| s.spec.as_ref().and_then(|x| x.endpoint.as_ref()).map(|e| e.ports.clone()))
+        .unwrap_or_default();
+    ps.iter()
+        .filter(|p| p.publish_mode == 0)
+        .map(|p| {
+            let proto = match p.protocol {
+                1 => "udp",
+                2 => "sctp",
+                _ => "tcp",
+            };
+            format!("*:{}->{}/{proto}", p.published_port, p.target_port)
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn ts(t: &Option<prost_types::Timestamp>) -> String {
+    t.as_ref().map(dapi::timestamp).unwrap_or_default()
+}
+
+fn cap(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().collect::<String>() + c.as_str(),
+        None => String::new(),
+    }
+}
+
+fn node_name(st: &Store, id: &str) -> String {
+    match st.get(Kind::Node, id) {
+        Some(Object::Node(n)) => n
+            .description
+            .as_ref()
+            .map(|d| d.hostname.clone())
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| id.to_string()),
+        _ => id.to_string(),
+    }
+}
+
+fn service_of<'a>(st: &'a Store, id: &str) -> Option<&'a api::Service> {
+    match st.get(Kind::Service, id) {
+        Some(Object::Service(s)) => Some(s),
+        _ => None,
+    }
+}
+
+/// Selected objects of a store, after filters.
+pub struct Selection<'a> {
+    /// Nodes.
+    pub nodes: Vec<&'a api::Node>,
+    /// Services.
+    pub services: Vec<&'a api::Service>,
+    /// Tasks.
+    pub tasks: Vec<&'a api::Task>,
+    /// Other objects by kind.
+    pub others: BTreeMap<Kind, Vec<&'a Object>>,
+}
+
+/// Apply filters.
+pub fn select<'a>(st: &'a Store, f: &StateFilter) -> Selection<'a> {
+    let want = |k: Kind| f.kind.is_none_or(|x| x == k);
+    let svc_ok = |s: &api::Service| {
+        f.service.as_ref().is_none_or(|q| matches_id_or_name(q, &s.id, &Object::Service(s.clone()).name()))
+    };
+    let node_ok = |n: &api::Node| {
+        f.node.as_ref().is_none_or(|q| {
+            let host = n.description.as_ref().map(|d| d.hostname.as_str()).unwrap_or("");
+            matches_id_or_name(q, &n.id, host)
+        })
+    };
+    let nodes: Vec<&api::Node> = if want(Kind::Node) { st.nodes().filter(|n| node_ok(n)).collect() } else { vec![] };
+    let services: Vec<&api::Service> = if want(Kind::Service) || (f.kind == Some(Kind::Task)) {
+        st.services().filter(|s| svc_ok(s)).collect()
+    } else {
+        vec![]
+    };
+    let svc_ids: std::collections::BTreeSet<&str> = services.iter().map(|s| s.id.as_str()).collect();
+    let tasks: Vec<&api::Task> = if want(Kind::Task) {
+        st.tasks()
+            .filter(|t| f.service.is_none() || svc_ids.contains(t.service_id.as_str()))
+            .filter(|t| {
+                f.node.as_ref().is_none_or(|q| {
+                    let host = node_name(st, &t.node_id);
+                    matches_id_or_name(q, &t.node_id, &host)
+                })
+            })
+            .filter(|t| {
+                f.state.as_ref().is_none_or(|q| dapi::task_state(t.status.as_ref().map(|s| s.state).unwrap_or(0)) == q)
+            })
+            .collect()
+    } else {
+        vec![]
+    };
+    let services = if want(Kind::Service) { services } else { vec![] };
+    let mut others = BTreeMap::new();
+    let scoped = f.service.is_some() || f.node.is_some() || f.state.is_some();
+    for k in [Kind::Network, Kind::Secret, Kind::Config, Kind::Cluster, Kind::Volume] {
+        if want(k) && (!scoped || f.kind == Some(k)) {
+            others.insert(k, st.iter(k).collect());
+        }
+    }
+    Selection { nodes, services, tasks, others }
+}
+
+/// The JSON form: `{"index", "nodes", "services", "tasks", "networks", "secrets", "configs",
+/// "clusters", "volumes", "membership", ...}`.
+/// `leader` is the raft ID of the leader when it is known (see [`crate::replay::point::probable_leader`]).
+pub fn json(r: &Replayed, f: &StateFilter, red: &Redaction, self_node: Option<&str>, leader: Option<u64>) -> Value {
+    let st = &r.store;
+    let sel = select(st, f);
+    let members: BTreeMap<&str, (&u64, &str)> =
+        // node ID -> (raft ID, address)
+        r.membership.members.iter().map(|(id, (n, a))| (n.as_str(), (id, a.as_str()))).collect();
+    let nodes: Vec<Value> = sel
+        .nodes
+        .iter()
+        .map(|n| {
+            let m = members.get(n.id.as_str()).map(|(rid, a)| dapi::RaftManager {
+                addr: a.to_string(),
+                leader: leader == Some(**rid) || n.manager_status.as_ref().is_some_and(|m| m.leader),
+                reachability: n.manager_status.as_ref().map(|m| m.reachability).unwrap_or(0),
+            });
+            let mut v = dapi::node_with_manager(n, red, m.as_ref().or(None));
+            if let (Some(s), Value::Object(o)) = (self_node, &mut v) {
+                if s == n.id {
+                    o.insert("Self".into(), Value::Bool(true));
+                }
+            }
+            v
+        })
+        .collect();
+    let services: Vec<Value> = sel
+        .services
+        .iter()
+        .map(|s| {
+            let mut v = dapi::service(s, red);
+            let (running, desired, job) = replicas(s, st);
+            if let Value::Object(o) = &mut v {
+                let mut status = json!({"RunningTasks": running, "DesiredTasks": desired});
+                if job {
+                    let done = st
+                        .tasks()
+                        .filter(|t| t.service_id == s.id)
+                        .filter(|t| t.status.as_ref().map(|x| x.state) == Some(api::TaskState::Complete as i32))
+                        .count();
+                    status["CompletedTasks"] = json!(done);
+                }
+                o.insert("ServiceStatus".into(), status);
+            }
+            v
+        })
+        .collect();
+    let tasks: Vec<Value> = sel.tasks.iter().map(|t| dapi::task(t, red)).collect();
+    let other = |k: Kind| -> Vec<Value> {
+        sel.others
+            .get(&k)
+            .map(|v| {
+                v.iter()
+                    .filter_map(|o| match o {
+                        Object::Network(n) => Some(dapi::network_swarm(n)),
+                        Object::Secret(s) => Some(dapi::secret(s, red)),
+                        Object::Config(c) => Some(dapi::config(c, red)),
+                        Object::Cluster(c) => Some(dapi::cluster(c, red)),
+                        Object::Volume(v) => Some(dapi::volume(v)),
+                        _ => None,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    json!({
+        "index": r.index,
+        "term": r.term,
+        "time": r.time,
+        "base_snapshot": r.base,
+        "applied_entries": r.applied,
+        "uncommitted_applied": r.uncommitted,
+        "notes": r.notes,
+        "nodes": nodes,
+        "services": services,
+        "tasks": tasks,
+        "networks": other(Kind::Network),
+        "secrets": other(Kind::Secret),
+        "configs": other(Kind::Config),
+        "clusters": other(Kind::Cluster),
+        "volumes": other(Kind::Volume),
+        "membership": r.membership,
+    })
+}
+
+/// The text form.
+pub fn text(r: &Replayed, f: &StateFilter, self_node: Option<&str>, leader: Option<u64>) -> String {
+    let st = &r.store;
+    let sel = select(st, f);
+    let mut o = String::new();
+    o.push_str(&format!("STATE at index {} (term {})", r.index, r.term));
+    if let Some(t) = r.time {
+        o.push_str(&format!(", last write {t}"));
+    }
+    match &r.base {
+        Some(b) => o.push_str(&format!(", from snapshot {b} + {} entries\n", r.applied)),
+        None => o.push_str(&format!(", replayed from index 1 ({} entries)\n", r.applied)),
+    }
+    if !r.uncommitted.is_empty() {
+        o.push_str(&format!(
+            "UNCOMMITTED entries applied: {} (raft may still discard them)\n",
+            r.uncommitted.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(", ")
+        ));
+    }
+    for n in &r.notes {
+        o.push_str(&format!("note: {n}\n"));
+    }
+    if f.kind.is_none_or(|k| k == Kind::Node) && !(f.service.is_some() && f.node.is_none()) {
+        o.push_str("\nNODES\n");
+        let mut t = Table::new(&["ID", "HOSTNAME", "STATUS", "AVAILABILITY", "MANAGER STATUS", "ENGINE VERSION"]);
+        for n in &sel.nodes {
+            let star = if self_node == Some(n.id.as_str()) { " *" } else { "" };
+            let host = n.description.as_ref().map(|d| d.hostname.clone()).unwrap_or_default();
+            let status = cap(dapi::node_state(n.status.as_ref().map(|s| s.state).unwrap_or(0)));
+            let avail = cap(dapi::availability(n.spec.as_ref().map(|s| s.availability).unwrap_or(0)));
+            let raft_id = r.membership.members.iter().find(|(_, (id, _))| *id == n.id).map(|(rid, _)| *rid);
+            // Reachability is a live fact the data does not record: members show as "Member".
+            let mgr = match (&n.manager_status, raft_id) {
+                (_, Some(rid)) if leader == Some(rid) => "Leader".to_string(),
+                (Some(m), _) if m.leader => "Leader".to_string(),
+                (Some(m), _) if m.reachability != 0 => cap(dapi::reachability(m.reachability)),
+                (_, Some(_)) => "Member".to_string(),
+                (_, None) => String::new(),
+            };
+            let ev = n
+                .description
+                .as_ref()
+                .and_then(|d| d.engine.as_ref())
+                .map(|e| e.engine_version.clone())
+                .unwrap_or_default();
+            t.row(vec![format!("{}{star}", n.id), host, status, avail, mgr, ev]);
+        }
+        o.push_str(&t.render());
+    }
+    if f.kind.is_none_or(|k| k == Kind::Service) && f.node.is_none() && f.state.is_none() {
+        o.push_str("\nSERVICES\n");
+        let mut t = Table::new(&["ID", "NAME", "MODE", "REPLICAS", "IMAGE", "PORTS"]);
+        let mut svcs = sel.services.clone();
+        svcs.sort_by_key(|s| Object::Service((*s).clone()).name());
+        for s in svcs {
+            let (run, des, _) = replicas(s, st);
+            let id: String = s.id.chars().take(12).collect();
+            t.row(vec![
+                id,
+                Object::Service(s.clone()).name(),
+                mode_name(s).into(),
+                format!("{run}/{des}"),
+                image(s.spec.as_ref().and_then(|x| x.task.as_ref())),
+                ports(s),
+            ]);
+        }
+        o.push_str(&t.render());
+    }
+    if f.kind.is_none_or(|k| k == Kind::Task) {
+        o.push_str("\nTASKS\n");
+        o.push_str(&tasks_table(st, &sel.tasks));
+    }
+    if f.service.is_none() && f.node.is_none() && f.state.is_none() {
+        if let Some(nets) = sel.others.get(&Kind::Network) {
+            o.push_str("\nNETWORKS\n");
+            let mut t = Table::new(&["ID", "NAME", "DRIVER", "SCOPE", "SUBNETS", "VERSION"]);
+            for x in nets {
+                if let Object::Network(n) = x {
+                    let spec = n.spec.as_ref();
+                    let driver = n
+                        .driver_state
+                        .as_ref()
+                        .map(|d| d.name.clone())
+                        .or_else(|| spec.and_then(|s| s.driver_config.as_ref()).map(|d| d.name.clone()))
+                        .unwrap_or_default();
+                    let predefined = spec
+                        .and_then(|s| s.annotations.as_ref())
+                        .is_some_and(|a| a.labels.get("com.docker.swarm.predefined").is_some_and(|v| v == "true"));
+                    let subnets = n
+                        .ipam
+                        .as_ref()
+                        .map(|i| i.configs.iter().map(|c| c.subnet.clone()).collect::<Vec<_>>().join(","))
+                        .unwrap_or_default();
+                    let id: String = n.id.chars().take(12).collect();
+                    t.row(vec![
+                        id,
+                        x.name(),
+                        driver,
+                        if predefined { "local".into() } else { "swarm".into() },
+                        subnets,
+                        x.version().to_string(),
+                    ]);
+                }
+            }
+            o.push_str(&t.render());
+        }
+        for (k, title) in [(Kind::Secret, "SECRETS"), (Kind::Config, "CONFIGS")] {
+            if let Some(v) = sel.others.get(&k) {
+                o.push_str(&format!("\n{title} (data redacted)\n"));
+                let mut t = Table::new(&["ID", "NAME", "CREATED", "UPDATED", "VERSION"]);
+                for x in v {
+                    let m = x.meta();
+                    t.row(vec![
+                        x.id().to_string(),
+                        x.name(),
+                        m.map(|m| ts(&m.created_at)).unwrap_or_default(),
+                        m.map(|m| ts(&m.updated_at)).unwrap_or_default(),
+                        x.version().to_string(),
+                    ]);
+                }
+                o.push_str(&t.render());
+            }
+        }
+        if let Some(cl) = sel.others.get(&Kind::Cluster) {
+            for x in cl {
+                if let Object::Cluster(c) = x {
+                    o.push_str(&cluster_text(c));
+                }
+            }
+        }
+        if f.kind.is_none() {
+            o.push_str("\nRAFT MEMBERS\n");
+            let mut t = Table::new(&["RAFT ID", "NODE ID", "ADDRESS"]);
+            for (id, (n, a)) in &r.membership.members {
+                t.row(vec![format!("{id:x}"), n.clone(), a.clone()]);
+            }
+            o.push_str(&t.render());
+            if !r.membership.removed.is_empty() {
+                o.push_str(&format!(
+                    "removed raft IDs: {}\n",
+                    r.membership.removed.iter().map(|x| format!("{x:x}")).collect::<Vec<_>>().join(", ")
+                ));
+            }
+        }
+    }
+    o
+}
+
+fn dur(d: &Option<prost_types::Duration>) -> String {
+    match d {
+        Some(d) if d.seconds % 3600 == 0 && d.nanos == 0 && d.seconds > 0 => format!("{}h", d.seconds / 3600),
+        Some(d) => format!("{}s", d.seconds as f64 + d.nanos as f64 / 1e9),
+        None => "-".into(),
+    }
+}
+
+fn cluster_text(c: &api::Cluster) -> String {
+    let spec = c.spec.clone().unwrap_or_default();
+    let raft = spec.raft.unwrap_or_default();
+    let mut o = String::from("\nCLUSTER\n");
+    let kv = |o: &mut String, k: &str, v: String| o.push_str(&format!("  {:<32}{v}\n", format!("{k}:")));
+    kv(&mut o, "ID", c.id.clone());
+    kv(&mut o, "Name", spec.annotations.as_ref().map(|a| a.name.clone()).unwrap_or_default());
+    kv(&mut o, "Version", Object::Cluster(c.clone()).version().to_string());
+    kv(&mut o, "Snapshot interval", raft.snapshot_interval.to_string());
+    kv(&mut o, "Keep old snapshots", raft.keep_old_snapshots.to_string());
+    kv(&mut o, "Log entries for slow followers", raft.log_entries_for_slow_followers.to_string());
+    kv(&mut o, "Heartbeat / election tick", format!("{} / {}", raft.heartbeat_tick, raft.election_tick));
+    kv(
+        &mut o,
+        "Autolock",
+        if spec.encryption_config.is_some_and(|e| e.auto_lock_managers) { "on".into() } else { "off".into() },
+    );
+    kv(
+        &mut o,
+        "Task history limit",
+        spec.orchestration.map(|x| x.task_history_retention_limit.to_string()).unwrap_or_else(|| "-".into()),
+    );
+    kv(&mut o, "Node certificate expiry", dur(&spec.ca_config.as_ref().and_then(|x| x.node_cert_expiry)));
+    if let Some(ca) = c.root_ca.as_ref().filter(|r| !r.ca_cert.is_empty()) {
+        match crate::crypto::keys::parse_node_cert(&ca.ca_cert) {
+            Ok(ci) => kv(&mut o, "Root CA expires", ci.not_after.to_string()),
+            Err(e) => kv(&mut o, "Root CA", format!("unreadable: {e}")),
+        }
+    }
+    o
+}
+
+/// `docker service ps` for a set of tasks: grouped by name (`service.slot`), newest first, older
+/// ones under ` \_ `.
+pub fn tasks_table(st: &Store, tasks: &[&api::Task]) -> String {
+    let mut groups: BTreeMap<String, Vec<&api::Task>> = BTreeMap::new();
+    for t in tasks {
+        let svc = service_of(st, &t.service_id).map(|s| Object::Service(s.clone()).name());
+        let name = match svc {
+            Some(n) if !n.is_empty() => {
+                if t.slot != 0 {
+                    format!("{n}.{}", t.slot)
+                } else {
+                    format!("{n}.{}", t.node_id)
+                }
+            }
+            _ => crate::decode::object::task_name(t),
+        };
+        groups.entry(name).or_default().push(t);
+    }
+    let mut tb = Table::new(&["ID", "NAME", "IMAGE", "NODE", "DESIRED STATE", "CURRENT STATE", "ERROR", "PORTS"]);
+    for (name, mut ts_) in groups {
+        ts_.sort_by(|a, b| {
+            let ka = a.meta.as_ref().and_then(|m| m.created_at).map(|t| (t.seconds, t.nanos));
+            let kb = b.meta.as_ref().and_then(|m| m.created_at).map(|t| (t.seconds, t.nanos));
+            kb.cmp(&ka)
+        });
+        for (i, t) in ts_.iter().enumerate() {
+            let status = t.status.clone().unwrap_or_default();
+            let cur = format!("{} {}", cap(dapi::task_state(status.state)), ts(&status.timestamp));
+            let err = if status.err.is_empty() { String::new() } else { format!("\"{}\"", status.err) };
+            let ports = status
+                .port_status
+                .as_ref()
+                .map(|p| {
+                    p.ports
+                        .iter()
+                        .map(|x| format!("*:{}->{}/tcp", x.published_port, x.target_port))
+                        .collect::<Vec<_>>()
+                        .join(",")
+                })
+                .unwrap_or_default();
+            let id: String = t.id.chars().take(12).collect();
+            tb.row(vec![
+                id,
+                if i == 0 { name.clone() } else { format!(" \\_ {name}") },
+                image(t.spec.as_ref()),
+                if t.node_id.is_empty() { String::new() } else { node_name(st, &t.node_id) },
+                cap(dapi::task_state(t.desired_state)),
+                cur.trim_end().to_string(),
+                err,
+                ports,
+            ]);
+        }
+    }
+    tb.render()
+}

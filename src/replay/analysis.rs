@@ -1,0 +1,790 @@
+//! The whole pipeline for one input: source → layout → keys → WAL and snapshots → decrypted,
+//! decoded entries → the store replayed to the last committed index.
+//!
+//! Invariants:
+//! - Read-only throughout (see [`crate::input::source`]).
+//! - Every entry of the WAL appears in [`Analysis::entries`], live or overwritten, marked
+//!   committed or not against the last `HardState.commit`.
+//! - The final state starts from the newest snapshot that is sound, decrypts and decodes, at or
+//!   below the commit index; older kept snapshots are used when newer ones are damaged. Only live,
+//!   committed entries above the snapshot index are applied.
+//! - Entries are decrypted and decoded in parallel in bounded chunks; full objects are applied
+//!   to the store and dropped. How much is kept, and how much is decoded at all, is the
+//!   caller's [`Detail`]: a summary of every entry ([`Detail::Entries`]), only of the entries
+//!   worth a look ([`Detail::Notable`]: memory does not grow with the WAL; [`Detail::Check`]
+//!   also skips building objects the final state does not need), or nothing beyond
+//!   the containers ([`Detail::Structure`]: the replay decodes what a state needs).
+//! - Mapped pages of the input are released as soon as a stage is done with them
+//!   ([`Source::release`]), so resident memory tracks the work in flight, not the input size.
+
+use crate::crypto::Dek;
+use crate::crypto::keyring::{KeyInfo, load_keys};
+use crate::crypto::keys::UnlockKey;
+use crate::decode::entry::{Decoded, DecodedEntry, Payload, decode_entry_with, looks_encrypted};
+use crate::decode::object::{Kind, Membership, Object};
+use crate::decode::snapshot::{SnapState, WireSizes, snapshot_state};
+use crate::error::{Error, Finding, Result, Severity};
+use crate::format::snap::{self, SnapFile};
+use crate::format::wal::{self, EntryRec, WalLog};
+use crate::input::layout::{self, Layout, LayoutKind};
+use crate::input::source::{ReadOptions, Source};
+use crate::pb::docker::swarmkit::v1 as api;
+use crate::replay::engine::{Log, Replay, Rules, Visitor, gap_finding};
+use crate::replay::store::{Store, snapshot_store};
+use prost::Message;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// Options for loading.
+#[derive(Debug, Default)]
+pub struct Options {
+    /// The unlock key (KEK), when autolock is on.
+    pub unlock_key: Option<UnlockKey>,
+    /// How to read files.
+    pub read: ReadOptions,
+    /// Go on without DEKs (structure only) instead of failing.
+    pub allow_no_keys: bool,
+    /// How much to decode and keep.
+    pub detail: Detail,
+    /// Show a progress bar on stderr (only drawn when stderr is a terminal).
+    pub progress: bool,
+    /// Build [`Analysis::state`] as a projection ([`Store::projected`]): enough for integrity
+    /// checks (`verify`), far smaller, not for printing a state.
+    pub projected_store: bool,
+}
+
+/// Receives entries from [`Analysis::load_with`] as they are decoded.
+pub trait EntrySink: Send {
+    /// Called once, after the WAL scan and before any entry.
+    fn start(&mut self, _wal: &WalLog) {}
+    /// Called for every entry, live and overwritten, in log order.
+    fn entry(&mut self, e: &DecodedEntry);
+    /// Whether [`EntrySink::entry`] does anything. A load that needs no sink may check the
+    /// entries a snapshot covers while it reads the snapshots (out of log order).
+    fn wants_entries(&self) -> bool {
+        true
+    }
+}
+
+/// A sink that drops everything.
+pub struct NoSink;
+
+impl EntrySink for NoSink {
+    fn entry(&mut self, _e: &DecodedEntry) {}
+    fn wants_entries(&self) -> bool {
+        false
+    }
+}
+
+/// How much of the log [`Analysis::load`] decodes and keeps.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub enum Detail {
+    /// Every snapshot and every entry is decrypted and decoded, and [`Analysis::entries`] holds a
+    /// summary of each (`wal`, `history`, `timeline`, `--at-time`).
+    #[default]
+    Entries,
+    /// Every snapshot and every entry is decrypted and decoded (so every problem is found and
+    /// counted in [`Analysis::stats`]), but [`Analysis::entries`] keeps only notable entries:
+    /// uncommitted, overwritten, undecryptable or undecodable ones. Memory does not grow with
+    /// the size of a healthy WAL (`info`, `verify`).
+    Notable,
+    /// As [`Detail::Notable`], but what the final state does not need is checked on the wire
+    /// ([`crate::format::wirecheck`]: accepts and rejects what prost does) instead of being decoded into
+    /// objects: normal entries covered by the base snapshot, and snapshots other than the base.
+    /// Their summaries carry verbs and kinds, not IDs or names; anything rejected is decoded in
+    /// full for prost's own error (`verify`, `info`).
+    Check,
+    /// Only containers: WAL frames and CRC chain, snapshot files' CRC and metadata. No payload is
+    /// decrypted: snapshots that are sound containers count as valid until a replay reads them,
+    /// [`Analysis::entries`] is empty and [`Analysis::state`] is the empty store at index 0.
+    /// For `state`, whose replay decodes exactly the snapshot and entries it needs.
+    Structure,
+}
+
+/// Counts over every entry of the WAL, whatever [`Detail`] keeps.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct EntryStats {
+    /// Entries read (live and overwritten).
+    pub entries: usize,
+    /// Live entries at or below `HardState.commit`.
+    pub committed: usize,
+    /// Entries by type name.
+    pub by_type: BTreeMap<String, usize>,
+    /// Store actions by `verb kind`, plus conf changes, no-ops and unreadable payloads.
+    pub by_action: BTreeMap<String, usize>,
+    /// Entry data bytes (as stored, encrypted or not).
+    pub bytes: u64,
+    /// Whether payloads were decrypted and decoded (false under [`Detail::Structure`]).
+    pub payloads_read: bool,
+}
+
+impl EntryStats {
+    /// Add counts made separately.
+    pub fn merge(&mut self, o: EntryStats) {
+        self.entries += o.entries;
+        self.committed += o.committed;
+        self.bytes += o.bytes;
+        for (k, v) in o.by_type {
+            *self.by_type.entry(k).or_default() += v;
+        }
+        for (k, v) in o.by_action {
+            *self.by_action.entry(k).or_default() += v;
+        }
+    }
+
+    /// Count one entry.
+    pub fn add(&mut self, e: &DecodedEntry) {
+        self.entries += 1;
+        self.bytes += e.bytes as u64;
+        if e.committed {
+            self.committed += 1;
+        }
+        *self.by_type.entry(e.etype.to_string()).or_default() += 1;
+        let mut bump = |k: String| *self.by_action.entry(k).or_default() += 1;
+        match &e.payload {
+            Payload::Empty => bump("(empty no-op)".into()),
+            Payload::Request { actions, .. } => {
+                for x in actions {
+                    bump(format!("{} {}", x.verb.name(), x.kind.name()));
+                }
+            }
+            Payload::ConfChange { change, .. } => bump(change.clone()),
+            Payload::Undecryptable { .. } => bump("(undecryptable)".into()),
+            Payload::Undecodable { .. } => bump("(undecodable)".into()),
+        }
+    }
+}
+
+/// A snapshot file with its decoded payload summary.
+#[derive(Debug, Clone, Serialize)]
+pub struct SnapInfo {
+    /// File name.
+    pub file: String,
+    /// Display path.
+    #[serde(skip)]
+    pub display: String,
+    /// Term.
+    pub term: u64,
+    /// Index.
+    pub index: u64,
+    /// Size.
+    pub bytes: u64,
+    /// Container sound, payload decrypted and decoded.
+    pub valid: bool,
+    /// ConfState voters (hex raft IDs in JSON).
+    #[serde(serialize_with = "crate::format::hex_ids")]
+    pub voters: Vec<u64>,
+    /// Which DEK decrypted it.
+    pub dek: Option<String>,
+    /// Membership in the snapshot.
+    pub membership: Option<Membership>,
+    /// Object counts by kind.
+    pub objects: BTreeMap<String, usize>,
+    /// Why it is not valid.
+    pub problem: Option<String>,
+    /// Whether the WAL holds a marker for this snapshot.
+    pub has_marker: bool,
+    /// Whether the payload was decrypted and decoded (false: container checks only, see
+    /// [`Detail::Structure`]; `valid` then means a sound container).
+    pub payload_checked: bool,
+    /// The payload's sizes on the wire, when it was read.
+    #[serde(skip)]
+    pub wire: Option<WireSizes>,
+}
+
+/// Everything known about one input.
+#[derive(Debug)]
+pub struct Analysis {
+    /// The input.
+    pub source: Source,
+    /// The layout.
+    pub layout: Layout,
+    /// Key facts.
+    pub keys: KeyInfo,
+    /// Usable DEKs.
+    pub deks: Vec<Dek>,
+    /// Whether entry/snapshot data is encrypted.
+    pub encrypted: bool,
+    /// The WAL.
+    pub wal: WalLog,
+    /// WAL metadata (the local raft member).
+    pub member: Option<api::RaftMember>,
+    /// Snapshots, oldest first.
+    pub snapshots: Vec<SnapInfo>,
+    /// Index into `snapshots` of the base used for the final state.
+    pub base_snapshot: Option<usize>,
+    /// Each snapshot's payload (`raftpb.Snapshot.data`, zero-copy), for replays to other points.
+    pub snap_payloads: Vec<Option<bytes::Bytes>>,
+    /// Entries, live and overwritten, in index order (overwritten ones before their
+    /// replacement): all of them under [`Detail::Entries`], the notable ones under
+    /// [`Detail::Notable`], none under [`Detail::Structure`].
+    pub entries: Vec<DecodedEntry>,
+    /// Counts over every entry.
+    pub stats: EntryStats,
+    /// What was decoded and kept.
+    pub detail: Detail,
+    /// The state at the last committed index.
+    pub state: Store,
+    /// Raft membership at the last committed index.
+    pub membership: Membership,
+    /// Index the state is at.
+    pub state_index: u64,
+    /// Every finding.
+    pub findings: Vec<Finding>,
+}
+
+/// The findings of one decoded entry (not its replay): unreadable data, and old entries that a
+/// retired DEK encrypted (reported once, as a range).
+fn classify(s: &DecodedEntry, findings: &mut Vec<Finding>, old_undecryptable: &mut Vec<u64>) {
+    match &s.payload {
+        Payload::Undecryptable { .. } if s.in_snapshot => old_undecryptable.push(s.index),
+        Payload::Undecryptable { reason } => findings.push(
+            Finding::new(
+                "entry.undecryptable",
+                Severity::Error,
+                format!(
+                    "entry data cannot be read: no DEK decrypts it (damaged record, or a key that is gone): {reason}"
+                ),
+            )
+            .file(&s.file)
+            .offset(s.offset)
+            .index(s.index)
+            .term(s.term),
+        ),
+        Payload::Undecodable { reason } => findings.push(
+            Finding::new("entry.undecodable", Severity::Error, reason.clone())
+                .file(&s.file)
+                .offset(s.offset)
+                .index(s.index)
+                .term(s.term),
+        ),
+        _ => {}
+    }
+}
+
+/// What a load does with each entry the engine visits: count it, classify it, hand it to the
+/// sink, and keep it as the detail asks.
+struct LoadVisitor<'s> {
+    detail: Detail,
+    stats: EntryStats,
+    entries: Vec<DecodedEntry>,
+    findings: Vec<Finding>,
+    old_undecryptable: Vec<u64>,
+    sink: &'s mut dyn EntrySink,
+    bar: &'s crate::progress::Bar,
+}
+
+impl Visitor for LoadVisitor<'_> {
+    fn scope(&self) -> crate::replay::engine::Scope {
+        crate::replay::engine::Scope::All
+    }
+    fn unapplied_on_wire(&self) -> bool {
+        self.detail == Detail::Check
+    }
+    fn entry(&mut self, e: DecodedEntry, _applied: bool) {
+        classify(&e, &mut self.findings, &mut self.old_undecryptable);
+        self.stats.add(&e);
+        self.sink.entry(&e);
+        self.bar.inc(e.bytes as u64);
+        if self.detail == Detail::Entries || e.notable() {
+            self.entries.push(e);
+        }
+    }
+}
+
+/// What checking the live entries a snapshot covers found: counts, findings, notable entries.
+struct Covered {
+    stats: EntryStats,
+    findings: Vec<Finding>,
+    notable: Vec<DecodedEntry>,
+    old_undecryptable: Vec<u64>,
+}
+
+/// Check live entries covered by the base snapshot (on the wire: none is applied), in chunks.
+fn check_covered(
+    covered: &[&EntryRec],
+    commit: u64,
+    encrypted: bool,
+    deks: &[Dek],
+    wal: &WalLog,
+    source: &Source,
+    bar: &crate::progress::Bar,
+) -> Covered {
+    use rayon::prelude::*;
+    let mut out = Covered {
+        stats: EntryStats { payloads_read: true, ..Default::default() },
+        findings: Vec::new(),
+        notable: Vec::new(),
+        old_undecryptable: Vec::new(),
+    };
+    for chunk in covered.chunks(ENTRY_CHUNK) {
+        let decoded: Vec<Decoded> =
+            chunk.par_iter().map(|e| decode_entry_with(e, encrypted, deks, wal.seg_display(e.seg), true)).collect();
+        release_entries(source, chunk.iter().copied());
+        bar.inc(chunk.iter().map(|e| e.data.len() as u64).sum());
+        for d in decoded {
+            let mut s = d.summary;
+            s.committed = s.index <= commit;
+            s.in_snapshot = true;
+            classify(&s, &mut out.findings, &mut out.old_undecryptable);
+            out.stats.add(&s);
+            if s.notable() {
+                out.notable.push(s);
+            }
+        }
+    }
+    out
+}
+
+/// Merge two lists sorted by `key`; at equal keys, items of `first` come first.
+fn merge_by_index<T>(first: Vec<T>, second: Vec<T>, key: impl Fn(&T) -> u64) -> Vec<T> {
+    let mut out = Vec::with_capacity(first.len() + second.len());
+    let (mut a, mut b) = (first.into_iter().peekable(), second.into_iter().peekable());
+    loop {
+        match (a.peek(), b.peek()) {
+            (Some(x), Some(y)) if key(y) < key(x) => out.extend(b.next()),
+            (Some(_), _) => out.extend(a.next()),
+            (None, Some(_)) => out.extend(b.next()),
+            (None, None) => break,
+        }
+    }
+    out
+}
+
+/// Entries decoded per parallel batch (two batches are in memory at once).
+const ENTRY_CHUNK: usize = 2048;
+
+/// An empty store as the options ask (full or projected).
+fn new_store(opts: &Options) -> Store {
+    if opts.projected_store { Store::projected() } else { Store::default() }
+}
+
+/// Release the mapped pages under a decoded chunk of entries: per segment, the span from the
+/// chunk's first to its last byte (pages shared with the next chunk stay until it is done).
+pub(crate) fn release_entries<'a>(source: &Source, chunk: impl IntoIterator<Item = &'a EntryRec>) {
+    let mut spans: BTreeMap<usize, (usize, usize)> = BTreeMap::new();
+    for e in chunk.into_iter().filter(|e| !e.data.is_empty()) {
+        let (s, t) = (e.data.as_ptr() as usize, e.data.as_ptr() as usize + e.data.len());
+        let span = spans.entry(e.seg).or_insert((s, t));
+        span.0 = span.0.min(s);
+        span.1 = span.1.max(t);
+    }
+    for (_, (s, t)) in spans {
+        source.release_span(s, t);
+    }
+}
+
+impl Analysis {
+    /// The parts of this input the replay engine reads.
+    pub fn log(&self) -> Log<'_> {
+        Log {
+            wal: &self.wal,
+            snapshots: &self.snapshots,
+            payloads: &self.snap_payloads,
+            encrypted: self.encrypted,
+            deks: &self.deks,
+            source: &self.source,
+            entries: &self.entries,
+        }
+    }
+
+    /// The commit rule of this input.
+    pub fn rules(&self) -> Rules {
+        Rules::new(&self.wal, false)
+    }
+
+    /// Load and analyse one input.
+    pub fn load(path: &Path, opts: &Options) -> Result<Analysis> {
+        Self::load_with(path, opts, &mut NoSink)
+    }
+
+    /// [`Analysis::load`], handing the scanned WAL and then every entry's summary to `sink`, in
+    /// log order as it is decoded (whatever [`Detail`] keeps), so a caller can stream them out.
+    pub fn load_with(path: &Path, opts: &Options, sink: &mut dyn EntrySink) -> Result<Analysis> {
+        let structure_only = opts.detail == Detail::Structure;
+        let bar = crate::progress::Bar::new(opts.progress);
+        let source = Source::open(path, opts.read)?;
+        let (layout, mut findings) = layout::detect(&source);
+        if layout.wal_files.is_empty() && layout.snap_files.is_empty() {
+            return Err(Error::NotSwarmState {
+                path: path.to_path_buf(),
+                why: "no WAL segments and no snapshots found (a worker node, or not a swarm dir)".into(),
+            });
+        }
+        let (keys, deks, _nk) = load_keys(&source, &layout, opts.unlock_key.as_ref(), &mut findings);
+        // WAL.
+        let mut segs = Vec::new();
+        let mut seg_bytes = Vec::new();
+        for (name, _) in &layout.wal_files {
+            let rel = if layout.wal_dir.is_empty() { name.clone() } else { format!("{}/{}", layout.wal_dir, name) };
+            let data = source.read(&rel)?;
+            seg_bytes.push(data.clone());
+            segs.push((name.clone(), source.display(&rel), data));
+        }
+        bar.stage("scanning WAL", seg_bytes.iter().map(|b| b.len() as u64).sum());
+        let wal = wal::read_wal_with(segs, &|b| {
+            source.release(b);
+            bar.inc(b.len() as u64);
+        });
+        for b in &seg_bytes {
+            source.release(b);
+        }
+        drop(seg_bytes);
+        bar.trace("WAL scanned");
+        let encrypted = match layout.kind.encrypted() {
+            Some(e) => e,
+            None => !deks.is_empty() || layout.key_file.is_some() || looks_encrypted(&wal),
+        };
+        if encrypted && deks.is_empty() && !opts.allow_no_keys {
+            let why = keys.problem.clone().unwrap_or_else(|| "no raft DEK available".into());
+            return Err(Error::Key(format!("cannot decrypt {}: {why}", source.input.display())));
+        }
+        findings.extend(wal.findings.iter().cloned());
+        sink.start(&wal);
+        let member = wal.metadata.as_ref().and_then(|m| api::RaftMember::decode(m.clone()).ok());
+        if wal.metadata.is_some() && member.is_none() {
+            findings.push(Finding::new(
+                "wal.metadata_undecodable",
+                Severity::Warning,
+                "WAL metadata is not an api.RaftMember",
+            ));
+        }
+        // Snapshots: containers first, then every payload decrypted and decoded object by object
+        // in parallel (only the presumptive base builds a store; nothing else is kept).
+        let commit = wal.commit();
+        let mut files: Vec<SnapFile> = Vec::with_capacity(layout.snap_files.len());
+        for (name, _) in &layout.snap_files {
+            let rel = if layout.snap_dir.is_empty() { name.clone() } else { format!("{}/{}", layout.snap_dir, name) };
+            let data = source.read(&rel)?;
+            files.push(snap::read_snap(name, &source.display(&rel), &data));
+            source.release(&data);
+        }
+        bar.trace("snapshot containers checked");
+        let presumptive = (0..files.len())
+            .rev()
+            .find(|&i| files[i].container_ok && (wal.hard_state.is_none() || files[i].index <= commit));
+        // Under Detail::Check without a sink, the entries the presumptive base snapshot covers are
+        // checked while the snapshots are read (they need no store); used only if that snapshot
+        // turns out to be the base.
+        let early_index = presumptive
+            .filter(|_| opts.detail == Detail::Check && !sink.wants_entries() && !structure_only)
+            .map(|i| files[i].index);
+        let covered: Vec<&EntryRec> = match early_index {
+            Some(p) => wal.entries.iter().filter(|e| e.index <= p).collect(),
+            None => Vec::new(),
+        };
+        bar.stage(
+            "reading snapshots",
+            covered.iter().map(|e| e.data.len() as u64).sum::<u64>()
+                + if structure_only {
+                    0
+                } else {
+                    files.iter().map(|f| f.payload.as_ref().map_or(0, |p| p.len() as u64)).sum()
+                },
+        );
+        let (walked, early) = rayon::join(
+            || {
+                use rayon::prelude::*;
+                files
+                    .par_iter()
+                    .enumerate()
+                    .map(|(i, sf)| {
+                        if structure_only {
+                            return None;
+                        }
+                        let payload = sf.payload.as_deref().unwrap_or(&[]);
+                        let build = Some(i) == presumptive;
+                        let on_wire = opts.detail == Detail::Check && !build;
+                        let r = sf.container_ok.then(|| {
+                            if build {
+                                snapshot_store(payload, encrypted, &deks, opts.projected_store)
+                                    .map(|(st, s)| (s, Some(st)))
+                            } else {
+                                snapshot_state(payload, encrypted, &deks, None, on_wire).map(|s| (s, None))
+                            }
+                        });
+                        source.release(payload);
+                        bar.inc(payload.len() as u64);
+                        r
+                    })
+                    .collect::<Vec<Option<std::result::Result<(SnapState, Option<Store>), String>>>>()
+            },
+            || early_index.map(|_| check_covered(&covered, commit, encrypted, &deks, &wal, &source, &bar)),
+        );
+        drop(covered);
+        let mut snapshots = Vec::with_capacity(files.len());
+        let mut built: Vec<Option<(Store, Membership)>> = Vec::with_capacity(files.len());
+        let mut snap_payloads = Vec::with_capacity(files.len());
+        for (sf, w) in files.into_iter().zip(walked) {
+            findings.extend(sf.findings.iter().cloned());
+            let mut info = SnapInfo {
+                file: sf.name.clone(),
+                display: sf.display.clone(),
+                term: sf.term,
+                index: sf.index,
+                bytes: sf.size,
+                valid: false,
+                voters: sf.voters.clone(),
+                dek: None,
+                membership: None,
+                objects: BTreeMap::new(),
+                problem: None,
+                has_marker: wal.markers.iter().any(|m| m.index == sf.index && m.term == sf.term),
+                payload_checked: !structure_only,
+                wire: None,
+            };
+            let mut b = None;
+            match w {
+                None if structure_only && sf.container_ok => info.valid = true,
+                None => {
+                    info.problem = Some(
+                        sf.findings.first().map(|f| f.message.clone()).unwrap_or_else(|| "damaged container".into()),
+                    );
+                }
+                Some(Ok((st, store))) => {
+                    info.valid = true;
+                    info.dek = st.dek;
+                    info.membership = st.membership.clone();
+                    info.objects = st.objects;
+                    info.wire = Some(st.wire);
+                    b = store.map(|s| (s, st.membership.unwrap_or_default()));
+                }
+                Some(Err(e)) => {
+                    findings.push(
+                        Finding::new("snap.payload", Severity::Error, format!("snapshot payload: {e}"))
+                            .file(&sf.display)
+                            .index(sf.index)
+                            .term(sf.term),
+                    );
+                    info.problem = Some(e);
+                }
+            }
+            snapshots.push(info);
+            built.push(b);
+            snap_payloads.push(if sf.container_ok { sf.payload.clone() } else { None });
+        }
+        // Base snapshot: newest valid one at or below the commit index (or any, if no HardState).
+        let base_snapshot = (0..snapshots.len())
+            .rev()
+            .find(|&i| snapshots[i].valid && (wal.hard_state.is_none() || snapshots[i].index <= commit))
+            .or_else(|| (0..snapshots.len()).rev().find(|&i| snapshots[i].valid));
+        let newest = snapshots.len().checked_sub(1);
+        if let (Some(b), Some(n)) = (base_snapshot, newest) {
+            if b != n {
+                findings.push(
+                    Finding::new(
+                        "snap.fallback",
+                        Severity::Warning,
+                        format!(
+                            "the newest snapshot {} is not usable; the state is rebuilt from the older {}",
+                            snapshots[n].file, snapshots[b].file
+                        ),
+                    )
+                    .file(snapshots[n].display.clone()),
+                );
+            }
+        }
+        let (state, membership, base_index) = match base_snapshot {
+            _ if structure_only => (Store::default(), Membership::default(), 0),
+            Some(i) => {
+                let (st, m) = match built[i].take() {
+                    Some(x) => x,
+                    // The presumptive base was not usable: build the store from this one.
+                    None => snapshot_store(
+                        snap_payloads[i].as_deref().unwrap_or(&[]),
+                        encrypted,
+                        &deks,
+                        opts.projected_store,
+                    )
+                    .map(|(st, s)| (st, s.membership.unwrap_or_default()))
+                    .unwrap_or_default(),
+                };
+                (st, m, snapshots[i].index)
+            }
+            None => (new_store(opts), Membership::default(), 0),
+        };
+        drop(built);
+        // The entries, through the engine: every one is decoded and visited (counted, classified,
+        // kept as the detail asks); the live committed ones above the base are applied.
+        let rules = Rules::new(&wal, false);
+        findings.extend(rules.finding(&wal));
+        if base_snapshot.is_some() || structure_only {
+            findings.extend(gap_finding(&wal, base_index));
+        } else {
+            findings.extend(gap_finding(&wal, 0));
+        }
+        // The early check counts only if its snapshot is the base.
+        let early = early.filter(|_| base_snapshot.is_some_and(|b| Some(snapshots[b].index) == early_index));
+        let done_upto = early.as_ref().map(|_| base_index);
+        bar.stage(
+            "decoding entries",
+            if structure_only {
+                0
+            } else {
+                wal.entries
+                    .iter()
+                    .filter(|e| done_upto.is_none_or(|u| e.index > u))
+                    .chain(wal.overwritten.iter())
+                    .map(|e| e.data.len() as u64)
+                    .sum()
+            },
+        );
+        let log = Log {
+            wal: &wal,
+            snapshots: &snapshots,
+            payloads: &snap_payloads,
+            encrypted,
+            deks: &deks,
+            source: &source,
+            entries: &[],
+        };
+        let mut replay = Replay::from_base(log, rules, base_snapshot.filter(|_| !structure_only), state, membership);
+        if let Some(u) = done_upto {
+            replay.skip_through(u);
+        }
+        let mut v = LoadVisitor {
+            detail: opts.detail,
+            stats: EntryStats { payloads_read: !structure_only, ..Default::default() },
+            entries: Vec::new(),
+            findings: Vec::new(),
+            old_undecryptable: Vec::new(),
+            sink,
+            bar: &bar,
+        };
+        if !structure_only {
+            replay.advance_to(u64::MAX, &mut v);
+        }
+        let r = replay.finish();
+        bar.finish();
+        let LoadVisitor { mut stats, mut entries, findings: mut entry_findings, mut old_undecryptable, .. } = v;
+        let (state, membership, state_index) = (r.store, r.membership, r.index);
+        // What the replay found (anomalies), in log order with the entries' own findings; an
+        // applied entry that does not read is already reported by its own finding.
+        let replay_findings: Vec<Finding> =
+            r.findings.into_iter().filter(|f| f.code != "replay.entry_unreadable").collect();
+        entry_findings = merge_by_index(entry_findings, replay_findings, |f| f.index.unwrap_or(0));
+        // Merge what the early check found, in log order (at one index, an overwritten entry comes
+        // before the live one, and only live entries were checked early).
+        if let Some(c) = early {
+            stats.merge(c.stats);
+            entry_findings = merge_by_index(entry_findings, c.findings, |f| f.index.unwrap_or(0));
+            entries = merge_by_index(entries, c.notable, |e| e.index);
+            old_undecryptable.extend(c.old_undecryptable);
+            old_undecryptable.sort_unstable();
+        }
+        findings.extend(entry_findings);
+        if let (Some(f), Some(l)) = (old_undecryptable.first(), old_undecryptable.last()) {
+            findings.push(
+                Finding::new(
+                    "entry.undecryptable_in_snapshot",
+                    Severity::Info,
+                    format!(
+                        "{} entries between index {f} and {l} are encrypted with a DEK that is gone (retired by a DEK rotation); they are covered by the snapshot, so nothing is lost",
+                        old_undecryptable.len()
+                    ),
+                )
+                .index(*f),
+            );
+        }
+        let uncommitted: Vec<&EntryRec> = wal.entries.iter().filter(|e| e.index > commit).collect();
+        if let (Some(f), Some(l)) = (uncommitted.first(), uncommitted.last()) {
+            if wal.hard_state.is_some() {
+                findings.push(
+                    Finding::new(
+                        "wal.uncommitted_tail",
+                        Severity::Info,
+                        format!(
+                            "entries {}-{} are past HardState.commit {commit}: not committed on this manager; raft may still commit or discard them",
+                            f.index, l.index
+                        ),
+                    )
+                    .index(f.index),
+                );
+            }
+        }
+        for s in &snapshots {
+            if !s.has_marker && s.index > 0 && !wal.segments.is_empty() {
+                let covered =
+                    wal.markers.iter().any(|m| m.index < s.index) || wal.first_index().is_some_and(|f| f <= s.index);
+                if covered {
+                    findings.push(
+                        Finding::new(
+                            "snap.no_marker",
+                            Severity::Warning,
+                            "no snapshot marker in the WAL for this snapshot",
+                        )
+                        .file(&s.display)
+                        .index(s.index)
+                        .term(s.term),
+                    );
+                }
+            }
+        }
+        if let (Some(m), Some(c)) = (&member, &keys.cert) {
+            if m.node_id != c.node_id {
+                findings.push(Finding::new(
+                    "key.cert_node_mismatch",
+                    Severity::Error,
+                    format!("certificate CN {} is not the node ID {} in the WAL metadata", c.node_id, m.node_id),
+                ));
+            }
+        }
+        Ok(Analysis {
+            source,
+            layout,
+            keys,
+            deks,
+            encrypted,
+            wal,
+            member,
+            snapshots,
+            base_snapshot,
+            snap_payloads,
+            entries,
+            state,
+            membership,
+            state_index,
+            findings,
+            stats,
+            detail: opts.detail,
+        })
+    }
+
+    /// Whether any finding is an error.
+    pub fn has_errors(&self) -> bool {
+        self.findings.iter().any(|f| f.severity == Severity::Error)
+    }
+
+    /// The Docker version era, with the evidence for it.
+    pub fn era(&self) -> Vec<String> {
+        let mut v = Vec::new();
+        match self.layout.kind {
+            LayoutKind::Legacy => v.push("Docker 1.12 (plaintext wal/snap, etcd 2.3 frames)".to_string()),
+            LayoutKind::V3Plain => v.push("Docker 1.13 development build (plaintext wal-v3)".to_string()),
+            LayoutKind::V3Encrypted => {
+                let markers: Vec<_> = self.wal.markers.iter().filter(|m| m.index > 0).collect();
+                if markers.iter().any(|m| m.has_conf_state) {
+                    v.push("Docker 23.0 or later (snapshot markers carry a ConfState: etcd 3.5+)".to_string());
+                } else if !markers.is_empty() {
+                    v.push("Docker 1.13 to 20.10 (snapshot markers without ConfState: etcd 3.0-3.3)".to_string());
+                } else {
+                    v.push("Docker 1.13 or later (wal-v3-encrypted)".to_string());
+                }
+            }
+            LayoutKind::Bare => {}
+        }
+        if let Some(m) = &self.member {
+            if let Some(Object::Node(n)) = self.state.get(Kind::Node, &m.node_id) {
+                if let Some(ev) =
+                    n.description.as_ref().and_then(|d| d.engine.as_ref()).map(|e| e.engine_version.clone())
+                {
+                    if !ev.is_empty() {
+                        v.push(format!("engine {ev} (this node's own description in the store)"));
+                    }
+                }
+            }
+        }
+        v
+    }
+}

@@ -318,7 +318,7 @@ fn check_covered(
         notable: Vec::new(),
         old_undecryptable: Vec::new(),
     };
-    for chunk in covered.chunks(ENTRY_CHUNK) {
+    for chunk in crate::replay::engine::batches(covered) {
         let decoded: Vec<Decoded> =
             chunk.par_iter().map(|e| decode_entry_with(e, encrypted, deks, wal.seg_display(e.seg), true)).collect();
         release_entries(source, chunk.iter().copied());
@@ -352,8 +352,6 @@ fn merge_by_index<T>(first: Vec<T>, second: Vec<T>, key: impl Fn(&T) -> u64) -> 
     out
 }
 
-/// Entries decoded per parallel batch (two batches are in memory at once).
-const ENTRY_CHUNK: usize = 2048;
 
 /// An empty store as the options ask (full or projected).
 fn new_store(opts: &Options) -> Store {

@@ -22,7 +22,8 @@
 //!   `replay.entry_unreadable` finding, with file, offset, index and term.
 //!
 //! Memory: the live store, plus one batch of decoded entries being applied and one being decoded
-//! on the pool ([`BATCH`] entries each). Mapped pages under a decoded batch are released.
+//! on the pool ([`BATCH`] entries or [`BATCH_BYTES`] of entry data each, whichever comes first).
+//! Mapped pages under a decoded batch are released.
 
 use crate::crypto::Dek;
 use crate::decode::entry::{Decoded, DecodedEntry, Payload, conf_change_name, decode_entry_with};
@@ -35,12 +36,37 @@ use crate::replay::analysis::{SnapInfo, release_entries};
 use crate::replay::store::{Store, snapshot_store};
 use serde::Serialize;
 
+/// Split entries into batches of at most [`BATCH`] entries and [`BATCH_BYTES`] of data (at least
+/// one entry each).
+pub fn batches<'e, 'a>(entries: &'e [&'a EntryRec]) -> impl Iterator<Item = &'e [&'a EntryRec]> {
+    let mut rest = entries;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let (mut n, mut bytes) = (0, 0);
+        while n < rest.len() && n < BATCH && (n == 0 || bytes < BATCH_BYTES) {
+            bytes += rest[n].data.len();
+            n += 1;
+        }
+        let (a, b) = rest.split_at(n);
+        rest = b;
+        Some(a)
+    })
+}
+
 /// An entry to decode: its position in log order, whether to check it on the wire only, and
 /// whether it applies.
 type Planned = (usize, (bool, bool));
 
-/// Entries decoded in parallel per batch.
+/// Entries decoded in parallel per batch, at most.
 pub const BATCH: usize = 2048;
+
+/// Entry data decoded per batch, at most (a batch always holds at least one entry). Entries can
+/// be large (a config carries up to 500 KB, a big service update a few MB): bounding the batch
+/// by bytes keeps decrypted plaintext and decoded objects in flight to a few times this, however
+/// the WAL's entries are sized.
+pub const BATCH_BYTES: usize = 8 << 20;
 
 /// What the commit index is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -552,9 +578,11 @@ impl<'a> Replay<'a> {
         let batch_at = |me: &Self, from: usize| -> (usize, Vec<Planned>) {
             let mut end = from;
             let mut todo = Vec::new();
-            while end < order.len() && order[end].index <= target && todo.len() < BATCH {
+            let mut bytes = 0;
+            while end < order.len() && order[end].index <= target && todo.len() < BATCH && bytes < BATCH_BYTES {
                 if let Some(w) = me.plan(order[end], scope, on_wire) {
                     todo.push((end, w));
+                    bytes += order[end].data.len();
                 }
                 end += 1;
             }

@@ -43,6 +43,257 @@ pub enum Error {
 /// Convenience alias.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// A finding's code: what kind of problem it is. Its string (`wal.crc_mismatch`, ...) is the
+/// stable machine-readable form in JSON and text; two variants may share a string where they are
+/// the same problem and differ only in what it costs (a detail the consequence table needs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Code {
+    /// `archive.entry_conflict`
+    ArchiveEntryConflict,
+    /// `archive.entry_overwritten`
+    ArchiveEntryOverwritten,
+    /// `archive.no_state`
+    ArchiveNoState,
+    /// `archive.several_nodes`
+    ArchiveSeveralNodes,
+    /// `archive.wal_gap`
+    ArchiveWalGap,
+    /// `docker.repairs_tail`: Docker's own WAL repair would cut the tail.
+    DockerRepairsTail,
+    /// `docker.start_failure`: Docker would not start, from the emulation of its startup.
+    DockerStartFailure,
+    /// `entry.undecodable`
+    EntryUndecodable,
+    /// `entry.undecryptable`
+    EntryUndecryptable,
+    /// `entry.undecryptable_in_snapshot`
+    EntryUndecryptableInSnapshot,
+    /// `key.cert_expired`
+    KeyCertExpired,
+    /// `key.cert_node_mismatch`
+    KeyCertNodeMismatch,
+    /// `key.cert_unreadable`
+    KeyCertUnreadable,
+    /// `key.damaged`
+    KeyDamaged,
+    /// `key.locked`
+    KeyLocked,
+    /// `key.missing`
+    KeyMissing,
+    /// `key.no_dek`
+    KeyNoDek,
+    /// `key.not_checked`
+    KeyNotChecked,
+    /// `key.unreadable`
+    KeyUnreadable,
+    /// `layout.broken_file`
+    LayoutBrokenFile,
+    /// `layout.stale_dir`
+    LayoutStaleDir,
+    /// `layout.tmp_leftover`
+    LayoutTmpLeftover,
+    /// `replay.anomaly`
+    ReplayAnomaly,
+    /// `replay.entry_unreadable`
+    ReplayEntryUnreadable,
+    /// `replay.gap`
+    ReplayGap,
+    /// `replay.no_start`
+    ReplayNoStart,
+    /// `snap.crc_mismatch`
+    SnapCrcMismatch,
+    /// `snap.empty`
+    SnapEmpty,
+    /// `snap.fallback`
+    SnapFallback,
+    /// `snap.marker_without_file`
+    SnapMarkerWithoutFile,
+    /// `snap.name_mismatch`
+    SnapNameMismatch,
+    /// `snap.no_marker`
+    SnapNoMarker,
+    /// `snap.payload`
+    SnapPayload,
+    /// `snap.undecodable`
+    SnapUndecodable,
+    /// `store.dangling_reference`
+    StoreDanglingReference,
+    /// `store.duplicate_slot`
+    StoreDuplicateSlot,
+    /// `store.no_cluster`
+    StoreNoCluster,
+    /// `store.task_missing_node`
+    StoreTaskMissingNode,
+    /// `store.task_missing_service`
+    StoreTaskMissingService,
+    /// `wal.bad_padding`
+    WalBadPadding,
+    /// `wal.commit_behind_snapshot`
+    WalCommitBehindSnapshot,
+    /// `wal.commit_beyond_log`
+    WalCommitBeyondLog,
+    /// `wal.commit_regression`
+    WalCommitRegression,
+    /// `wal.crc_chain_break`
+    WalCrcChainBreak,
+    /// `wal.crc_mismatch`
+    WalCrcMismatch,
+    /// `wal.data_after_zero_tail`
+    WalDataAfterZeroTail,
+    /// `wal.empty_segment`
+    WalEmptySegment,
+    /// `wal.entries_after_end`
+    WalEntriesAfterEnd,
+    /// `wal.entries_overwritten`
+    WalEntriesOverwritten,
+    /// `wal.entry_undecodable`
+    WalEntryUndecodable,
+    /// `wal.frame_beyond_end`
+    WalFrameBeyondEnd,
+    /// `wal.head_missing`
+    WalHeadMissing,
+    /// `wal.index_gap`
+    WalIndexGap,
+    /// `wal.log_jumps_to_snapshot`
+    WalLogJumpsToSnapshot,
+    /// `wal.marker_undecodable`
+    WalMarkerUndecodable,
+    /// `wal.metadata_conflict`
+    WalMetadataConflict,
+    /// `wal.metadata_undecodable`
+    WalMetadataUndecodable,
+    /// `wal.missing`
+    WalMissing,
+    /// `wal.missing_crc_record`
+    WalMissingCrcRecord,
+    /// `wal.no_hard_state`
+    WalNoHardState,
+    /// `wal.record_undecodable`
+    WalRecordUndecodable,
+    /// `wal.segment_cut_short`
+    WalSegmentCutShort,
+    /// `wal.segment_index_order`
+    WalSegmentIndexOrder,
+    /// `wal.segment_sequence_gap`
+    WalSegmentSequenceGap,
+    /// `wal.snapshot_not_covered`
+    WalSnapshotNotCovered,
+    /// `wal.state_undecodable`
+    WalStateUndecodable,
+    /// `wal.tail_segment_missing`
+    WalTailSegmentMissing,
+    /// `wal.term_regression`
+    WalTermRegression,
+    /// `wal.torn_write`
+    WalTornWrite,
+    /// `wal.uncommitted_tail`
+    WalUncommittedTail,
+    /// `wal.unknown_record_type`
+    WalUnknownRecordType,
+    /// `wal.crc_mismatch` on a segment's leading crc record (it disagrees with the chain so far).
+    WalCrcRecordMismatch,
+    /// `entry.undecodable` on a conf change entry (Docker refuses to start on it, where it skips a
+    /// bad normal entry).
+    EntryConfChangeUndecodable,
+}
+
+impl Code {
+    /// The stable string form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Code::ArchiveEntryConflict => "archive.entry_conflict",
+            Code::ArchiveEntryOverwritten => "archive.entry_overwritten",
+            Code::ArchiveNoState => "archive.no_state",
+            Code::ArchiveSeveralNodes => "archive.several_nodes",
+            Code::ArchiveWalGap => "archive.wal_gap",
+            Code::DockerRepairsTail => "docker.repairs_tail",
+            Code::DockerStartFailure => "docker.start_failure",
+            Code::EntryUndecodable => "entry.undecodable",
+            Code::EntryUndecryptable => "entry.undecryptable",
+            Code::EntryUndecryptableInSnapshot => "entry.undecryptable_in_snapshot",
+            Code::KeyCertExpired => "key.cert_expired",
+            Code::KeyCertNodeMismatch => "key.cert_node_mismatch",
+            Code::KeyCertUnreadable => "key.cert_unreadable",
+            Code::KeyDamaged => "key.damaged",
+            Code::KeyLocked => "key.locked",
+            Code::KeyMissing => "key.missing",
+            Code::KeyNoDek => "key.no_dek",
+            Code::KeyNotChecked => "key.not_checked",
+            Code::KeyUnreadable => "key.unreadable",
+            Code::LayoutBrokenFile => "layout.broken_file",
+            Code::LayoutStaleDir => "layout.stale_dir",
+            Code::LayoutTmpLeftover => "layout.tmp_leftover",
+            Code::ReplayAnomaly => "replay.anomaly",
+            Code::ReplayEntryUnreadable => "replay.entry_unreadable",
+            Code::ReplayGap => "replay.gap",
+            Code::ReplayNoStart => "replay.no_start",
+            Code::SnapCrcMismatch => "snap.crc_mismatch",
+            Code::SnapEmpty => "snap.empty",
+            Code::SnapFallback => "snap.fallback",
+            Code::SnapMarkerWithoutFile => "snap.marker_without_file",
+            Code::SnapNameMismatch => "snap.name_mismatch",
+            Code::SnapNoMarker => "snap.no_marker",
+            Code::SnapPayload => "snap.payload",
+            Code::SnapUndecodable => "snap.undecodable",
+            Code::StoreDanglingReference => "store.dangling_reference",
+            Code::StoreDuplicateSlot => "store.duplicate_slot",
+            Code::StoreNoCluster => "store.no_cluster",
+            Code::StoreTaskMissingNode => "store.task_missing_node",
+            Code::StoreTaskMissingService => "store.task_missing_service",
+            Code::WalBadPadding => "wal.bad_padding",
+            Code::WalCommitBehindSnapshot => "wal.commit_behind_snapshot",
+            Code::WalCommitBeyondLog => "wal.commit_beyond_log",
+            Code::WalCommitRegression => "wal.commit_regression",
+            Code::WalCrcChainBreak => "wal.crc_chain_break",
+            Code::WalCrcMismatch => "wal.crc_mismatch",
+            Code::WalDataAfterZeroTail => "wal.data_after_zero_tail",
+            Code::WalEmptySegment => "wal.empty_segment",
+            Code::WalEntriesAfterEnd => "wal.entries_after_end",
+            Code::WalEntriesOverwritten => "wal.entries_overwritten",
+            Code::WalEntryUndecodable => "wal.entry_undecodable",
+            Code::WalFrameBeyondEnd => "wal.frame_beyond_end",
+            Code::WalHeadMissing => "wal.head_missing",
+            Code::WalIndexGap => "wal.index_gap",
+            Code::WalLogJumpsToSnapshot => "wal.log_jumps_to_snapshot",
+            Code::WalMarkerUndecodable => "wal.marker_undecodable",
+            Code::WalMetadataConflict => "wal.metadata_conflict",
+            Code::WalMetadataUndecodable => "wal.metadata_undecodable",
+            Code::WalMissing => "wal.missing",
+            Code::WalMissingCrcRecord => "wal.missing_crc_record",
+            Code::WalNoHardState => "wal.no_hard_state",
+            Code::WalRecordUndecodable => "wal.record_undecodable",
+            Code::WalSegmentCutShort => "wal.segment_cut_short",
+            Code::WalSegmentIndexOrder => "wal.segment_index_order",
+            Code::WalSegmentSequenceGap => "wal.segment_sequence_gap",
+            Code::WalSnapshotNotCovered => "wal.snapshot_not_covered",
+            Code::WalStateUndecodable => "wal.state_undecodable",
+            Code::WalTailSegmentMissing => "wal.tail_segment_missing",
+            Code::WalTermRegression => "wal.term_regression",
+            Code::WalTornWrite => "wal.torn_write",
+            Code::WalUncommittedTail => "wal.uncommitted_tail",
+            Code::WalUnknownRecordType => "wal.unknown_record_type",
+            Code::WalCrcRecordMismatch => "wal.crc_mismatch",
+            Code::EntryConfChangeUndecodable => "entry.undecodable",
+        }
+    }
+    /// The layer or analysis that reports it: the part before the dot.
+    pub fn area(self) -> &'static str {
+        self.as_str().split('.').next().unwrap_or("")
+    }
+}
+
+impl fmt::Display for Code {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for Code {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
 /// How bad a finding is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -68,8 +319,8 @@ impl fmt::Display for Severity {
 /// One problem (or noteworthy fact) found in the data, with where it is.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Finding {
-    /// Stable machine-readable code, e.g. `wal.crc_mismatch`.
-    pub code: &'static str,
+    /// What kind of problem (its string form is stable: `wal.crc_mismatch`, ...).
+    pub code: Code,
     /// How bad it is.
     pub severity: Severity,
     /// Display path of the file concerned, if any.
@@ -86,7 +337,7 @@ pub struct Finding {
 
 impl Finding {
     /// A finding with only a code, severity and message; add locations with the builders.
-    pub fn new(code: &'static str, severity: Severity, message: impl Into<String>) -> Self {
+    pub fn new(code: Code, severity: Severity, message: impl Into<String>) -> Self {
         Finding { code, severity, file: None, offset: None, index: None, term: None, message: message.into() }
     }
     /// Set the file.

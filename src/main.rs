@@ -272,7 +272,7 @@ fn run(cli: Cli) -> Result<u8, swarmsift::error::Error> {
                     if a.snapshots.is_empty() {
                         "no snapshots\n".to_string()
                     } else {
-                        render::walcmd::snapshots_table(&a) + &swarmsift::analyses::sizes::snapshots_text(&a)
+                        render::walcmd::snapshots_table(&a) + &swarmsift::render::sizes::snapshots_text(&a)
                     }
                 }
             };

@@ -325,7 +325,7 @@ fn archive_merges_a_kept_snapshots_dir_and_a_raft_dir_without_keys() {
     assert_eq!(c.bars.iter().map(|b| b.sizes.index).collect::<Vec<_>>(), vec![40, 80, 120, 160, 200]);
     assert!(c.bars.iter().all(|b| b.sizes.valid));
     // Listings.
-    let text = ar.text();
+    let text = swarmsift::render::archive::text(&ar);
     assert!(text.contains("SNAPSHOTS (5 distinct in 7 files)"), "{text}");
     let v = ar.json();
     assert_eq!(v["snapshots"].as_array().unwrap().len(), 5);
@@ -344,7 +344,7 @@ fn archive_of_three_managers_is_one_log() {
     assert_eq!(r.commit, 164);
     let m3 = single("three-managers", "manager3.tar.gz");
     assert!(ar.merged.state == m3.state, "the merged state is the newest copy's");
-    assert!(ar.merged.findings.iter().any(|f| f.code == "archive.several_nodes"));
+    assert!(ar.merged.findings.iter().any(|f| f.code.as_str() == "archive.several_nodes"));
     // `state`/`diff` over the merged history.
     let before =
         swarmsift::replay::point::replay(&ar.merged, &swarmsift::replay::point::Point::Index(103), false).unwrap();
@@ -387,7 +387,7 @@ fn size_forensics_of_the_churn_state() {
     assert!(f.limits.iter().all(|l| !l.over));
     let names: Vec<&str> = f.by_service.iter().map(|s| s.name.as_str()).collect();
     assert!(names.contains(&"web") && names.contains(&"failer"));
-    let text = swarmsift::analyses::sizes::forensics_text(&f);
+    let text = swarmsift::render::sizes::forensics_text(&f);
     for s in [
         "SIZE FORENSICS",
         "BYTES BY SERVICE",
@@ -400,8 +400,8 @@ fn size_forensics_of_the_churn_state() {
         assert!(text.contains(s), "{s}");
     }
     // The renderers `info` and `snapshots` can append.
-    assert!(swarmsift::analyses::sizes::info_text(&a).contains("largest raft entry in the WAL"));
-    let st = swarmsift::analyses::sizes::snapshots_text(&a);
+    assert!(swarmsift::render::sizes::info_text(&a).contains("largest raft entry in the WAL"));
+    let st = swarmsift::render::sizes::snapshots_text(&a);
     assert_eq!(st.lines().filter(|l| l.starts_with("0000000000000002-")).count(), 5);
     let v = swarmsift::analyses::sizes::snapshots_json(&a);
     assert_eq!(v[0]["bytes"], 8831);

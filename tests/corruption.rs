@@ -75,7 +75,10 @@ fn bin(swarm: &Path) -> (i32, Value) {
 }
 
 fn find<'a>(v: &'a Verification, code: &str) -> &'a VFinding {
-    v.findings.iter().find(|f| f.code == code).unwrap_or_else(|| panic!("no {code} finding; got:\n{}", verify::text(v)))
+    v.findings
+        .iter()
+        .find(|f| f.code.as_str() == code)
+        .unwrap_or_else(|| panic!("no {code} finding; got:\n{}", swarmsift::render::verify::text(v)))
 }
 
 /// Library and binary agree on the codes and the exit status.
@@ -84,10 +87,10 @@ fn agree(v: &Verification, swarm: &Path) {
         return;
     }
     let (code, j) = bin(swarm);
-    assert_eq!(code, if v.ok { 0 } else { 1 }, "{}", verify::text(v));
+    assert_eq!(code, if v.ok { 0 } else { 1 }, "{}", swarmsift::render::verify::text(v));
     assert_eq!(j["ok"], v.ok);
     let codes: Vec<&str> = j["findings"].as_array().unwrap().iter().map(|f| f["code"].as_str().unwrap()).collect();
-    let lib_codes: Vec<&str> = v.findings.iter().map(|f| f.code).collect();
+    let lib_codes: Vec<&str> = v.findings.iter().map(|f| f.code.as_str()).collect();
     assert_eq!(codes, lib_codes);
     for f in j["findings"].as_array().unwrap() {
         for k in ["code", "severity", "file", "offset", "index", "term", "message", "consequence"] {
@@ -101,8 +104,8 @@ fn clean_captures_verify_ok() {
     for t in [CHURN, BIGWAL, "fixtures/three-managers/manager1.tar.gz", "fixtures/three-managers/manager2.tar.gz"] {
         let (_d, swarm) = unpack(t);
         let v = lib(&swarm);
-        assert!(v.ok, "{t}: {}", verify::text(&v));
-        assert!(v.docker.starts() && v.docker.repair.is_none(), "{t}: {}", verify::text(&v));
+        assert!(v.ok, "{t}: {}", swarmsift::render::verify::text(&v));
+        assert!(v.docker.starts() && v.docker.repair.is_none(), "{t}: {}", swarmsift::render::verify::text(&v));
         assert!(v.verdict.starts_with("OK: Docker would start normally"), "{}", v.verdict);
         agree(&v, &swarm);
         // The tarball itself is a backup.
@@ -120,9 +123,13 @@ fn flip_bit_in_an_entry_after_the_snapshot() {
     corrupt::flip_bit(&c.seg, off + 40, 3);
     let v = lib(&swarm);
     assert!(!v.ok);
-    let f = v.findings.iter().find(|f| f.offset == Some(off)).unwrap_or_else(|| panic!("{}", verify::text(&v)));
+    let f = v
+        .findings
+        .iter()
+        .find(|f| f.offset == Some(off))
+        .unwrap_or_else(|| panic!("{}", swarmsift::render::verify::text(&v)));
     assert_eq!(f.file.as_deref(), Some(corrupt::display(&c.seg).as_str()));
-    match f.code {
+    match f.code.as_str() {
         "wal.crc_mismatch" => {
             assert!(f.consequence.contains("irreparable WAL error: walpb: crc mismatch"), "{}", f.consequence);
             assert_eq!(verify::outcome_word(&v.docker), "refuses");
@@ -130,7 +137,7 @@ fn flip_bit_in_an_entry_after_the_snapshot() {
         }
         // etcd's torn-write rule can apply when a sector boundary leaves a chunk of zero padding.
         "wal.torn_write" => assert!(f.consequence.starts_with("repairs the tail"), "{}", f.consequence),
-        other => panic!("unexpected {other}: {}", verify::text(&v)),
+        other => panic!("unexpected {other}: {}", swarmsift::render::verify::text(&v)),
     }
     agree(&v, &swarm);
 }
@@ -144,9 +151,17 @@ fn flip_bit_in_an_old_entry_still_stops_docker() {
     let off = c.offset_of(k);
     corrupt::flip_bit(&c.seg, off + 30, 0);
     let v = lib(&swarm);
-    let f = v.findings.iter().find(|f| f.offset == Some(off)).unwrap_or_else(|| panic!("{}", verify::text(&v)));
-    assert!(f.code == "wal.crc_mismatch" || f.code == "wal.torn_write", "{}", verify::text(&v));
-    if f.code == "wal.crc_mismatch" {
+    let f = v
+        .findings
+        .iter()
+        .find(|f| f.offset == Some(off))
+        .unwrap_or_else(|| panic!("{}", swarmsift::render::verify::text(&v)));
+    assert!(
+        f.code.as_str() == "wal.crc_mismatch" || f.code.as_str() == "wal.torn_write",
+        "{}",
+        swarmsift::render::verify::text(&v)
+    );
+    if f.code.as_str() == "wal.crc_mismatch" {
         assert_eq!(f.severity, Severity::Error);
         assert!(f.consequence.starts_with("refuses to start"), "{}", f.consequence);
         // Entries after it are still read (the chain is re-seeded): the state is complete.
@@ -172,7 +187,7 @@ fn zero_sector_in_the_middle_of_the_log() {
         return;
     };
     let f = find(&v, "wal.torn_write");
-    assert_eq!(f.offset, Some(hit.offset), "sector {zeroed}: {}", verify::text(&v));
+    assert_eq!(f.offset, Some(hit.offset), "sector {zeroed}: {}", swarmsift::render::verify::text(&v));
     assert_eq!(f.file.as_deref(), Some(corrupt::display(&c.seg).as_str()));
     assert!(f.consequence.starts_with("repairs the tail"), "{}", f.consequence);
     // Every entry from the damaged one to the end is lost, and they were committed.
@@ -225,17 +240,25 @@ fn absurd_length_field_is_refused_without_allocating() {
     let off = c.offset_of(k);
     corrupt::set_len_field(&c.seg, off, 1u64 << 55);
     let v = lib(&swarm);
-    let f = v.findings.iter().find(|f| f.offset == Some(off)).unwrap_or_else(|| panic!("{}", verify::text(&v)));
-    assert_eq!(f.code, "wal.torn_write");
+    let f = v
+        .findings
+        .iter()
+        .find(|f| f.offset == Some(off))
+        .unwrap_or_else(|| panic!("{}", swarmsift::render::verify::text(&v)));
+    assert_eq!(f.code.as_str(), "wal.torn_write");
     assert_eq!(f.severity, Severity::Error);
     // Docker 20.10 (etcd 3.3.25/3.4 rule) refuses; etcd 3.5.16+ would repair instead.
     assert!(f.consequence.contains("irreparable WAL error: wal: max entry size limit exceeded"), "{}", f.consequence);
     let v28 =
         verify::verify(&swarm, &VerifyOptions { engine_version: Some("28.0".into()), ..Default::default() }).unwrap();
-    assert_eq!(verify::outcome_word(&v28.docker), "repairs", "{}", verify::text(&v28));
+    assert_eq!(verify::outcome_word(&v28.docker), "repairs", "{}", swarmsift::render::verify::text(&v28));
     let v24 =
         verify::verify(&swarm, &VerifyOptions { engine_version: Some("24.0".into()), ..Default::default() }).unwrap();
-    assert!(v24.docker.stop.as_ref().unwrap().message.contains("entryLimit"), "{}", verify::text(&v24));
+    assert!(
+        v24.docker.stop.as_ref().unwrap().message.contains("entryLimit"),
+        "{}",
+        swarmsift::render::verify::text(&v24)
+    );
     agree(&v, &swarm);
     // Memory stays bounded: run the binary under a 1 GiB address-space limit (the segment alone
     // is 64 MB; a length of 2^55 must not turn into an allocation).
@@ -299,7 +322,7 @@ fn deleted_newest_snapshot() {
     let marker_off = c.markers.iter().find(|m| m.0 == c.newest_snapshot).unwrap().1;
     assert_eq!(f.offset, Some(marker_off));
     assert_eq!(f.file.as_deref(), Some(corrupt::display(&c.seg).as_str()));
-    assert!(v.ok, "{}", verify::text(&v));
+    assert!(v.ok, "{}", swarmsift::render::verify::text(&v));
     assert!(v.docker.starts());
     assert!(v.docker.snapshot_loaded.as_ref().unwrap().1 < c.newest_snapshot);
     agree(&v, &swarm);
@@ -316,7 +339,7 @@ fn damaged_newest_snapshot_falls_back() {
     let f = find(&v, "snap.crc_mismatch");
     assert_eq!(f.file.as_deref(), Some(corrupt::display(newest).as_str()));
     assert!(f.consequence.contains(".broken") && f.consequence.contains("loads the older"), "{}", f.consequence);
-    assert!(v.docker.starts(), "{}", verify::text(&v));
+    assert!(v.docker.starts(), "{}", swarmsift::render::verify::text(&v));
     agree(&v, &swarm);
 }
 
@@ -334,7 +357,7 @@ fn stripped_dek_headers() {
     );
     assert!(f.file.as_deref().unwrap().ends_with("certificates/swarm-node.key"));
     // Structure was still checked: no payload noise.
-    assert!(!v.findings.iter().any(|f| f.code == "entry.undecryptable"));
+    assert!(!v.findings.iter().any(|f| f.code.as_str() == "entry.undecryptable"));
     agree(&v, &swarm);
 }
 
@@ -342,7 +365,7 @@ fn stripped_dek_headers() {
 fn autolock_without_and_with_the_key() {
     let (_d, swarm) = unpack(AUTOLOCK);
     let v = lib(&swarm);
-    assert!(v.ok, "{}", verify::text(&v));
+    assert!(v.ok, "{}", swarmsift::render::verify::text(&v));
     let f = find(&v, "key.locked");
     assert!(f.consequence.starts_with("starts locked"));
     assert_eq!(verify::outcome_word(&v.docker), "starts-locked");
@@ -352,7 +375,11 @@ fn autolock_without_and_with_the_key() {
         ..Default::default()
     };
     let v = verify::verify(&swarm, &opts).unwrap();
-    assert!(v.ok && v.findings.iter().all(|f| f.severity != Severity::Error), "{}", verify::text(&v));
+    assert!(
+        v.ok && v.findings.iter().all(|f| f.severity != Severity::Error),
+        "{}",
+        swarmsift::render::verify::text(&v)
+    );
     assert_eq!(verify::outcome_word(&v.docker), "starts");
     if cli_wired() {
         let (code, out, _) = common::run(
@@ -376,7 +403,7 @@ fn autolock_without_and_with_the_key() {
     let r = &recs[recs.len() / 2];
     corrupt::flip_bit(c.last().unwrap(), r.offset + 12, 1);
     let v = lib(&swarm);
-    assert!(v.findings.iter().any(|f| f.offset == Some(r.offset)), "{}", verify::text(&v));
+    assert!(v.findings.iter().any(|f| f.offset == Some(r.offset)), "{}", swarmsift::render::verify::text(&v));
     assert!(!v.ok);
 }
 
@@ -388,10 +415,18 @@ fn big_wal_swapped_segments() {
     corrupt::swap_segments(&segs[0], &segs[1]);
     let v = lib(&swarm);
     assert!(!v.ok);
-    assert_eq!(verify::outcome_word(&v.docker), "refuses", "{}", verify::text(&v));
-    assert!(v.docker.stop.as_ref().unwrap().message.contains("wal: slice bounds out of range"), "{}", verify::text(&v));
+    assert_eq!(verify::outcome_word(&v.docker), "refuses", "{}", swarmsift::render::verify::text(&v));
+    assert!(
+        v.docker.stop.as_ref().unwrap().message.contains("wal: slice bounds out of range"),
+        "{}",
+        swarmsift::render::verify::text(&v)
+    );
     // The first segment now starts mid-chain and the old first segment re-seeds at 0.
-    assert!(v.findings.iter().any(|f| f.code == "wal.crc_chain_break" || f.code == "wal.entries_overwritten"));
+    assert!(
+        v.findings
+            .iter()
+            .any(|f| f.code.as_str() == "wal.crc_chain_break" || f.code.as_str() == "wal.entries_overwritten")
+    );
     agree(&v, &swarm);
 }
 
@@ -443,14 +478,18 @@ fn three_managers_torn_tail_on_a_follower() {
         corrupt::zero_sector(&c.seg, boundary + s * 512);
     }
     let v = lib(&swarm);
-    let f = v.findings.iter().find(|f| f.offset == Some(rec.offset)).unwrap_or_else(|| panic!("{}", verify::text(&v)));
-    assert_eq!(f.code, "wal.torn_write");
+    let f = v
+        .findings
+        .iter()
+        .find(|f| f.offset == Some(rec.offset))
+        .unwrap_or_else(|| panic!("{}", swarmsift::render::verify::text(&v)));
+    assert_eq!(f.code.as_str(), "wal.torn_write");
     assert!(f.consequence.starts_with("repairs the tail"), "{}", f.consequence);
     // The torn entry is known from its first bytes; entries whose frames were zeroed entirely
     // cannot be counted from this dir.
     let lost: Vec<u64> = c.entries.iter().filter(|e| e.2 >= rec.offset).map(|e| e.0).collect();
     let got = &v.docker.repair.as_ref().unwrap().lost;
-    assert_eq!(got.first(), lost.first(), "{}", verify::text(&v));
+    assert_eq!(got.first(), lost.first(), "{}", swarmsift::render::verify::text(&v));
     assert!(got.iter().all(|i| lost.contains(i)));
     agree(&v, &swarm);
 }
@@ -479,7 +518,7 @@ fn sweep_record_boundaries() {
                 assert!(
                     v.findings.iter().any(|f| f.offset == Some(r.offset) && f.severity >= Severity::Warning),
                     "record {n} case {case}: {}",
-                    verify::text(&v)
+                    swarmsift::render::verify::text(&v)
                 );
             }
             if n % (step * 4) == 0 {

@@ -92,7 +92,7 @@ fn stale_legacy_dirs_and_leftovers_are_reported_not_read() {
     std::fs::write(dir.join("raft/snap-v3-encrypted/0000000000000001-0000000000000001.snap.broken"), b"x").unwrap();
     let a = load(&dir);
     assert_eq!(a.layout.kind, LayoutKind::V3Encrypted);
-    let codes: Vec<&str> = a.findings.iter().map(|f| f.code).collect();
+    let codes: Vec<&str> = a.findings.iter().map(|f| f.code.as_str()).collect();
     assert_eq!(codes.iter().filter(|c| **c == "layout.stale_dir").count(), 2, "{codes:?}");
     assert!(codes.contains(&"layout.tmp_leftover"), "{codes:?}");
     assert!(codes.contains(&"layout.broken_file"), "{codes:?}");
@@ -145,7 +145,7 @@ fn entries_overwritten_by_a_later_term_are_kept_marked_and_not_applied() {
     assert!(a.wal.overwritten.iter().all(|e| e.overwritten_by.map(|o| o.0) == Some(9)));
     let marked: Vec<_> = a.entries.iter().filter(|e| e.overwritten_by_term == Some(9)).map(|e| e.index).collect();
     assert_eq!(marked, vec![last - 1, last]);
-    assert!(a.findings.iter().any(|f| f.code == "wal.entries_overwritten"));
+    assert!(a.findings.iter().any(|f| f.code.as_str() == "wal.entries_overwritten"));
     // The replaced entries' writes are gone from the state: it equals the state at last-2 plus
     // two no-ops.
     let at = swarmsift::replay::point::replay(&a0, &swarmsift::replay::point::Point::Index(last - 2), false).unwrap();

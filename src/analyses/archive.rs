@@ -23,11 +23,10 @@ use crate::crypto::Dek;
 use crate::decode::entry::{DecodedEntry, decode_entry};
 use crate::decode::object::Membership;
 use crate::decode::snapshot::decode_snapshot;
-use crate::error::{Error, Finding, Result, Severity};
+use crate::error::{Code, Error, Finding, Result, Severity};
 use crate::format::wal::{EntryRec, WalLog};
-use crate::render::table::Table;
 use crate::replay::analysis::{Analysis, Options, SnapInfo};
-use crate::replay::point::{self as replay, Point};
+use crate::replay::engine::{Log, Replay, Rules, Scope, Start, Visitor, choose_base};
 use crate::replay::store::Store;
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -154,7 +153,7 @@ pub struct Archive {
 }
 
 fn name_of(p: &Path) -> String {
-    crate::render::chart::input_name(p)
+    crate::input::source::input_name(p)
 }
 
 fn load_one(p: &Path, opts: &Options) -> Result<(Analysis, Vec<String>)> {
@@ -416,7 +415,7 @@ pub fn load(paths: &[PathBuf], opts: &Options) -> Result<Archive> {
     for (a, b, (lt, li, wt, wi)) in runs(&rr) {
         findings.push(
             Finding::new(
-                "archive.entry_overwritten",
+                Code::ArchiveEntryOverwritten,
                 Severity::Info,
                 format!("{} of term {lt} in {} were replaced by term {wt} in {}", span(a, b), names[li], names[wi]),
             )
@@ -434,7 +433,7 @@ pub fn load(paths: &[PathBuf], opts: &Options) -> Result<Archive> {
             names[y]
         );
         conflicts.push(msg.clone());
-        findings.push(Finding::new("archive.entry_conflict", Severity::Error, msg).index(a).term(t));
+        findings.push(Finding::new(Code::ArchiveEntryConflict, Severity::Error, msg).index(a).term(t));
     }
     wal.entries = live.into_values().map(|v| v.0).collect();
     wal.overwritten = over;
@@ -469,7 +468,7 @@ pub fn load(paths: &[PathBuf], opts: &Options) -> Result<Archive> {
         let covered = chosen.iter().any(|c| c.0.valid && c.0.index + 1 >= w[1].first && c.0.index >= w[0].last);
         findings.push(
             Finding::new(
-                "archive.wal_gap",
+                Code::ArchiveWalGap,
                 if covered { Severity::Info } else { Severity::Warning },
                 format!(
                     "no copy holds entries {}-{}{}",
@@ -512,7 +511,7 @@ pub fn load(paths: &[PathBuf], opts: &Options) -> Result<Archive> {
     let node_ids: std::collections::BTreeSet<&str> = summaries.iter().filter_map(|s| s.node_id.as_deref()).collect();
     if node_ids.len() > 1 {
         findings.push(Finding::new(
-            "archive.several_nodes",
+            Code::ArchiveSeveralNodes,
             Severity::Info,
             format!(
                 "the copies come from {} different managers ({}): their logs are merged as one raft log",
@@ -540,7 +539,7 @@ pub fn load(paths: &[PathBuf], opts: &Options) -> Result<Archive> {
             overwritten,
             conflicts,
             history_starts: history_start(&a),
-            commit: a.wal.commit(),
+            commit: a.rules().commit_index(),
             state_index: a.state_index,
         };
         return Ok(Archive { report, merged: a, snapshot_sources, names });
@@ -551,7 +550,6 @@ pub fn load(paths: &[PathBuf], opts: &Options) -> Result<Archive> {
         findings.extend(a.findings.iter().cloned());
     }
     findings.extend(newest.findings.iter().cloned());
-    let commit = wal.commit();
     let mut snapshots: Vec<SnapInfo> = Vec::new();
     let mut snap_payloads = Vec::new();
     let mut snapshot_sources = Vec::new();
@@ -561,29 +559,54 @@ pub fn load(paths: &[PathBuf], opts: &Options) -> Result<Archive> {
         snap_payloads.push(p);
         snapshot_sources.push(src);
     }
-    let base_snapshot = (0..snapshots.len())
-        .rev()
-        .find(|&i| snapshots[i].valid && (wal.hard_state.is_none() || snapshots[i].index <= commit))
-        .or_else(|| (0..snapshots.len()).rev().find(|&i| snapshots[i].valid));
-    let base_index = base_snapshot.map(|i| snapshots[i].index).unwrap_or(0);
-    // Entries decoded as `Analysis::load` does.
-    let mut all: Vec<&EntryRec> = wal.entries.iter().chain(wal.overwritten.iter()).collect();
-    all.sort_by_key(|e| (e.index, e.overwritten_by.is_none(), e.seg, e.offset));
-    let mut entries: Vec<DecodedEntry> = Vec::with_capacity(all.len());
-    {
-        use rayon::prelude::*;
-        for chunk in all.chunks(2048) {
-            let dec: Vec<DecodedEntry> =
-                chunk.par_iter().map(|e| decode_entry(e, encrypted, &deks, wal.seg_display(e.seg)).summary).collect();
-            for mut d in dec {
-                let live = d.overwritten_by_term.is_none();
-                d.committed = live && d.index <= commit;
-                d.in_snapshot = base_snapshot.is_some() && d.index <= base_index;
-                entries.push(d);
-            }
+    // The merged log through the one engine: the base and the commit rule as every command
+    // chooses them; every entry visited (summaries kept), the committed ones applied.
+    let rules = Rules::new(&wal, false);
+    findings.extend(rules.finding(&wal));
+    let end = rules.end(&wal, &snapshots);
+    let base_snapshot = choose_base(&snapshots, end);
+    struct Keep(Vec<DecodedEntry>);
+    impl Visitor for Keep {
+        fn scope(&self) -> Scope {
+            Scope::All
+        }
+        fn entry(&mut self, e: DecodedEntry, _applied: bool) {
+            self.0.push(e);
         }
     }
-    let mut merged = Analysis {
+    let mut keep = Keep(Vec::with_capacity(wal.entries.len() + wal.overwritten.len()));
+    let replayed = {
+        let log = Log {
+            wal: &wal,
+            snapshots: &snapshots,
+            payloads: &snap_payloads,
+            encrypted,
+            deks: &deks,
+            source: &newest.source,
+            entries: &[],
+        };
+        Replay::start(log, rules, Start::For(end)).map(|mut r| {
+            r.advance_to(end, &mut keep);
+            r.finish()
+        })
+    };
+    let entries = keep.0;
+    let (state, membership, state_index) = match replayed {
+        Ok(r) => {
+            findings.extend(r.findings);
+            (r.store, r.membership, r.index)
+        }
+        Err(e) => {
+            findings.push(Finding::new(
+                Code::ArchiveNoState,
+                Severity::Error,
+                format!("the merged history cannot be replayed: {e}"),
+            ));
+            Default::default()
+        }
+    };
+    let commit = rules.commit_index();
+    let merged = Analysis {
         source: newest.source,
         layout: newest.layout,
         keys: newest.keys,
@@ -603,23 +626,11 @@ pub fn load(paths: &[PathBuf], opts: &Options) -> Result<Archive> {
         },
         detail: crate::replay::analysis::Detail::Entries,
         entries,
-        state: Default::default(),
-        membership: Default::default(),
-        state_index: 0,
+        state,
+        membership,
+        state_index,
         findings,
     };
-    match replay::replay(&merged, &Point::Last, false) {
-        Ok(r) => {
-            merged.state = r.store;
-            merged.membership = r.membership;
-            merged.state_index = r.index;
-        }
-        Err(e) => merged.findings.push(Finding::new(
-            "archive.no_state",
-            Severity::Error,
-            format!("the merged history cannot be replayed: {e}"),
-        )),
-    }
     let report = Report {
         inputs: summaries,
         snapshots: snaps,
@@ -639,15 +650,20 @@ pub fn load(paths: &[PathBuf], opts: &Options) -> Result<Archive> {
 /// Check a copy's entries and snapshots again with other keys; replaces its decryption
 /// findings.
 fn revalidate(a: &mut Analysis, encrypted: bool, deks: &[Dek]) {
-    const CODES: [&str; 4] =
-        ["entry.undecryptable", "entry.undecryptable_in_snapshot", "entry.undecodable", "snap.payload"];
+    const CODES: [Code; 5] = [
+        Code::EntryUndecryptable,
+        Code::EntryUndecryptableInSnapshot,
+        Code::EntryUndecodable,
+        Code::EntryConfChangeUndecodable,
+        Code::SnapPayload,
+    ];
     a.findings.retain(|f| !CODES.contains(&f.code));
     let mut found = Vec::new();
     for e in a.wal.entries.iter().chain(a.wal.overwritten.iter()) {
         let d = decode_entry(e, encrypted, deks, a.wal.seg_display(e.seg));
         let (code, why) = match d.summary.payload {
-            crate::decode::entry::Payload::Undecryptable { reason } => ("entry.undecryptable", reason),
-            crate::decode::entry::Payload::Undecodable { reason } => ("entry.undecodable", reason),
+            crate::decode::entry::Payload::Undecryptable { reason } => (Code::EntryUndecryptable, reason),
+            crate::decode::entry::Payload::Undecodable { reason } => (Code::EntryUndecodable, reason),
             _ => continue,
         };
         found.push(
@@ -684,7 +700,7 @@ fn revalidate(a: &mut Analysis, encrypted: bool, deks: &[Dek]) {
                 }
             }
             Err(e) => found.push(
-                Finding::new("snap.payload", Severity::Error, format!("snapshot payload: {e}"))
+                Finding::new(Code::SnapPayload, Severity::Error, format!("snapshot payload: {e}"))
                     .file(s.display.clone())
                     .index(s.index)
                     .term(s.term),
@@ -706,100 +722,9 @@ fn history_start(a: &Analysis) -> String {
 }
 
 impl Archive {
-    /// Text listing.
-    pub fn text(&self) -> String {
-        let r = &self.report;
-        let mut o =
-            format!("ARCHIVE: {} input{}, oldest first\n", r.inputs.len(), if r.inputs.len() == 1 { "" } else { "s" });
-        let mut t =
-            Table::new(&["#", "INPUT", "KIND", "NODE", "TERM", "COMMIT", "WAL", "SNAPSHOTS", "ERRORS", "WARNINGS"]);
-        for i in &r.inputs {
-            t.row(vec![
-                i.order.to_string(),
-                i.name.clone(),
-                format!("{:?}", i.kind).to_ascii_lowercase(),
-                i.node_id.clone().unwrap_or_else(|| "-".into()),
-                i.term.map(|x| x.to_string()).unwrap_or_else(|| "-".into()),
-                i.commit.map(|x| x.to_string()).unwrap_or_else(|| "-".into()),
-                match (i.wal_first, i.wal_last) {
-                    (Some(a), Some(b)) => format!("{a}-{b}"),
-                    _ => "-".into(),
-                },
-                format!("{}/{} valid", i.valid_snapshots, i.snapshots),
-                i.errors.to_string(),
-                i.warnings.to_string(),
-            ]);
-        }
-        o.push_str(&t.render());
-        for i in &r.inputs {
-            for n in &i.notes {
-                o.push_str(&format!("note: {}: {n}\n", i.name));
-            }
-        }
-        o.push_str(&format!("\nSNAPSHOTS ({} distinct in {} files)\n", r.snapshots.len(), r.snapshot_files));
-        let mut t = Table::new(&["TERM", "INDEX", "BYTES", "CRC32C", "VALID", "USED", "FOUND IN", "NOTE"]);
-        for s in &r.snapshots {
-            let mut note = Vec::new();
-            if s.conflict {
-                note.push("CONFLICT: same term/index, different content".to_string());
-            }
-            if s.reencrypted {
-                note.push("same content, encrypted differently in some copies".to_string());
-            }
-            if let Some(p) = &s.problem {
-                note.push(p.clone());
-            }
-            t.row(vec![
-                s.term.to_string(),
-                s.index.to_string(),
-                s.bytes.to_string(),
-                s.crc32c.clone(),
-                if s.valid { "yes".into() } else { "NO".into() },
-                if s.used { "yes".into() } else { "no".into() },
-                s.found_in.join(", "),
-                note.join("; "),
-            ]);
-        }
-        o.push_str(&t.render());
-        o.push_str(&format!(
-            "\nWAL ({} entries read, {} distinct live entries, {} overwritten)\n",
-            r.entries_read, r.entries_merged, r.overwritten
-        ));
-        let mut t = Table::new(&["INDEXES", "ENTRIES", "TERMS", "FROM"]);
-        for w in &r.wal {
-            t.row(vec![
-                format!("{}-{}", w.first, w.last),
-                w.entries.to_string(),
-                w.terms.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(","),
-                w.from.join(", "),
-            ]);
-        }
-        o.push_str(&t.render());
-        o.push_str(&format!(
-            "\nmerged history: starts from {}; commit {}; final state at index {}\n",
-            r.history_starts, r.commit, r.state_index
-        ));
-        if r.conflicts.is_empty() {
-            o.push_str("conflicts: none\n");
-        } else {
-            o.push_str(&format!("\nCONFLICTS ({})\n", r.conflicts.len()));
-            for c in &r.conflicts {
-                o.push_str(&format!("  {c}\n"));
-            }
-        }
-        let arch: Vec<&Finding> = self.merged.findings.iter().filter(|f| f.code.starts_with("archive.")).collect();
-        if !arch.is_empty() {
-            o.push_str(&format!("\nARCHIVE FINDINGS ({})\n", arch.len()));
-            for f in arch {
-                o.push_str(&format!("  {f}\n"));
-            }
-        }
-        o
-    }
-
     /// JSON listing.
     pub fn json(&self) -> Value {
-        let arch: Vec<&Finding> = self.merged.findings.iter().filter(|f| f.code.starts_with("archive.")).collect();
+        let arch: Vec<&Finding> = self.merged.findings.iter().filter(|f| f.code.area() == "archive").collect();
         let mut v = serde_json::to_value(&self.report).unwrap_or(Value::Null);
         v["findings"] = json!(arch);
         v

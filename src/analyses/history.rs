@@ -10,7 +10,7 @@
 use crate::decode::docker_api::{self as dapi, Redaction};
 use crate::decode::object::{Kind, Object, Verb};
 use crate::decode::snapshot::decode_snapshot;
-use crate::error::{Finding, Severity};
+use crate::error::{Code, Finding, Severity};
 use crate::replay::analysis::Analysis;
 use crate::replay::store::Store;
 use serde::Serialize;
@@ -98,7 +98,7 @@ pub use crate::replay::engine::{At, Step};
 pub fn walk(a: &Analysis, include_uncommitted: bool, visit: impl FnMut(Step<'_>) + Send) -> Vec<Finding> {
     match crate::replay::engine::walk(a.log(), include_uncommitted, visit) {
         Ok(r) => a.rules().finding(&a.wal).into_iter().chain(r.findings).collect(),
-        Err(e) => vec![Finding::new("replay.no_start", Severity::Error, e)],
+        Err(e) => vec![Finding::new(Code::ReplayNoStart, Severity::Error, e)],
     }
 }
 

@@ -185,7 +185,7 @@ fn log_end(a: &Analysis) -> u64 {
 }
 
 fn own_commit(a: &Analysis) -> u64 {
-    a.wal.commit().max(newest_valid_snapshot(a).map(|s| s.0).unwrap_or(0))
+    a.rules().commit_index().max(newest_valid_snapshot(a).map(|s| s.0).unwrap_or(0))
 }
 
 fn known_indexes(a: &Analysis) -> Vec<u64> {
@@ -296,7 +296,7 @@ pub fn compare(paths: &[PathBuf], unlock_key: Option<UnlockKey>, read: ReadOptio
                 addr: a.member.as_ref().map(|m| m.addr.clone()),
                 term: hs.map(|h| h.term),
                 vote: hs.map(|h| format!("{:x}", h.vote)),
-                commit: a.wal.commit(),
+                commit: a.rules().commit_index(),
                 first_index: a.wal.first_index(),
                 last_index: a.wal.last_index(),
                 last_term: a.wal.entries.last().map(|e| e.term),
@@ -334,8 +334,11 @@ pub fn compare(paths: &[PathBuf], unlock_key: Option<UnlockKey>, read: ReadOptio
                     Some(s) if *s == p.a => (&p.b, tb),
                     _ => (&p.a, ta),
                 };
-                let other_commit =
-                    loaded.iter().find(|(n, _)| n == other).map(|(_, v)| v.analysis.wal.commit()).unwrap_or(0);
+                let other_commit = loaded
+                    .iter()
+                    .find(|(n, _)| n == other)
+                    .map(|(_, v)| v.analysis.rules().commit_index())
+                    .unwrap_or(0);
                 if other_commit >= d {
                     problems += 1;
                     notes.push(format!(
@@ -457,7 +460,7 @@ pub fn compare(paths: &[PathBuf], unlock_key: Option<UnlockKey>, read: ReadOptio
                 continue;
             }
             problems += 1;
-            let hi = removed.unwrap_or(r.wal.commit());
+            let hi = removed.unwrap_or(r.rules().commit_index());
             let still = r.membership.members.contains_key(&m.raft_id);
             let hs = a.wal.hard_state.map(|h| h.0).unwrap_or_default();
             let explanation = format!(
@@ -520,83 +523,4 @@ pub fn compare(paths: &[PathBuf], unlock_key: Option<UnlockKey>, read: ReadOptio
         notes,
         problems,
     })
-}
-
-/// Text report.
-pub fn text(r: &ManagersReport) -> String {
-    let mut t = crate::render::table::Table::new(&[
-        "MANAGER",
-        "RAFT ID",
-        "NODE ID",
-        "ADDRESS",
-        "TERM",
-        "VOTE",
-        "COMMIT",
-        "LOG",
-        "LAST TERM",
-        "SNAPSHOT",
-        "DOCKER",
-    ]);
-    for m in &r.managers {
-        let o = |x: &Option<String>| x.clone().unwrap_or_else(|| "-".into());
-        let n = |x: Option<u64>| x.map(|v| v.to_string()).unwrap_or_else(|| "-".into());
-        t.row(vec![
-            m.name.clone(),
-            o(&m.raft_id),
-            o(&m.node_id),
-            o(&m.addr),
-            n(m.term),
-            o(&m.vote),
-            m.commit.to_string(),
-            match (m.first_index, m.last_index) {
-                (Some(f), Some(l)) => format!("{f}-{l}"),
-                _ => "empty".into(),
-            },
-            n(m.last_term),
-            n(m.snapshot_index),
-            m.docker.clone(),
-        ]);
-    }
-    let mut s = String::new();
-    s.push_str(&t.render());
-    for (n, e) in &r.unreadable {
-        s.push_str(&format!("{n}: cannot be read: {e}\n"));
-    }
-    s.push_str(&format!(
-        "\nCommitted for sure up to index {} (highest commit: {}).\n",
-        r.cluster_commit,
-        r.commit_from.join(", ")
-    ));
-    s.push_str(&format!(
-        "Holding every committed entry: {}\n",
-        if r.holders.is_empty() { "none".to_string() } else { r.holders.join(", ") }
-    ));
-    s.push_str("\nAGREEMENT\n");
-    for p in &r.pairs {
-        s.push_str(&format!("  {}\n", p.note));
-    }
-    for n in &r.notes {
-        s.push_str(&format!("  {n}\n"));
-    }
-    s.push_str("\nRECOVERY (docker swarm init --force-new-cluster)\n");
-    match &r.recommendation {
-        Some(rec) => {
-            s.push_str(&format!("  Recover from {}: `{}` there.\n", rec.manager, rec.command));
-            if !rec.equally_good.is_empty() {
-                s.push_str(&format!("  Just as good: {}.\n", rec.equally_good.join(", ")));
-            }
-            s.push_str(&format!("  Why: {}.\n", rec.reason));
-        }
-        None => s.push_str("  No manager here can be started by Docker as it is; salvage one first.\n"),
-    }
-    for l in &r.losses {
-        s.push_str(&format!("  From {}: {}\n", l.manager, l.note));
-    }
-    if !r.behind.is_empty() {
-        s.push_str("\nBEHIND WHAT THE CLUSTER BELIEVES\n");
-        for b in &r.behind {
-            s.push_str(&format!("  {}\n", b.explanation));
-        }
-    }
-    s
 }

@@ -20,7 +20,7 @@ pub mod sim;
 use crate::crypto::keys::UnlockKey;
 use crate::decode::entry::Payload;
 use crate::decode::object::Kind;
-use crate::error::{Error, Finding, Result, Severity};
+use crate::error::{Code, Error, Finding, Result, Severity};
 use crate::format::wal;
 use crate::input::source::{InputKind, ReadOptions};
 use crate::replay::analysis::{Analysis, Options};
@@ -170,7 +170,7 @@ pub fn detect_flavor(a: &Analysis, given: Option<&str>) -> Flavor {
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct VFinding {
     /// Stable code.
-    pub code: &'static str,
+    pub code: Code,
     /// Severity.
     pub severity: Severity,
     /// File.
@@ -357,74 +357,71 @@ fn default_consequence(f: &Finding, c: &Ctx) -> String {
     let refuse = |m: &str| format!("refuses to start: can't initialize raft node: {m}");
     let loaded_file = c.sim.snapshot_loaded.as_ref().map(|s| s.0.as_str());
     match f.code {
-        "layout.stale_dir" => {
+        Code::LayoutStaleDir => {
             "starts normally: Docker ignores this dir (it migrates a legacy dir only when the current one is missing)".into()
         }
-        "layout.tmp_leftover" => "starts normally: Docker ignores it".into(),
-        "layout.broken_file" => {
+        Code::LayoutTmpLeftover => "starts normally: Docker ignores it".into(),
+        Code::LayoutBrokenFile => {
             "starts normally: Docker ignores .broken files (they hold what an earlier repair or snapshot load set aside)".into()
         }
-        "wal.torn_write" | "wal.frame_beyond_end" | "wal.record_undecodable" | "wal.bad_padding"
-        | "wal.unknown_record_type" => c.frame_consequence(f).unwrap_or_else(|| STARTS.into()),
-        "wal.crc_mismatch" => {
-            if f.message.starts_with("crc record") {
-                match seg {
-                    Some(s) if c.reads(s) == Some(false) => c.not_read(s),
-                    Some(s) if c.sim.start_seg == Some(s) && f.offset == Some(0) => {
-                        "starts normally: the first segment Docker reads seeds its CRC chain from this record".into()
-                    }
-                    _ => refuse("irreparable WAL error: wal: crc mismatch"),
-                }
-            } else {
-                c.frame_consequence(f).unwrap_or_else(|| refuse("irreparable WAL error: walpb: crc mismatch"))
+        Code::WalTornWrite | Code::WalFrameBeyondEnd | Code::WalRecordUndecodable | Code::WalBadPadding
+        | Code::WalUnknownRecordType => c.frame_consequence(f).unwrap_or_else(|| STARTS.into()),
+        Code::WalCrcRecordMismatch => match seg {
+            Some(s) if c.reads(s) == Some(false) => c.not_read(s),
+            Some(s) if c.sim.start_seg == Some(s) && f.offset == Some(0) => {
+                "starts normally: the first segment Docker reads seeds its CRC chain from this record".into()
             }
+            _ => refuse("irreparable WAL error: wal: crc mismatch"),
+        },
+        Code::WalCrcMismatch => {
+            c.frame_consequence(f).unwrap_or_else(|| refuse("irreparable WAL error: walpb: crc mismatch"))
         }
-        "wal.crc_chain_break" => match seg {
+        Code::WalCrcChainBreak => match seg {
             Some(s) if c.reads(s) == Some(false) || c.sim.start_seg == Some(s) => {
                 "starts normally: Docker starts reading at or after this segment, where the chain is re-seeded".into()
             }
             _ => refuse("irreparable WAL error: wal: crc mismatch"),
         },
-        "wal.missing_crc_record" => match seg {
+        Code::WalMissingCrcRecord => match seg {
             Some(s) if c.sim.start_seg == Some(s) => refuse("irreparable WAL error: walpb: crc mismatch"),
             _ => "starts normally: etcd does not require the crc record when the chain continues".into(),
         },
-        "wal.data_after_zero_tail" => {
+        Code::WalDataAfterZeroTail => {
             if seg == Some(c.last_seg()) {
                 "starts normally: etcd stops at the zero length field and zero-fills everything after it when it opens the WAL for writing".into()
             } else {
                 "starts normally: etcd moves on to the next segment at the zero length field; the bytes after it are never read".into()
             }
         }
-        "wal.segment_sequence_gap" => match seg {
+        Code::WalSegmentSequenceGap => match seg {
             Some(s) if c.reads(s) == Some(true) || c.sim.start_seg.is_none_or(|st| s > st) => {
                 refuse("failed to open WAL: wal: file not found")
             }
             Some(s) => c.not_read(s),
             None => refuse("failed to open WAL: wal: file not found"),
         },
-        "wal.segment_index_order" => {
+        Code::WalSegmentIndexOrder => {
             "Docker picks its first segment by name index; with names out of order it may start in the wrong segment (see the verdict)".into()
         }
-        "wal.empty_segment" => "starts normally: etcd moves on to the next segment".into(),
-        "wal.metadata_conflict" => match seg {
+        Code::WalEmptySegment => "starts normally: etcd moves on to the next segment".into(),
+        Code::WalMetadataConflict => match seg {
             Some(s) if c.reads(s) == Some(false) => c.not_read(s),
             _ => refuse("irreparable WAL error: wal: conflicting metadata found"),
         },
-        "wal.entries_overwritten" => {
+        Code::WalEntriesOverwritten => {
             "starts normally: raft keeps the later entries, as it did when they were written".into()
         }
-        "wal.index_gap" | "replay.gap" => {
+        Code::WalIndexGap | Code::ReplayGap => {
             if f.index.is_some_and(|i| i > c.snap_index) {
                 refuse("irreparable WAL error: wal: slice bounds out of range")
             } else {
                 format!("starts normally: Docker skips entries up to its snapshot index {}", c.snap_index)
             }
         }
-        "wal.term_regression" | "wal.commit_regression" => {
+        Code::WalTermRegression | Code::WalCommitRegression => {
             "starts normally: etcd does not check terms or commit order when reading".into()
         }
-        "wal.commit_beyond_log" | "wal.commit_behind_snapshot" => {
+        Code::WalCommitBeyondLog | Code::WalCommitBehindSnapshot => {
             let last = a.wal.last_index().unwrap_or(c.snap_index).max(c.snap_index);
             format!(
                 "crashes at startup: raft panics `{:x} state.commit {} is out of range [{}, {}]`",
@@ -434,31 +431,31 @@ fn default_consequence(f: &Finding, c: &Ctx) -> String {
                 last
             )
         }
-        "wal.uncommitted_tail" => {
+        Code::WalUncommittedTail => {
             "starts normally: raft keeps these entries; the cluster commits or discards them".into()
         }
-        "wal.log_jumps_to_snapshot" => STARTS.into(),
-        "wal.state_undecodable" | "wal.marker_undecodable" | "wal.entry_undecodable" => match seg {
+        Code::WalLogJumpsToSnapshot => STARTS.into(),
+        Code::WalStateUndecodable | Code::WalMarkerUndecodable | Code::WalEntryUndecodable => match seg {
             Some(s) if c.reads(s) == Some(false) => c.not_read(s),
             _ => "crashes at startup: etcd panics `unmarshal should never fail`".into(),
         },
-        "wal.metadata_undecodable" => refuse("failed to unmarshal WAL metadata"),
-        "wal.snapshot_not_covered" => {
+        Code::WalMetadataUndecodable => refuse("failed to unmarshal WAL metadata"),
+        Code::WalSnapshotNotCovered => {
             if f.file.as_deref() == loaded_file {
                 refuse("failed to open WAL: wal: file not found")
             } else {
                 "starts normally; but this snapshot is no fallback: if the newer ones break, Docker fails with `failed to open WAL: wal: file not found`".into()
             }
         }
-        "wal.head_missing" => refuse("failed to open WAL: wal: file not found"),
-        "wal.tail_segment_missing" | "wal.segment_cut_short" => format!(
+        Code::WalHeadMissing => refuse("failed to open WAL: wal: file not found"),
+        Code::WalTailSegmentMissing | Code::WalSegmentCutShort => format!(
             "starts normally, but from a shorter log: this manager comes back at index {} and whatever followed is gone (unless another manager has it)",
             a.wal.last_index().unwrap_or(0)
         ),
-        "wal.missing" => {
+        Code::WalMissing => {
             "starts a new, empty raft log: the snapshots are not used, so a single manager comes up with no services, secrets or configs (with other managers it catches up from them)".into()
         }
-        "snap.empty" | "snap.undecodable" | "snap.crc_mismatch" => {
+        Code::SnapEmpty | Code::SnapUndecodable | Code::SnapCrcMismatch => {
             if c.sim.snapshots_broken.iter().any(|b| Some(&b.0) == f.file.as_ref()) {
                 let name = f.file.as_deref().and_then(|p| p.rsplit('/').next()).unwrap_or("it");
                 let then = match &c.sim.snapshot_loaded {
@@ -477,89 +474,112 @@ fn default_consequence(f: &Finding, c: &Ctx) -> String {
                 "starts normally: Docker loads a newer snapshot and never reads this one".into()
             }
         }
-        "snap.name_mismatch" => "starts normally: etcd uses the index and term inside the file".into(),
-        "snap.payload" => {
+        Code::SnapNameMismatch => "starts normally: etcd uses the index and term inside the file".into(),
+        Code::SnapPayload => {
             if f.file.as_deref() == loaded_file {
                 refuse(&f.message.replace("snapshot payload: ", ""))
             } else {
                 "starts normally: Docker loads a newer snapshot and never decrypts this one".into()
             }
         }
-        "snap.fallback" => match &c.sim.stop {
+        Code::SnapFallback => match &c.sim.stop {
             Some(s) => format!("{} to start: {}", s.how, s.message),
             None => STARTS.into(),
         },
-        "snap.no_marker" => {
+        Code::SnapNoMarker => {
             if f.file.as_deref() == loaded_file {
                 refuse("irreparable WAL error: wal: snapshot not found")
             } else {
                 "starts normally: Docker loads a newer snapshot".into()
             }
         }
-        "snap.marker_without_file" => {
+        Code::SnapMarkerWithoutFile => {
             "starts normally: Docker loads the newest .snap file it has; a marker alone is harmless".into()
         }
-        "entry.undecryptable" => {
+        Code::EntryUndecryptable | Code::ReplayEntryUnreadable => {
             if f.index.is_some_and(|i| i > c.snap_index) {
                 refuse("failed to decrypt WAL: no decryption key for record encrypted with SECRETBOX_SALSA20_POLY1305")
             } else {
                 "starts normally: Docker never decrypts entries its snapshot covers".into()
             }
         }
-        "entry.undecryptable_in_snapshot" => {
+        Code::EntryUndecryptableInSnapshot => {
             "starts normally: Docker never decrypts entries its snapshot covers".into()
         }
-        "entry.undecodable" => {
-            if f.index.is_some_and(|i| i > c.snap_index && i <= a.wal.commit()) {
-                if f.message.contains("ConfChange") {
-                    refuse("failed to unmarshal config change")
-                } else {
-                    "starts; swarmkit logs `failed to process committed entries` and skips this entry, so its changes are missing from the state".into()
-                }
-            } else {
+        Code::EntryUndecodable | Code::EntryConfChangeUndecodable => {
+            if !f.index.is_some_and(|i| i > c.snap_index && i <= a.rules().commit_index()) {
                 STARTS.into()
+            } else if f.code == Code::EntryConfChangeUndecodable {
+                refuse("failed to unmarshal config change")
+            } else {
+                "starts; swarmkit logs `failed to process committed entries` and skips this entry, so its changes are missing from the state".into()
             }
         }
-        "replay.anomaly" => {
+        Code::ReplayAnomaly => {
             "starts normally; swarmkit logs `failed to apply actions from raft` for this entry".into()
         }
-        "store.no_cluster" => {
+        Code::StoreNoCluster => {
             "starts; when it becomes leader the manager creates a default cluster object, so swarm settings (raft, autolock, CA, join tokens) revert to defaults".into()
         }
-        "store.task_missing_service" | "store.task_missing_node" | "store.duplicate_slot" | "store.dangling_reference" => {
+        Code::StoreTaskMissingService | Code::StoreTaskMissingNode | Code::StoreDuplicateSlot | Code::StoreDanglingReference => {
             "starts normally; the orchestrator acts on this state as it finds it".into()
         }
-        "key.unreadable" => "refuses to start: the node's TLS key (certificates/swarm-node.key) cannot be loaded".into(),
-        "key.cert_unreadable" => {
+        Code::KeyUnreadable => "refuses to start: the node's TLS key (certificates/swarm-node.key) cannot be loaded".into(),
+        Code::KeyCertUnreadable => {
             "refuses to start the swarm component: the node certificate cannot be loaded".into()
         }
-        "key.cert_node_mismatch" => {
+        Code::KeyCertNodeMismatch => {
             "starts with a split identity: the certificate and the raft log come from different nodes (files of two nodes were mixed)".into()
         }
-        "key.cert_expired" => {
+        Code::KeyCertExpired => {
             "refuses to start the swarm component: `x509: certificate has expired or is not yet valid` (renew it with `swarm-rafttool renew-certs`, or rejoin the node)".into()
         }
-        "key.locked" => "starts locked: the manager waits for `docker swarm unlock` with the unlock key".into(),
-        "key.no_dek" => {
+        Code::KeyLocked => "starts locked: the manager waits for `docker swarm unlock` with the unlock key".into(),
+        Code::KeyNoDek => {
             "refuses to start: Docker first writes a fresh raft-dek into swarm-node.key, which opens none of the existing data".into()
         }
-        "key.missing" => {
+        Code::KeyMissing => {
             "cannot be judged: Docker needs certificates/swarm-node.key (it holds the raft DEK) to start this manager".into()
         }
-        "key.damaged" => "refuses to start: the raft DEK in swarm-node.key cannot be read".into(),
-        _ => STARTS.into(),
+        Code::KeyDamaged => "refuses to start: the raft DEK in swarm-node.key cannot be read".into(),
+        Code::KeyNotChecked => {
+            "not judged: no payload was decrypted, so whether Docker can read the entries and snapshots is not known".into()
+        }
+        Code::WalNoHardState => {
+            "starts; etcd begins at commit 0 and applies these entries only when a leader commits an entry of its own term (this manager itself, when it is alone)".into()
+        }
+        // Replaced below by what the emulation found past the end of the log.
+        Code::WalEntriesAfterEnd => {
+            "starts normally: etcd ends the log at the zero length field and never reads these entries".into()
+        }
+        Code::DockerRepairsTail => {
+            "repairs the tail: etcd cuts the last segment at the damage and drops the records after it".into()
+        }
+        Code::DockerStartFailure | Code::ReplayNoStart => match &c.sim.stop {
+            Some(s) => format!("{} to start: {}", s.how, s.message),
+            None => STARTS.into(),
+        },
+        // Found only when several copies are read as one history; no copy is changed, and
+        // Docker reads one manager dir.
+        Code::ArchiveEntryConflict
+        | Code::ArchiveEntryOverwritten
+        | Code::ArchiveNoState
+        | Code::ArchiveSeveralNodes
+        | Code::ArchiveWalGap => {
+            "no effect on Docker's startup: this is about how the copies fit together".into()
+        }
     }
 }
 
 /// Codes whose meaning depends on payloads we could not decrypt.
-const PAYLOAD_CODES: &[&str] = &[
-    "entry.undecryptable",
-    "entry.undecryptable_in_snapshot",
-    "entry.undecodable",
-    "snap.payload",
-    "snap.fallback",
-    "replay.gap",
-    "replay.anomaly",
+const PAYLOAD_CODES: &[Code] = &[
+    Code::EntryUndecryptable,
+    Code::EntryUndecryptableInSnapshot,
+    Code::EntryUndecodable,
+    Code::SnapPayload,
+    Code::SnapFallback,
+    Code::ReplayGap,
+    Code::ReplayAnomaly,
 ];
 
 fn key_finding(a: &Analysis, access: KeyAccess) -> Option<Finding> {
@@ -567,27 +587,27 @@ fn key_finding(a: &Analysis, access: KeyAccess) -> Option<Finding> {
     let f = match access {
         KeyAccess::Available | KeyAccess::NotEncrypted => return None,
         KeyAccess::Locked => Finding::new(
-            "key.locked",
+            Code::KeyLocked,
             Severity::Warning,
             "autolock is on and no unlock key was given (--unlock-key-file or SWARMSIFT_UNLOCK_KEY): only the structure was checked, not the encrypted payloads",
         ),
         KeyAccess::NoDek => Finding::new(
-            "key.no_dek",
+            Code::KeyNoDek,
             Severity::Error,
             "swarm-node.key has no raft-dek header: nothing can decrypt the WAL entries and snapshots of this manager",
         ),
         KeyAccess::NoKeyFile => Finding::new(
-            "key.missing",
+            Code::KeyMissing,
             Severity::Warning,
             "there is no certificates/swarm-node.key in this input: only the structure was checked, not the encrypted payloads",
         ),
         KeyAccess::NotAsked => Finding::new(
-            "key.not_checked",
+            Code::KeyNotChecked,
             Severity::Info,
             "--no-decrypt: frames, CRC chains and snapshot containers were checked; no entry or snapshot payload was decrypted or decoded",
         ),
         KeyAccess::Damaged => Finding::new(
-            "key.damaged",
+            Code::KeyDamaged,
             Severity::Error,
             format!(
                 "the raft DEK cannot be read from swarm-node.key: {}",
@@ -717,7 +737,7 @@ pub fn verify_loaded(a: Analysis, access: KeyAccess, engine: Option<&str>) -> Re
                 ranges(committed)
             )
         };
-        base.push(Finding::new("wal.entries_after_end", sev, msg).file(s.display.clone()).offset(*off));
+        base.push(Finding::new(Code::WalEntriesAfterEnd, sev, msg).file(s.display.clone()).offset(*off));
     }
     // Consequences.
     let ctx = Ctx { a: &a, raw: &raw, sim: &docker, legacy, snap_index };
@@ -727,7 +747,7 @@ pub fn verify_loaded(a: Analysis, access: KeyAccess, engine: Option<&str>) -> Re
         out.push(VFinding::new(f, c));
     }
     if let Some((seg, off, all, _)) = &eol_lost {
-        if let Some(v) = out.iter_mut().find(|v| v.code == "wal.entries_after_end") {
+        if let Some(v) = out.iter_mut().find(|v| v.code == Code::WalEntriesAfterEnd) {
             v.consequence = if docker.stop.is_none() {
                 format!(
                     "starts normally but without entries {}: etcd ends the log at offset {off} of {} and zero-fills the rest when it opens the WAL for writing",
@@ -768,7 +788,7 @@ pub fn verify_loaded(a: Analysis, access: KeyAccess, engine: Option<&str>) -> Re
                 }
             }
             None => out.push(VFinding {
-                code: "docker.repairs_tail",
+                code: Code::DockerRepairsTail,
                 severity: if r.lost_committed.is_empty() { Severity::Warning } else { Severity::Error },
                 file: Some(r.file.clone()),
                 offset: Some(r.offset),
@@ -791,16 +811,16 @@ pub fn verify_loaded(a: Analysis, access: KeyAccess, engine: Option<&str>) -> Re
                 stop.file.is_some() && v.file == stop.file && stop.offset.is_some() && v.offset == stop.offset
             })
             .or_else(|| {
-                let codes: &[&str] = if stop.message.contains("snapshot not found") {
-                    &["snap.no_marker", "wal.snapshot_not_covered"]
+                let codes: &[Code] = if stop.message.contains("snapshot not found") {
+                    &[Code::SnapNoMarker, Code::WalSnapshotNotCovered]
                 } else if stop.message.contains("file not found") {
-                    &["wal.snapshot_not_covered", "wal.segment_sequence_gap", "wal.head_missing"]
+                    &[Code::WalSnapshotNotCovered, Code::WalSegmentSequenceGap, Code::WalHeadMissing]
                 } else if stop.message.contains("state.commit") {
-                    &["wal.commit_beyond_log", "wal.commit_behind_snapshot"]
+                    &[Code::WalCommitBeyondLog, Code::WalCommitBehindSnapshot]
                 } else if stop.message.contains("slice bounds") {
-                    &["wal.index_gap", "replay.gap"]
+                    &[Code::WalIndexGap, Code::ReplayGap]
                 } else if stop.message.contains("decrypt WAL") || stop.message.contains("decryption key") {
-                    &["key.no_dek", "entry.undecryptable", "snap.payload", "key.damaged"]
+                    &[Code::KeyNoDek, Code::EntryUndecryptable, Code::SnapPayload, Code::KeyDamaged]
                 } else {
                     &[]
                 };
@@ -816,7 +836,7 @@ pub fn verify_loaded(a: Analysis, access: KeyAccess, engine: Option<&str>) -> Re
                 }
             }
             None => out.push(VFinding {
-                code: "docker.start_failure",
+                code: Code::DockerStartFailure,
                 severity: Severity::Error,
                 file: stop.file.clone(),
                 offset: stop.offset,
@@ -905,7 +925,8 @@ fn verdict(
             None => "no snapshot".to_string(),
         };
         let walr = match (a.wal.first_index(), a.wal.last_index()) {
-            (Some(f), Some(l)) => format!("WAL {f}-{l}, committed to {}", a.wal.commit()),
+            (Some(f), Some(l)) if a.rules().commit_known() => format!("WAL {f}-{l}, committed to {}", a.wal.commit()),
+            (Some(f), Some(l)) => format!("WAL {f}-{l}, commit index unknown (no HardState; taken as {l})"),
             _ => "WAL empty".to_string(),
         };
         let keys = match access {
@@ -947,6 +968,15 @@ pub fn json(v: &Verification) -> serde_json::Value {
             "commit": v.docker.commit,
             "payloads_checked": v.docker.payloads_checked,
         },
+        "state": {
+            "index": v.analysis.state_index,
+            "commit": v.analysis.rules().commit,
+            "objects": crate::decode::object::Kind::ALL
+                .iter()
+                .filter(|k| !matches!(k, crate::decode::object::Kind::Resource | crate::decode::object::Kind::Extension))
+                .map(|k| (k.plural().to_string(), serde_json::json!(v.analysis.state.count(*k))))
+                .collect::<serde_json::Map<String, serde_json::Value>>(),
+        },
         "findings": v.findings,
     })
 }
@@ -961,44 +991,6 @@ pub fn outcome_word(d: &DockerSim) -> &'static str {
         (None, false, None, true) => "starts-locked",
         _ => "starts",
     }
-}
-
-/// Text: the verdict first, then findings grouped by severity, each with its consequence.
-pub fn text(v: &Verification) -> String {
-    let mut s = String::new();
-    s.push_str(&v.verdict);
-    s.push('\n');
-    s.push_str(&format!("Assuming: {}\n", v.docker.flavor.describe()));
-    if v.findings.is_empty() {
-        s.push_str("\nNo findings.\n");
-        return s;
-    }
-    for (sev, title) in [(Severity::Error, "ERRORS"), (Severity::Warning, "WARNINGS"), (Severity::Info, "INFO")] {
-        let group: Vec<&VFinding> = v.findings.iter().filter(|f| f.severity == sev).collect();
-        if group.is_empty() {
-            continue;
-        }
-        s.push_str(&format!("\n{title} ({})\n", group.len()));
-        for f in group {
-            let mut loc = Vec::new();
-            if let Some(p) = &f.file {
-                loc.push(p.clone());
-            }
-            if let Some(o) = f.offset {
-                loc.push(format!("offset {o}"));
-            }
-            if let Some(i) = f.index {
-                loc.push(format!("index {i}"));
-            }
-            if let Some(t) = f.term {
-                loc.push(format!("term {t}"));
-            }
-            s.push_str(&format!("  [{}] {}\n", f.code, if loc.is_empty() { "-".into() } else { loc.join(", ") }));
-            s.push_str(&format!("      {}\n", f.message));
-            s.push_str(&format!("      Docker: {}\n", f.consequence));
-        }
-    }
-    s
 }
 
 /// Exit code for a verification: 0 no error findings, 1 error findings.

@@ -301,7 +301,7 @@ pub fn run_archive_to(args: &ArchiveArgs, out: &mut dyn Write) -> Result<u8> {
     } else if json {
         pretty(&ar.json())
     } else {
-        ar.text()
+        crate::render::archive::text(&ar)
     };
     emit(out, &s)?;
     Ok(if ar.has_errors() { 1 } else { 0 })

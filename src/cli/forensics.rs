@@ -95,7 +95,7 @@ pub fn run_verify(args: VerifyArgs, progress: bool) -> Result<u8> {
     let v = crate::analyses::verify::verify(&args.path, &opts)?;
     let s = match args.format {
         Format::Json => json_out(&crate::analyses::verify::json(&v)),
-        Format::Text => crate::analyses::verify::text(&v),
+        Format::Text => crate::render::verify::text(&v),
     };
     emit(&s)?;
     Ok(crate::analyses::verify::exit_code(&v))
@@ -112,7 +112,7 @@ pub fn run_salvage(args: SalvageArgs) -> Result<u8> {
     let rep = crate::analyses::salvage::salvage(&args.path, &args.output, &opts)?;
     let s = match args.format {
         Format::Json => json_out(&serde_json::to_value(&rep).unwrap_or_default()),
-        Format::Text => crate::analyses::salvage::text(&rep),
+        Format::Text => crate::render::salvage::text(&rep),
     };
     emit(&s)?;
     Ok(if rep.copy_verifies { 0 } else { 1 })
@@ -125,7 +125,7 @@ pub fn run_managers(args: ManagersArgs) -> Result<u8> {
     let rep = crate::analyses::managers::compare(&args.paths, unlock_key, read)?;
     let s = match args.format {
         Format::Json => json_out(&serde_json::to_value(&rep).unwrap_or_default()),
-        Format::Text => crate::analyses::managers::text(&rep),
+        Format::Text => crate::render::managers::text(&rep),
     };
     emit(&s)?;
     Ok(if rep.recommendation.is_some() && rep.problems == 0 { 0 } else { 1 })

@@ -6,7 +6,7 @@
 
 use crate::crypto::Dek;
 use crate::crypto::keys::{self, CertInfo, NodeKey, UnlockKey};
-use crate::error::{Error, Finding, Result, Severity};
+use crate::error::{Code, Error, Finding, Result, Severity};
 use crate::input::layout::Layout;
 use crate::input::source::Source;
 use serde::Serialize;
@@ -101,8 +101,12 @@ pub fn load_keys(
                 });
             }
             Err(e) => findings.push(
-                Finding::new("key.cert_unreadable", Severity::Warning, format!("node certificate does not parse: {e}"))
-                    .file(src.display(cf)),
+                Finding::new(
+                    Code::KeyCertUnreadable,
+                    Severity::Warning,
+                    format!("node certificate does not parse: {e}"),
+                )
+                .file(src.display(cf)),
             ),
         }
     }
@@ -137,7 +141,7 @@ pub fn load_keys(
         Err(e) => {
             info.problem = Some(format!("{}: {e}", src.display(kf)));
             findings.push(
-                Finding::new("key.unreadable", Severity::Error, format!("swarm-node.key does not parse: {e}"))
+                Finding::new(Code::KeyUnreadable, Severity::Error, format!("swarm-node.key does not parse: {e}"))
                     .file(src.display(kf)),
             );
         }

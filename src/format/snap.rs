@@ -5,7 +5,7 @@
 //! payload happens in [`crate::replay::analysis`], where the keys are known. Every file is examined, not
 //! only the newest, and nothing is renamed (etcd's loader renames bad files to `.broken`).
 
-use crate::error::{Finding, Severity};
+use crate::error::{Code, Finding, Severity};
 use crate::pb::{raftpb, snappb};
 use bytes::Bytes;
 use prost::Message;
@@ -54,13 +54,13 @@ pub fn read_snap(name: &str, display: &str, data: &Bytes) -> SnapFile {
     };
     let bad = |code, msg: String| Finding::new(code, Severity::Error, msg).file(display).offset(0);
     if data.is_empty() {
-        s.findings.push(bad("snap.empty", "snapshot file is empty: etcd fails with ErrEmptySnapshot".into()));
+        s.findings.push(bad(Code::SnapEmpty, "snapshot file is empty: etcd fails with ErrEmptySnapshot".into()));
         return s;
     }
     let outer = match snappb::Snapshot::decode(data.clone()) {
         Ok(o) => o,
         Err(e) => {
-            s.findings.push(bad("snap.undecodable", format!("not a snappb.Snapshot: {e}")));
+            s.findings.push(bad(Code::SnapUndecodable, format!("not a snappb.Snapshot: {e}")));
             return s;
         }
     };
@@ -68,14 +68,14 @@ pub fn read_snap(name: &str, display: &str, data: &Bytes) -> SnapFile {
     let stored = outer.crc();
     if body.is_empty() || stored == 0 {
         s.findings
-            .push(bad("snap.empty", "snapshot has no data or a zero CRC: etcd fails with ErrEmptySnapshot".into()));
+            .push(bad(Code::SnapEmpty, "snapshot has no data or a zero CRC: etcd fails with ErrEmptySnapshot".into()));
         return s;
     }
     let computed = crc32c::crc32c(&body);
     let crc_ok = computed == stored;
     if !crc_ok {
         s.findings.push(bad(
-            "snap.crc_mismatch",
+            Code::SnapCrcMismatch,
             format!("stored CRC {stored:#010x}, computed {computed:#010x}: etcd renames this file to .broken and falls back to an older snapshot"),
         ));
     }
@@ -93,7 +93,7 @@ pub fn read_snap(name: &str, display: &str, data: &Bytes) -> SnapFile {
                 if (t, i) != (s.term, s.index) {
                     s.findings.push(
                         Finding::new(
-                            "snap.name_mismatch",
+                            Code::SnapNameMismatch,
                             Severity::Warning,
                             format!(
                                 "file name says term {t} index {i} but the metadata says term {} index {}",
@@ -107,7 +107,7 @@ pub fn read_snap(name: &str, display: &str, data: &Bytes) -> SnapFile {
                 }
             }
         }
-        Err(e) => s.findings.push(bad("snap.undecodable", format!("data is not a raftpb.Snapshot: {e}"))),
+        Err(e) => s.findings.push(bad(Code::SnapUndecodable, format!("data is not a raftpb.Snapshot: {e}"))),
     }
     s
 }

@@ -15,7 +15,7 @@
 //!   only a frame whose length runs past the end of the file stops the scan of that segment.
 //! - A zero length field marks preallocated space (end of log in that segment), as in etcd.
 
-use crate::error::{Finding, Severity};
+use crate::error::{Code, Finding, Severity};
 use crate::pb::{raftpb, walpb};
 use bytes::Bytes;
 use prost::Message;
@@ -221,7 +221,7 @@ pub fn scan_segment(name: &str, display: &str, data: &Bytes, is_last: bool) -> S
             if let Some(pos) = data[o..].iter().position(|&b| b != 0) {
                 let at = off + pos as u64;
                 s.findings.push(finding(
-                    "wal.data_after_zero_tail",
+                    Code::WalDataAfterZeroTail,
                     Severity::Warning,
                     format!(
                         "non-zero bytes at {at:#x} after the end-of-log marker at {off:#x}: etcd stops reading at the marker and would zero this out when it next opens the WAL for writing"
@@ -234,7 +234,7 @@ pub fn scan_segment(name: &str, display: &str, data: &Bytes, is_last: bool) -> S
         let (rec_len, pad, odd) = frame_header(len_field);
         if let Some(why) = odd {
             s.findings.push(finding(
-                "wal.bad_padding",
+                Code::WalBadPadding,
                 Severity::Warning,
                 format!("frame length field {len_field:#018x}: {why}"),
                 off,
@@ -260,7 +260,7 @@ pub fn scan_segment(name: &str, display: &str, data: &Bytes, is_last: bool) -> S
         };
         if pad > 0 && data[(body + rec_len) as usize..frame_end as usize].iter().any(|&b| b != 0) {
             s.findings.push(finding(
-                "wal.bad_padding",
+                Code::WalBadPadding,
                 Severity::Warning,
                 "non-zero padding bytes after a record".into(),
                 body + rec_len,
@@ -278,7 +278,7 @@ pub fn scan_segment(name: &str, display: &str, data: &Bytes, is_last: bool) -> S
                     break;
                 }
                 s.findings.push(finding(
-                    "wal.record_undecodable",
+                    Code::WalRecordUndecodable,
                     Severity::Error,
                     format!("record of {rec_len} bytes does not decode as walpb.Record: {e}; skipped"),
                     off,
@@ -295,7 +295,7 @@ pub fn scan_segment(name: &str, display: &str, data: &Bytes, is_last: bool) -> S
             if running != 0 && running != stored {
                 crc_ok = false;
                 s.findings.push(finding(
-                    "wal.crc_mismatch",
+                    Code::WalCrcRecordMismatch,
                     Severity::Error,
                     format!("crc record holds {stored:#010x} but the chain so far gives {running:#010x}"),
                     off,
@@ -317,7 +317,7 @@ pub fn scan_segment(name: &str, display: &str, data: &Bytes, is_last: bool) -> S
                 }
                 crc_ok = false;
                 s.findings.push(finding(
-                    "wal.crc_mismatch",
+                    Code::WalCrcMismatch,
                     Severity::Error,
                     format!("{} record: stored CRC {stored:#010x}, computed {computed:#010x}", rtype::name(rt)),
                     off,
@@ -328,7 +328,7 @@ pub fn scan_segment(name: &str, display: &str, data: &Bytes, is_last: bool) -> S
             }
             if !(1..=5).contains(&rt) {
                 s.findings.push(finding(
-                    "wal.unknown_record_type",
+                    Code::WalUnknownRecordType,
                     Severity::Error,
                     format!("unknown record type {rt}"),
                     off,
@@ -342,10 +342,10 @@ pub fn scan_segment(name: &str, display: &str, data: &Bytes, is_last: bool) -> S
     match &s.end {
         SegmentEnd::Torn { offset, reason } => {
             let sev = if is_last { Severity::Warning } else { Severity::Error };
-            s.findings.push(finding("wal.torn_write", sev, format!("torn write: {reason}"), *offset));
+            s.findings.push(finding(Code::WalTornWrite, sev, format!("torn write: {reason}"), *offset));
         }
         SegmentEnd::Corrupt { offset, reason } => {
-            s.findings.push(finding("wal.frame_beyond_end", Severity::Error, reason.clone(), *offset));
+            s.findings.push(finding(Code::WalFrameBeyondEnd, Severity::Error, reason.clone(), *offset));
         }
         _ => {}
     }
@@ -488,7 +488,7 @@ pub fn assemble_with(segments: Vec<SegmentScan>, done: &dyn Fn(usize)) -> WalLog
             if seg.seq != prev.seq.wrapping_add(1) {
                 log.findings.push(
                     Finding::new(
-                        "wal.segment_sequence_gap",
+                        Code::WalSegmentSequenceGap,
                         Severity::Error,
                         format!(
                             "segment sequence jumps from {} to {}: a segment is missing; Docker would refuse to read this WAL",
@@ -501,7 +501,7 @@ pub fn assemble_with(segments: Vec<SegmentScan>, done: &dyn Fn(usize)) -> WalLog
             if seg.name_index < prev.name_index {
                 log.findings.push(
                     Finding::new(
-                        "wal.segment_index_order",
+                        Code::WalSegmentIndexOrder,
                         Severity::Error,
                         format!(
                             "segment starts at index {} but the previous one starts at {}",
@@ -518,7 +518,7 @@ pub fn assemble_with(segments: Vec<SegmentScan>, done: &dyn Fn(usize)) -> WalLog
                 {
                     log.findings.push(
                         Finding::new(
-                            "wal.crc_chain_break",
+                            Code::WalCrcChainBreak,
                             Severity::Error,
                             format!(
                                 "segment starts its CRC chain at {c:#010x} but {} ended at {:#010x}",
@@ -532,7 +532,7 @@ pub fn assemble_with(segments: Vec<SegmentScan>, done: &dyn Fn(usize)) -> WalLog
                 None if !seg.records.is_empty() => {
                     log.findings.push(
                         Finding::new(
-                            "wal.missing_crc_record",
+                            Code::WalMissingCrcRecord,
                             Severity::Error,
                             "segment does not start with a crc record",
                         )
@@ -545,7 +545,7 @@ pub fn assemble_with(segments: Vec<SegmentScan>, done: &dyn Fn(usize)) -> WalLog
         }
         if seg.records.is_empty() && seg.size > 0 {
             log.findings.push(
-                Finding::new("wal.empty_segment", Severity::Warning, "segment holds no records").file(&seg.display),
+                Finding::new(Code::WalEmptySegment, Severity::Warning, "segment holds no records").file(&seg.display),
             );
         }
     }
@@ -556,7 +556,7 @@ pub fn assemble_with(segments: Vec<SegmentScan>, done: &dyn Fn(usize)) -> WalLog
                     None => log.metadata = Some(r.data.clone()),
                     Some(m) if *m != r.data => log.findings.push(
                         Finding::new(
-                            "wal.metadata_conflict",
+                            Code::WalMetadataConflict,
                             Severity::Error,
                             "metadata record differs from the first one: etcd fails with ErrMetadataConflict",
                         )
@@ -573,7 +573,7 @@ pub fn assemble_with(segments: Vec<SegmentScan>, done: &dyn Fn(usize)) -> WalLog
                             if hs.commit < prev.commit {
                                 log.findings.push(
                                     Finding::new(
-                                        "wal.commit_regression",
+                                        Code::WalCommitRegression,
                                         Severity::Warning,
                                         format!("HardState commit goes back from {} to {}", prev.commit, hs.commit),
                                     )
@@ -584,7 +584,7 @@ pub fn assemble_with(segments: Vec<SegmentScan>, done: &dyn Fn(usize)) -> WalLog
                             if hs.term < prev.term {
                                 log.findings.push(
                                     Finding::new(
-                                        "wal.term_regression",
+                                        Code::WalTermRegression,
                                         Severity::Error,
                                         format!("HardState term goes back from {} to {}", prev.term, hs.term),
                                     )
@@ -597,7 +597,7 @@ pub fn assemble_with(segments: Vec<SegmentScan>, done: &dyn Fn(usize)) -> WalLog
                     }
                     Err(e) => log.findings.push(
                         Finding::new(
-                            "wal.state_undecodable",
+                            Code::WalStateUndecodable,
                             Severity::Error,
                             format!("state record does not decode: {e}"),
                         )
@@ -616,7 +616,7 @@ pub fn assemble_with(segments: Vec<SegmentScan>, done: &dyn Fn(usize)) -> WalLog
                     }),
                     Err(e) => log.findings.push(
                         Finding::new(
-                            "wal.marker_undecodable",
+                            Code::WalMarkerUndecodable,
                             Severity::Error,
                             format!("snapshot marker does not decode: {e}"),
                         )
@@ -640,7 +640,7 @@ pub fn assemble_with(segments: Vec<SegmentScan>, done: &dyn Fn(usize)) -> WalLog
                     ),
                     Err(err) => log.findings.push(
                         Finding::new(
-                            "wal.entry_undecodable",
+                            Code::WalEntryUndecodable,
                             Severity::Error,
                             format!("entry record does not decode as raftpb.Entry: {err}"),
                         )
@@ -660,7 +660,7 @@ pub fn assemble_with(segments: Vec<SegmentScan>, done: &dyn Fn(usize)) -> WalLog
         if hs.commit > last && !log.entries.is_empty() {
             log.findings.push(
                 Finding::new(
-                    "wal.commit_beyond_log",
+                    Code::WalCommitBeyondLog,
                     Severity::Error,
                     format!(
                         "HardState.commit is {} but the log ends at {last}: committed entries {}-{} are missing here",
@@ -687,7 +687,7 @@ fn push_entry(log: &mut WalLog, e: EntryRec, display: &str) {
         if e.term < last_term {
             log.findings.push(
                 Finding::new(
-                    "wal.term_regression",
+                    Code::WalTermRegression,
                     Severity::Error,
                     format!("entry term {} is lower than the previous entry's term {last_term}", e.term),
                 )
@@ -706,7 +706,7 @@ fn push_entry(log: &mut WalLog, e: EntryRec, display: &str) {
             let sev = if first.index <= committed_before { Severity::Error } else { Severity::Info };
             log.findings.push(
                 Finding::new(
-                    "wal.entries_overwritten",
+                    Code::WalEntriesOverwritten,
                     sev,
                     format!(
                         "entries {}-{} (term {}) were replaced by a new leader's entries from index {} (term {}){}",
@@ -738,7 +738,7 @@ fn push_entry(log: &mut WalLog, e: EntryRec, display: &str) {
         // entries up to the marker's index live in that snapshot, not in the WAL.
         log.findings.push(
             Finding::new(
-                "wal.log_jumps_to_snapshot",
+                Code::WalLogJumpsToSnapshot,
                 Severity::Info,
                 format!(
                     "the log continues at {} after a snapshot marker; entries {}-{} are only in that snapshot",
@@ -756,7 +756,7 @@ fn push_entry(log: &mut WalLog, e: EntryRec, display: &str) {
     } else {
         log.findings.push(
             Finding::new(
-                "wal.index_gap",
+                Code::WalIndexGap,
                 Severity::Error,
                 format!("entries jump from index {last_index} to {}: entries in between are missing", e.index),
             )

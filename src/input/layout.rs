@@ -6,7 +6,7 @@
 //! unpadded frames). A pair is "in use" when its WAL dir holds `*.wal` files; legacy dirs left
 //! behind by a migration are reported as stale, never read as current state.
 
-use crate::error::{Finding, Severity};
+use crate::error::{Code, Finding, Severity};
 use crate::input::source::Source;
 use serde::Serialize;
 
@@ -138,7 +138,7 @@ pub fn detect(src: &Source) -> (Layout, Vec<Finding>) {
                 let n = src.list(&p).len();
                 findings.push(
                     Finding::new(
-                        "layout.stale_dir",
+                        Code::LayoutStaleDir,
                         Severity::Info,
                         format!(
                             "stale {} dir ({n} files) left from an older Docker version; it is not read as current state",
@@ -161,7 +161,7 @@ pub fn detect(src: &Source) -> (Layout, Vec<Finding>) {
             leftovers.push(e.rel.clone());
             findings.push(
                 Finding::new(
-                    "layout.broken_file",
+                    Code::LayoutBrokenFile,
                     Severity::Warning,
                     "a .broken file: etcd's repair (or snapshot loader) set this aside after finding damage; the data in it is not used by Docker",
                 )
@@ -171,7 +171,7 @@ pub fn detect(src: &Source) -> (Layout, Vec<Finding>) {
             leftovers.push(e.rel.clone());
             findings.push(
                 Finding::new(
-                    "layout.tmp_leftover",
+                    Code::LayoutTmpLeftover,
                     Severity::Warning,
                     "leftover temporary dir or file from an interrupted WAL/snapshot creation or migration; Docker ignores it",
                 )
@@ -183,7 +183,7 @@ pub fn detect(src: &Source) -> (Layout, Vec<Finding>) {
             leftovers.push(e.rel.clone());
             findings.push(
                 Finding::new(
-                    "layout.tmp_leftover",
+                    Code::LayoutTmpLeftover,
                     Severity::Info,
                     "a WAL/snap dir moved aside by Docker 1.12 when the node left or was demoted",
                 )

@@ -464,3 +464,10 @@ pub fn read_file(path: &Path, opts: ReadOptions) -> Result<Bytes> {
     let _ = map.advise(memmap2::Advice::Sequential);
     Ok(Bytes::from_owner(map))
 }
+
+/// The file name of an input, for titles (never the full path: temp dirs would leak into
+/// goldens, and the chart should not reveal where the evidence was stored).
+pub fn input_name(p: &std::path::Path) -> String {
+    let n = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    if n.is_empty() { p.display().to_string() } else { n }
+}

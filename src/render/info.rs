@@ -183,7 +183,11 @@ pub fn text(a: &Analysis) -> String {
     }
     match a.wal.hard_state {
         Some((h, ..)) => kv(&mut o, "HardState", format!("term {}, vote {:x}, commit {}", h.term, h.vote, h.commit)),
-        None => kv(&mut o, "HardState", "none recorded".into()),
+        None => kv(
+            &mut o,
+            "HardState",
+            format!("none recorded: commit index unknown, taken as {} (the end of the log)", a.rules().commit_index()),
+        ),
     }
     let live = a.wal.entries.len();
     let committed = a.stats.committed;
@@ -266,7 +270,7 @@ pub fn text(a: &Analysis) -> String {
         o.push_str(&format!("\nFINDINGS ({})\n", a.findings.len()));
         o.push_str(&findings_text(&a.findings));
     }
-    o.push_str(&crate::analyses::sizes::info_text(a));
+    o.push_str(&crate::render::sizes::info_text(a));
     let _ = human_bytes;
     o
 }

@@ -3,11 +3,16 @@
 //! Layer: above the analyses, below [`crate::cli`]. Nothing here decodes data or replays the log
 //! on its own terms: state comes from [`crate::replay::point`].
 
+pub mod archive;
 pub mod changes;
 pub mod chart;
 pub mod info;
+pub mod managers;
+pub mod salvage;
+pub mod sizes;
 pub mod state;
 pub mod table;
+pub mod verify;
 pub mod walcmd;
 
 use crate::error::Finding;

@@ -136,11 +136,11 @@ impl<W: Write + Send> WalStream<W> {
         }
         let headers = ["INDEX", "TERM", "TYPE", "COMMITTED"];
         let mut w = headers.map(str::len);
-        let commit = wal.commit();
+        let rules = crate::replay::engine::Rules::new(wal, false);
         for e in wal.entries.iter().chain(wal.overwritten.iter()).filter(|e| self.in_range(e.index)) {
             let status = match e.overwritten_by {
                 Some((t, ..)) => format!("overwritten(term {t})").len(),
-                None if e.index <= commit => 3,
+                None if rules.committed(e) => 3,
                 None => 2,
             };
             let cells = [

@@ -23,13 +23,13 @@ use crate::crypto::keys::UnlockKey;
 use crate::decode::entry::{Decoded, DecodedEntry, Payload, decode_entry_with, looks_encrypted};
 use crate::decode::object::{Kind, Membership, Object};
 use crate::decode::snapshot::{SnapState, WireSizes, snapshot_state};
-use crate::error::{Error, Finding, Result, Severity};
+use crate::error::{Code, Error, Finding, Result, Severity};
 use crate::format::snap::{self, SnapFile};
 use crate::format::wal::{self, EntryRec, WalLog};
 use crate::input::layout::{self, Layout, LayoutKind};
 use crate::input::source::{ReadOptions, Source};
 use crate::pb::docker::swarmkit::v1 as api;
-use crate::replay::engine::{Log, Replay, Rules, Visitor, gap_finding};
+use crate::replay::engine::{Log, Replay, Rules, Visitor, choose_base, gap_finding};
 use crate::replay::store::{Store, snapshot_store};
 use prost::Message;
 use serde::Serialize;
@@ -241,7 +241,7 @@ fn classify(s: &DecodedEntry, findings: &mut Vec<Finding>, old_undecryptable: &m
         Payload::Undecryptable { .. } if s.in_snapshot => old_undecryptable.push(s.index),
         Payload::Undecryptable { reason } => findings.push(
             Finding::new(
-                "entry.undecryptable",
+                Code::EntryUndecryptable,
                 Severity::Error,
                 format!(
                     "entry data cannot be read: no DEK decrypts it (damaged record, or a key that is gone): {reason}"
@@ -253,11 +253,15 @@ fn classify(s: &DecodedEntry, findings: &mut Vec<Finding>, old_undecryptable: &m
             .term(s.term),
         ),
         Payload::Undecodable { reason } => findings.push(
-            Finding::new("entry.undecodable", Severity::Error, reason.clone())
-                .file(&s.file)
-                .offset(s.offset)
-                .index(s.index)
-                .term(s.term),
+            Finding::new(
+                if s.etype == "EntryNormal" { Code::EntryUndecodable } else { Code::EntryConfChangeUndecodable },
+                Severity::Error,
+                reason.clone(),
+            )
+            .file(&s.file)
+            .offset(s.offset)
+            .index(s.index)
+            .term(s.term),
         ),
         _ => {}
     }
@@ -352,7 +356,6 @@ fn merge_by_index<T>(first: Vec<T>, second: Vec<T>, key: impl Fn(&T) -> u64) -> 
     out
 }
 
-
 /// An empty store as the options ask (full or projected).
 fn new_store(opts: &Options) -> Store {
     if opts.projected_store { Store::projected() } else { Store::default() }
@@ -443,14 +446,15 @@ impl Analysis {
         let member = wal.metadata.as_ref().and_then(|m| api::RaftMember::decode(m.clone()).ok());
         if wal.metadata.is_some() && member.is_none() {
             findings.push(Finding::new(
-                "wal.metadata_undecodable",
+                Code::WalMetadataUndecodable,
                 Severity::Warning,
                 "WAL metadata is not an api.RaftMember",
             ));
         }
         // Snapshots: containers first, then every payload decrypted and decoded object by object
         // in parallel (only the presumptive base builds a store; nothing else is kept).
-        let commit = wal.commit();
+        let rules = Rules::new(&wal, false);
+        let commit = rules.commit_index();
         let mut files: Vec<SnapFile> = Vec::with_capacity(layout.snap_files.len());
         for (name, _) in &layout.snap_files {
             let rel = if layout.snap_dir.is_empty() { name.clone() } else { format!("{}/{}", layout.snap_dir, name) };
@@ -459,9 +463,10 @@ impl Analysis {
             source.release(&data);
         }
         bar.trace("snapshot containers checked");
-        let presumptive = (0..files.len())
-            .rev()
-            .find(|&i| files[i].container_ok && (wal.hard_state.is_none() || files[i].index <= commit));
+        // The base is the engine's choice over the valid snapshots (the newest one, since a
+        // replay's end is at least the newest valid snapshot); until payloads are read, the
+        // newest sound container is the presumptive one.
+        let presumptive = (0..files.len()).rev().find(|&i| files[i].container_ok);
         // Under Detail::Check without a sink, the entries the presumptive base snapshot covers are
         // checked while the snapshots are read (they need no store); used only if that snapshot
         // turns out to be the base.
@@ -550,7 +555,7 @@ impl Analysis {
                 }
                 Some(Err(e)) => {
                     findings.push(
-                        Finding::new("snap.payload", Severity::Error, format!("snapshot payload: {e}"))
+                        Finding::new(Code::SnapPayload, Severity::Error, format!("snapshot payload: {e}"))
                             .file(&sf.display)
                             .index(sf.index)
                             .term(sf.term),
@@ -562,17 +567,13 @@ impl Analysis {
             built.push(b);
             snap_payloads.push(if sf.container_ok { sf.payload.clone() } else { None });
         }
-        // Base snapshot: newest valid one at or below the commit index (or any, if no HardState).
-        let base_snapshot = (0..snapshots.len())
-            .rev()
-            .find(|&i| snapshots[i].valid && (wal.hard_state.is_none() || snapshots[i].index <= commit))
-            .or_else(|| (0..snapshots.len()).rev().find(|&i| snapshots[i].valid));
+        let base_snapshot = choose_base(&snapshots, rules.end(&wal, &snapshots));
         let newest = snapshots.len().checked_sub(1);
         if let (Some(b), Some(n)) = (base_snapshot, newest) {
             if b != n {
                 findings.push(
                     Finding::new(
-                        "snap.fallback",
+                        Code::SnapFallback,
                         Severity::Warning,
                         format!(
                             "the newest snapshot {} is not usable; the state is rebuilt from the older {}",
@@ -605,7 +606,6 @@ impl Analysis {
         drop(built);
         // The entries, through the engine: every one is decoded and visited (counted, classified,
         // kept as the detail asks); the live committed ones above the base are applied.
-        let rules = Rules::new(&wal, false);
         findings.extend(rules.finding(&wal));
         if base_snapshot.is_some() || structure_only {
             findings.extend(gap_finding(&wal, base_index));
@@ -660,7 +660,7 @@ impl Analysis {
         // What the replay found (anomalies), in log order with the entries' own findings; an
         // applied entry that does not read is already reported by its own finding.
         let replay_findings: Vec<Finding> =
-            r.findings.into_iter().filter(|f| f.code != "replay.entry_unreadable").collect();
+            r.findings.into_iter().filter(|f| f.code != Code::ReplayEntryUnreadable).collect();
         entry_findings = merge_by_index(entry_findings, replay_findings, |f| f.index.unwrap_or(0));
         // Merge what the early check found, in log order (at one index, an overwritten entry comes
         // before the live one, and only live entries were checked early).
@@ -675,7 +675,7 @@ impl Analysis {
         if let (Some(f), Some(l)) = (old_undecryptable.first(), old_undecryptable.last()) {
             findings.push(
                 Finding::new(
-                    "entry.undecryptable_in_snapshot",
+                    Code::EntryUndecryptableInSnapshot,
                     Severity::Info,
                     format!(
                         "{} entries between index {f} and {l} are encrypted with a DEK that is gone (retired by a DEK rotation); they are covered by the snapshot, so nothing is lost",
@@ -687,10 +687,10 @@ impl Analysis {
         }
         let uncommitted: Vec<&EntryRec> = wal.entries.iter().filter(|e| e.index > commit).collect();
         if let (Some(f), Some(l)) = (uncommitted.first(), uncommitted.last()) {
-            if wal.hard_state.is_some() {
+            if rules.commit_known() {
                 findings.push(
                     Finding::new(
-                        "wal.uncommitted_tail",
+                        Code::WalUncommittedTail,
                         Severity::Info,
                         format!(
                             "entries {}-{} are past HardState.commit {commit}: not committed on this manager; raft may still commit or discard them",
@@ -708,7 +708,7 @@ impl Analysis {
                 if covered {
                     findings.push(
                         Finding::new(
-                            "snap.no_marker",
+                            Code::SnapNoMarker,
                             Severity::Warning,
                             "no snapshot marker in the WAL for this snapshot",
                         )
@@ -722,7 +722,7 @@ impl Analysis {
         if let (Some(m), Some(c)) = (&member, &keys.cert) {
             if m.node_id != c.node_id {
                 findings.push(Finding::new(
-                    "key.cert_node_mismatch",
+                    Code::KeyCertNodeMismatch,
                     Severity::Error,
                     format!("certificate CN {} is not the node ID {} in the WAL metadata", c.node_id, m.node_id),
                 ));

@@ -28,7 +28,7 @@
 use crate::crypto::Dek;
 use crate::decode::entry::{Decoded, DecodedEntry, Payload, conf_change_name, decode_entry_with};
 use crate::decode::object::{Membership, Object, Verb};
-use crate::error::{Finding, Severity};
+use crate::error::{Code, Finding, Severity};
 use crate::format::wal::{EntryRec, WalLog};
 use crate::input::source::Source;
 use crate::pb::docker::swarmkit::v1 as api;
@@ -147,7 +147,7 @@ impl Rules {
         };
         Some(
             Finding::new(
-                "wal.no_hard_state",
+                Code::WalNoHardState,
                 Severity::Warning,
                 format!(
                     "the WAL holds no HardState record, so the commit index is unknown: {range} (the end of the log, what a lone manager restarting on it would commit), but none of them is proven committed"
@@ -623,6 +623,9 @@ impl<'a> Replay<'a> {
             }
             self.pos = end;
             if next_end == end {
+                // The log ended (or reached the target) below a newer snapshot.
+                let upto = target.min(self.rules.end(log.wal, log.snapshots));
+                self.bridge(upto, v);
                 break;
             }
             decoded = n;
@@ -632,7 +635,48 @@ impl<'a> Replay<'a> {
         self.order = order;
     }
 
+    /// Where the log has a hole before `upto` (the next entry to apply is further on, or the log
+    /// ends), continue from the newest valid snapshot in the hole: the entries cannot bridge it,
+    /// the snapshot holds the state there. Returns whether it moved.
+    fn bridge(&mut self, upto: u64, v: &mut dyn Visitor) -> bool {
+        let log = self.log;
+        let mut cands: Vec<usize> = (0..log.snapshots.len())
+            .filter(|&i| {
+                log.snapshots[i].valid && log.snapshots[i].index > self.r.index && log.snapshots[i].index <= upto
+            })
+            .collect();
+        while let Some(i) = cands.pop() {
+            let s = &log.snapshots[i];
+            match snapshot_store(log.payloads[i].as_deref().unwrap_or(&[]), log.encrypted, log.deks, false) {
+                Ok((st, ss)) => {
+                    self.r.notes.push(format!(
+                        "the log holds no entries {}-{}: continuing from snapshot {}",
+                        self.r.index + 1,
+                        s.index,
+                        s.file
+                    ));
+                    self.r.store = st;
+                    self.r.membership = ss.membership.unwrap_or_default();
+                    self.r.index = s.index;
+                    self.r.term = s.term;
+                    self.r.base = Some(s.file.clone());
+                    self.r.base_index = s.index;
+                    self.last_term = self.last_term.max(s.term);
+                    if v.wants_steps() {
+                        v.step(Step::Base { file: &s.file, index: s.index, store: &self.r.store });
+                    }
+                    return true;
+                }
+                Err(e) => self.r.notes.push(format!("snapshot {}: {e}", s.file)),
+            }
+        }
+        false
+    }
+
     fn apply(&mut self, e: &EntryRec, d: Decoded, v: &mut dyn Visitor) {
+        if e.overwritten_by.is_none() && e.index > self.r.index + 1 && self.rules.applies(e) {
+            self.bridge(e.index - 1, v);
+        }
         let Decoded { mut summary, actions, conf } = d;
         let live = e.overwritten_by.is_none();
         let above = e.index > self.r.base_index;
@@ -664,7 +708,7 @@ impl<'a> Replay<'a> {
             self.r.unreadable.push(e.index);
             self.r.findings.push(
                 Finding::new(
-                    "replay.entry_unreadable",
+                    Code::ReplayEntryUnreadable,
                     Severity::Error,
                     format!("entry {} cannot be read ({why}): the state after it lacks its changes", e.index),
                 )
@@ -682,7 +726,7 @@ impl<'a> Replay<'a> {
             if applies {
                 if let Some(an) = self.r.store.apply(verb, obj) {
                     self.r.findings.push(
-                        Finding::new("replay.anomaly", Severity::Warning, an.to_string())
+                        Finding::new(Code::ReplayAnomaly, Severity::Warning, an.to_string())
                             .file(&summary.file)
                             .offset(e.offset)
                             .index(e.index)
@@ -729,7 +773,7 @@ pub fn gap_finding(wal: &WalLog, base_index: u64) -> Option<Finding> {
     let f = wal.first_index()?;
     (f > base_index + 1).then(|| {
         Finding::new(
-            "replay.gap",
+            Code::ReplayGap,
             Severity::Error,
             format!(
                 "the WAL starts at index {f} but the base snapshot is at {base_index}: entries {}-{} are missing, so the state cannot be rebuilt exactly",

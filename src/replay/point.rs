@@ -1,7 +1,7 @@
 //! Points of the log (a raft index, a wall-clock time, a snapshot file, the end) and the state at
 //! one of them, through the one engine ([`crate::replay::engine`]) with its rules.
 
-use crate::error::{Error, Result};
+use crate::error::{Code, Error, Result};
 use crate::replay::analysis::Analysis;
 pub use crate::replay::engine::Replayed;
 use crate::replay::engine::{Replay, Rules, Start, StateOnly};
@@ -154,7 +154,7 @@ pub fn replay_from(a: &Analysis, p: &Point, include_uncommitted: bool, base_choi
         r.advance_to(target, &mut StateOnly);
     }
     let mut out = r.finish();
-    for f in out.findings.iter().filter(|f| f.code != "wal.no_hard_state") {
+    for f in out.findings.iter().filter(|f| f.code != Code::WalNoHardState) {
         out.notes.push(f.to_string());
     }
     Ok(out)

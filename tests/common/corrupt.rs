@@ -102,3 +102,26 @@ pub fn strip_dek_headers(swarm: &Path) {
     let kept: Vec<&str> = text.lines().filter(|l| !l.starts_with("raft-dek")).collect();
     std::fs::write(&p, kept.join("\n") + "\n").unwrap();
 }
+
+/// Remove every record of type `rtype` from the WAL and re-chain the CRCs, the way a tool that
+/// rewrites segments (or a person with a hex editor and patience) would: the result scans clean,
+/// with those records simply absent. Each segment keeps its length (preallocated space stays).
+pub fn drop_records(swarm: &Path, rtype: i64) {
+    use swarmsift::format::wal::{encode::SegmentWriter, rtype as rt};
+    let segs = segments(swarm);
+    let mut prev = 0u32;
+    for (i, seg) in segs.iter().enumerate() {
+        let len = std::fs::metadata(seg).unwrap().len();
+        let recs = records(seg, i + 1 == segs.len());
+        let mut w = SegmentWriter::new(prev, false);
+        for r in recs.iter().filter(|r| r.rtype != rt::CRC && r.rtype != rtype) {
+            w.record(r.rtype, Some(&r.data));
+        }
+        prev = w.crc;
+        let mut buf = w.buf;
+        if (buf.len() as u64) < len {
+            buf.resize(len as usize, 0);
+        }
+        std::fs::write(seg, buf).unwrap();
+    }
+}

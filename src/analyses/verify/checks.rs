@@ -3,7 +3,7 @@
 //! store's integrity, and certificate expiry.
 
 use crate::decode::object::Kind;
-use crate::error::{Finding, Severity};
+use crate::error::{Code, Finding, Severity};
 use crate::pb::docker::swarmkit::v1 as api;
 use crate::replay::analysis::Analysis;
 use std::collections::BTreeMap;
@@ -48,7 +48,7 @@ pub fn snapshot_coverage(a: &Analysis) -> Vec<Finding> {
             )
         };
         out.push(
-            Finding::new("snap.marker_without_file", Severity::Warning, msg)
+            Finding::new(Code::SnapMarkerWithoutFile, Severity::Warning, msg)
                 .file(a.wal.seg_display(m.seg).to_string())
                 .offset(m.offset)
                 .index(m.index)
@@ -68,7 +68,7 @@ pub fn snapshot_coverage(a: &Analysis) -> Vec<Finding> {
             let oldest_seg = a.wal.segments.first().map(|g| g.name_index).unwrap_or(0);
             out.push(
                 Finding::new(
-                    "wal.snapshot_not_covered",
+                    Code::WalSnapshotNotCovered,
                     Severity::Warning,
                     format!(
                         "no WAL segment reaches back to this snapshot (index {}): the oldest segment starts at index {oldest_seg}{}; entries {}-{} are in neither",
@@ -88,7 +88,7 @@ pub fn snapshot_coverage(a: &Analysis) -> Vec<Finding> {
             if !seg_ok && first_live.is_some_and(|f| f > 1) {
                 out.push(
                     Finding::new(
-                        "wal.head_missing",
+                        Code::WalHeadMissing,
                         Severity::Error,
                         format!(
                             "there is no snapshot and the WAL does not start at the beginning: entries 1-{} are missing (the first segment was deleted)",
@@ -103,7 +103,7 @@ pub fn snapshot_coverage(a: &Analysis) -> Vec<Finding> {
     } else if !a.layout.wal_files.is_empty() || !a.snapshots.is_empty() {
         out.push(
             Finding::new(
-                "wal.missing",
+                Code::WalMissing,
                 Severity::Error,
                 "there are snapshots but no WAL segment at all: the raft log is gone (deleted segment, or an incomplete backup)",
             )
@@ -123,7 +123,7 @@ pub fn last_segment(a: &Analysis) -> Vec<Finding> {
     if last.size >= crate::format::wal::SEGMENT_SIZE {
         out.push(
             Finding::new(
-                "wal.tail_segment_missing",
+                Code::WalTailSegmentMissing,
                 Severity::Error,
                 format!(
                     "the last segment is a closed one ({} bytes, no preallocated tail): etcd cut a newer segment after it, and that segment is missing, with every entry after index {}",
@@ -141,7 +141,7 @@ pub fn last_segment(a: &Analysis) -> Vec<Finding> {
         if !repaired {
             out.push(
                 Finding::new(
-                    "wal.segment_cut_short",
+                    Code::WalSegmentCutShort,
                     Severity::Warning,
                     format!(
                         "the last segment ends at {} bytes, exactly after a record, with no preallocated zero tail and no .broken copy from an etcd repair: it was probably truncated, and whatever followed is gone",
@@ -163,7 +163,7 @@ pub fn hard_state(a: &Analysis, loaded_snapshot: u64) -> Vec<Finding> {
     if hs.commit < loaded_snapshot {
         out.push(
             Finding::new(
-                "wal.commit_behind_snapshot",
+                Code::WalCommitBehindSnapshot,
                 Severity::Error,
                 format!(
                     "HardState.commit is {} but the snapshot Docker loads is at index {loaded_snapshot}: the snapshot is ahead of what this log says was committed",
@@ -179,7 +179,7 @@ pub fn hard_state(a: &Analysis, loaded_snapshot: u64) -> Vec<Finding> {
     if a.wal.entries.is_empty() && hs.commit > loaded_snapshot {
         out.push(
             Finding::new(
-                "wal.commit_beyond_log",
+                Code::WalCommitBeyondLog,
                 Severity::Error,
                 format!(
                     "HardState.commit is {} but the WAL holds no entries after the snapshot at {loaded_snapshot}: committed entries {}-{} are missing here",
@@ -220,7 +220,7 @@ pub fn store(a: &Analysis) -> Vec<Finding> {
     if st.count(Kind::Cluster) == 0 && (st.count(Kind::Node) > 0 || st.count(Kind::Service) > 0 || at > 0) {
         out.push(
             Finding::new(
-                "store.no_cluster",
+                Code::StoreNoCluster,
                 Severity::Error,
                 format!(
                     "the state rebuilt at index {at} has no cluster object: the swarm's CA key, join tokens, raft and autolock settings live there"
@@ -251,7 +251,7 @@ pub fn store(a: &Analysis) -> Vec<Finding> {
     for (svc, ts) in &missing_service {
         out.push(
             Finding::new(
-                "store.task_missing_service",
+                Code::StoreTaskMissingService,
                 Severity::Warning,
                 format!(
                     "{} task(s) point at service {svc}, which is not in the store, and are not marked for removal: {}",
@@ -265,7 +265,7 @@ pub fn store(a: &Analysis) -> Vec<Finding> {
     for (node, ts) in &missing_node {
         out.push(
             Finding::new(
-                "store.task_missing_node",
+                Code::StoreTaskMissingNode,
                 Severity::Warning,
                 format!(
                     "{} task(s) meant to run are assigned to node {node}, which is not in the store: {}",
@@ -292,7 +292,7 @@ pub fn store(a: &Analysis) -> Vec<Finding> {
         }
         out.push(
             Finding::new(
-                "store.duplicate_slot",
+                Code::StoreDuplicateSlot,
                 Severity::Warning,
                 format!(
                     "service {svc} has {} live tasks in {key} (one expected; the service does not update start-first): {}",
@@ -333,7 +333,7 @@ pub fn store(a: &Analysis) -> Vec<Finding> {
         if !dangling.is_empty() {
             out.push(
                 Finding::new(
-                    "store.dangling_reference",
+                    Code::StoreDanglingReference,
                     Severity::Warning,
                     format!(
                         "service {sname} ({}) refers to objects that are not in the store: {}",
@@ -355,7 +355,7 @@ pub fn certificate(a: &Analysis) -> Vec<Finding> {
         if c.expired {
             out.push(
                 Finding::new(
-                    "key.cert_expired",
+                    Code::KeyCertExpired,
                     Severity::Error,
                     format!("the node certificate (CN {}) expired on {}", c.node_id, c.not_after),
                 )

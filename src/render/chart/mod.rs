@@ -156,12 +156,7 @@ fn crc32_ieee(data: &[u8]) -> u32 {
     !crc
 }
 
-/// The file name of an input, for titles (never the full path: temp dirs would leak into
-/// goldens, and the chart should not reveal where the evidence was stored).
-pub fn input_name(p: &Path) -> String {
-    let n = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    if n.is_empty() { p.display().to_string() } else { n }
-}
+pub use crate::input::source::input_name;
 
 /// Titles of several inputs.
 pub fn inputs_label(names: &[String]) -> String {

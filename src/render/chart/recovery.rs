@@ -348,8 +348,7 @@ pub fn compute(a: &Analysis, inputs: Vec<String>, cal: Calibration) -> Recovery 
     for e in entries {
         pre_bytes.push(pre_bytes.last().copied().unwrap_or(0) + e.data.len() as u64);
     }
-    let commit = a.wal.commit();
-    let has_hs = a.wal.hard_state.is_some();
+    let rules = a.rules();
     let first = a.wal.first_index().unwrap_or(0);
     let mut points = Vec::with_capacity(entries.len());
     let mut gap_noted = false;
@@ -374,7 +373,7 @@ pub fn compute(a: &Analysis, inputs: Vec<String>, cal: Calibration) -> Recovery 
         points.push(CostPoint {
             index: e.index,
             term: e.term,
-            committed: !has_hs || e.index <= commit,
+            committed: rules.committed(e),
             snapshot_index: snap_idx,
             snapshot_bytes: snap_bytes,
             entries: n,

@@ -662,7 +662,7 @@ fn revalidate(a: &mut Analysis, encrypted: bool, deks: &[Dek]) {
     for e in a.wal.entries.iter().chain(a.wal.overwritten.iter()) {
         let d = decode_entry(e, encrypted, deks, a.wal.seg_display(e.seg));
         let (code, why) = match d.summary.payload {
-            crate::decode::entry::Payload::Undecryptable { reason } => (Code::EntryUndecryptable, reason),
+            crate::decode::entry::Payload::Undecryptable { error } => (Code::EntryUndecryptable, error.to_string()),
             crate::decode::entry::Payload::Undecodable { reason } => (Code::EntryUndecodable, reason),
             _ => continue,
         };

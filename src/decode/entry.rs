@@ -55,8 +55,9 @@ pub enum Payload {
     },
     /// No DEK decrypts the data.
     Undecryptable {
-        /// Why.
-        reason: String,
+        /// Why (its message is the JSON `reason`).
+        #[serde(rename = "reason", serialize_with = "as_display")]
+        error: crate::crypto::DecryptError,
     },
     /// Decrypted (or plaintext) but does not decode.
     Undecodable {
@@ -131,29 +132,24 @@ pub(crate) fn decode_entry(e: &EntryRec, encrypted: bool, deks: &[Dek], display:
 /// The store actions of an `InternalRaftRequest` checked on the wire: request ID and each
 /// action's verb and kind (no object is built). `None` when the wire check rejects it.
 fn request_on_wire(plain: &[u8]) -> Option<Payload> {
-    use prost::encoding::{DecodeContext, WireType, decode_key, decode_varint, skip_field};
+    use crate::format::cursor::Cursor;
+    use prost::encoding::WireType;
     crate::format::wirecheck::check("docker.swarmkit.v1.InternalRaftRequest", plain).ok()?;
-    fn delimited<'a>(buf: &mut &'a [u8]) -> Option<&'a [u8]> {
-        let len = usize::try_from(decode_varint(buf).ok()?).ok()?;
-        let (a, b) = (buf.get(..len)?, buf.get(len..)?);
-        *buf = b;
-        Some(a)
-    }
-    let (mut buf, mut request_id, mut actions) = (plain, 0u64, Vec::new());
+    let (mut buf, mut request_id, mut actions) = (Cursor::new(plain, 0), 0u64, Vec::new());
     while !buf.is_empty() {
-        match decode_key(&mut buf).ok()? {
-            (1, WireType::Varint) => request_id = decode_varint(&mut buf).ok()?,
+        match buf.key().ok()? {
+            (1, WireType::Varint) => request_id = buf.varint().ok()?,
             (2, WireType::LengthDelimited) => {
-                let mut a = delimited(&mut buf)?;
+                let mut a = Cursor::new(buf.delimited().ok()?, 0);
                 let (mut verb, mut target) = (0i32, None);
                 while !a.is_empty() {
-                    match decode_key(&mut a).ok()? {
-                        (1, WireType::Varint) => verb = decode_varint(&mut a).ok()? as i32,
+                    match a.key().ok()? {
+                        (1, WireType::Varint) => verb = a.varint().ok()? as i32,
                         (t @ 2..=11, WireType::LengthDelimited) => {
-                            delimited(&mut a)?;
+                            a.delimited().ok()?;
                             target = Some(t);
                         }
-                        (t, w) => skip_field(w, t, &mut a, DecodeContext::default()).ok()?,
+                        (t, w) => a.skip(t, w).ok()?,
                     }
                 }
                 // A target field number is 2-11 (matched above).
@@ -161,7 +157,7 @@ fn request_on_wire(plain: &[u8]) -> Option<Payload> {
                 let name = if target.is_none() { "(no object)".to_string() } else { String::new() };
                 actions.push(ActionSummary { verb: Verb::from_i32(verb), kind, id: String::new(), name, version: 0 });
             }
-            (t, w) => skip_field(w, t, &mut buf, DecodeContext::default()).ok()?,
+            (t, w) => buf.skip(t, w).ok()?,
         }
     }
     Some(Payload::Request { request_id, actions })
@@ -195,8 +191,8 @@ pub(crate) fn decode_entry_with(e: &EntryRec, encrypted: bool, deks: &[Dek], dis
             summary.dek = dek;
             p
         }
-        Err(reason) => {
-            summary.payload = Payload::Undecryptable { reason };
+        Err(error) => {
+            summary.payload = Payload::Undecryptable { error };
             return Decoded { summary, actions, conf };
         }
     };
@@ -302,4 +298,8 @@ pub fn looks_encrypted(wal: &WalLog) -> bool {
         }
     }
     seen > 0
+}
+
+fn as_display<S: serde::Serializer>(e: &impl std::fmt::Display, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(e)
 }

@@ -16,12 +16,12 @@ pub(crate) fn open_payload(
     data: &[u8],
     encrypted: bool,
     deks: &[Dek],
-) -> std::result::Result<(Vec<u8>, Option<String>), String> {
+) -> std::result::Result<(Vec<u8>, Option<String>), crypto::DecryptError> {
     if !encrypted {
         return Ok((data.to_vec(), None));
     }
     match crypto::decrypt_record(data, deks) {
         Ok(d) => Ok((d.plaintext, deks.get(d.dek).map(|k| k.source.to_string()))),
-        Err(e) => Err(e.to_string()),
+        Err(e) => Err(e),
     }
 }

@@ -66,7 +66,8 @@ pub fn snapshot_state(
     on_wire: bool,
 ) -> std::result::Result<SnapState, String> {
     let on_wire = on_wire && sink.is_none();
-    use prost::encoding::{DecodeContext, WireType, decode_key, decode_varint, skip_field};
+    use crate::format::cursor::{Cursor, CursorError};
+    use prost::encoding::WireType;
     let (plain, dek) = open_payload(payload, encrypted, deks).map_err(|e| format!("cannot decrypt: {e}"))?;
     let bad = |e: prost::DecodeError| format!("decrypted data is not an api.Snapshot: {e}");
     let wire = |want: WireType, got: WireType, what: &str| {
@@ -76,47 +77,40 @@ pub fn snapshot_state(
             Err(format!("decrypted data is not an api.Snapshot: {what}: invalid wire type {got:?}, expected {want:?}"))
         }
     };
-    fn delimited<'a>(buf: &mut &'a [u8]) -> std::result::Result<&'a [u8], String> {
-        let len = decode_varint(buf).map_err(|e| format!("decrypted data is not an api.Snapshot: {e}"))?;
-        if len > buf.len() as u64 {
-            return Err("decrypted data is not an api.Snapshot: buffer underflow".into());
-        }
-        let (a, b) = buf.split_at(len as usize);
-        *buf = b;
-        Ok(a)
-    }
-    let mut buf: &[u8] = &plain;
+    let at = |e: CursorError| format!("decrypted data is not an api.Snapshot: {e}");
+    let mut buf = Cursor::new(&plain, 0);
     let mut wire_sizes = WireSizes { plain: plain.len() as u64, ..Default::default() };
     let mut version: i32 = 0;
     let mut membership: Option<api::ClusterSnapshot> = None;
     let mut counts = [0usize; 10];
     let mut has_store = false;
     while !buf.is_empty() {
-        let (tag, wt) = decode_key(&mut buf).map_err(bad)?;
+        let (tag, wt) = buf.key().map_err(at)?;
         match tag {
             1 => {
                 wire(WireType::Varint, wt, "Snapshot.version")?;
-                version = decode_varint(&mut buf).map_err(bad)? as i32;
+                version = buf.varint().map_err(at)? as i32;
             }
             2 => {
                 wire(WireType::LengthDelimited, wt, "Snapshot.membership")?;
                 let m = membership.get_or_insert_with(Default::default);
-                let body = delimited(&mut buf)?;
+                let body = buf.delimited().map_err(at)?;
                 wire_sizes.membership += body.len() as u64;
                 m.merge(body).map_err(bad)?;
             }
             3 => {
                 wire(WireType::LengthDelimited, wt, "Snapshot.store")?;
                 has_store = true;
-                let mut s = delimited(&mut buf)?;
+                let body = buf.delimited().map_err(at)?;
+                let mut s = Cursor::new(body, buf.offset() - body.len() as u64);
                 while !s.is_empty() {
-                    let (tag, wt) = decode_key(&mut s).map_err(bad)?;
+                    let (tag, wt) = s.key().map_err(at)?;
                     if !(1..=10).contains(&tag) {
-                        skip_field(wt, tag, &mut s, DecodeContext::default()).map_err(bad)?;
+                        s.skip(tag, wt).map_err(at)?;
                         continue;
                     }
                     wire(WireType::LengthDelimited, wt, "StoreSnapshot")?;
-                    let m = delimited(&mut s)?;
+                    let m = s.delimited().map_err(at)?;
                     let framed = crate::format::field_len(m.len() as u64);
                     wire_sizes.kinds[tag as usize - 1].0 += 1;
                     wire_sizes.kinds[tag as usize - 1].1 += framed;
@@ -148,7 +142,7 @@ pub fn snapshot_state(
                     }
                 }
             }
-            _ => skip_field(wt, tag, &mut buf, DecodeContext::default()).map_err(bad)?,
+            _ => buf.skip(tag, wt).map_err(at)?,
         }
     }
     drop(plain);

@@ -4,6 +4,7 @@
 //! Layer: above [`crate::input`]. Every length read from the data is checked against the bytes
 //! that remain before it is used.
 
+pub mod cursor;
 pub mod snap;
 pub mod wal;
 pub mod wirecheck;

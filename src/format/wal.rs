@@ -141,17 +141,15 @@ pub struct SegmentScan {
 
 /// Decode one frame header at `off`: (record length, pad bytes, header anomaly).
 fn frame_header(len_field: u64) -> (u64, u64, Option<&'static str>) {
-    let rec = len_field & 0x00FF_FFFF_FFFF_FFFF;
-    let top = (len_field >> 56) as u8;
-    if top & 0x80 != 0 {
-        let pad = u64::from(top & 0x07);
-        let odd = if top & 0x78 != 0 { Some("unused bits set in the padding byte") } else { None };
-        (rec, pad, odd)
-    } else if top != 0 {
-        (rec, 0, Some("top byte of the length field is set without the padding flag"))
+    let f = super::cursor::FrameLen::new(len_field);
+    let odd = if f.padded() && f.top & 0x78 != 0 {
+        Some("unused bits set in the padding byte")
+    } else if !f.padded() && f.top != 0 {
+        Some("top byte of the length field is set without the padding flag")
     } else {
-        (rec, 0, None)
-    }
+        None
+    };
+    (f.rec, f.pad(), odd)
 }
 
 /// etcd's torn-write rule: the frame body, split at 512-byte file-offset sector boundaries,
@@ -213,9 +211,10 @@ pub fn scan_segment(name: &str, display: &str, data: &Bytes, is_last: bool) -> S
             break;
         }
         let o = off as usize;
-        let mut lf = [0u8; 8];
-        lf.copy_from_slice(&data[o..o + 8]);
-        let len_field = u64::from_le_bytes(lf);
+        let len_field = match super::cursor::Cursor::new(&data[o..], off).u64_le("frame length field") {
+            Ok(l) => l,
+            Err(_) => break,
+        };
         if len_field == 0 {
             s.end = SegmentEnd::ZeroTail { offset: off };
             if let Some(pos) = data[o..].iter().position(|&b| b != 0) {

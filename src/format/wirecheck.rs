@@ -181,13 +181,10 @@ fn advance(buf: &mut &[u8], n: usize) -> Result<(), Invalid> {
 }
 
 fn delimited<'a>(buf: &mut &'a [u8]) -> Result<&'a [u8], Invalid> {
-    let len = decode_varint(buf)?;
-    if len > buf.len() as u64 {
-        return Err(Invalid);
-    }
-    let (a, b) = buf.split_at(len as usize);
-    *buf = b;
-    Ok(a)
+    let mut c = super::cursor::Cursor::new(buf, 0);
+    let body = c.delimited().map_err(|_| Invalid)?;
+    *buf = c.rest();
+    Ok(body)
 }
 
 /// Whether `buf` decodes as the message `name` of our `.proto` subset.

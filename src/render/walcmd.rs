@@ -80,7 +80,7 @@ fn actions_text(e: &DecodedEntry) -> String {
             }
             s
         }
-        Payload::Undecryptable { reason } => format!("UNDECRYPTABLE: {reason}"),
+        Payload::Undecryptable { error } => format!("UNDECRYPTABLE: {error}"),
         Payload::Undecodable { reason } => format!("UNDECODABLE: {reason}"),
     }
 }

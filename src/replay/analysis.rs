@@ -239,7 +239,7 @@ pub struct Analysis {
 fn classify(s: &DecodedEntry, findings: &mut Vec<Finding>, old_undecryptable: &mut Vec<u64>) {
     match &s.payload {
         Payload::Undecryptable { .. } if s.in_snapshot => old_undecryptable.push(s.index),
-        Payload::Undecryptable { reason } => findings.push(
+        Payload::Undecryptable { error: reason } => findings.push(
             Finding::new(
                 Code::EntryUndecryptable,
                 Severity::Error,

@@ -702,8 +702,9 @@ impl<'a> Replay<'a> {
         }
         if applies && matches!(summary.payload, Payload::Undecryptable { .. } | Payload::Undecodable { .. }) {
             let why = match &summary.payload {
-                Payload::Undecryptable { reason } | Payload::Undecodable { reason } => reason.as_str(),
-                _ => "",
+                Payload::Undecryptable { error } => error.to_string(),
+                Payload::Undecodable { reason } => reason.clone(),
+                _ => String::new(),
             };
             self.r.unreadable.push(e.index);
             self.r.findings.push(

@@ -38,14 +38,12 @@ fn frame_at(data: &Bytes, off: u64, legacy: bool) -> Option<Frame> {
         return None;
     }
     let o = usize::try_from(off).ok()?;
-    let mut lf = [0u8; 8];
-    lf.copy_from_slice(data.get(o..o + 8)?);
-    let l = u64::from_le_bytes(lf);
+    let l = crate::format::cursor::Cursor::new(data.get(o..)?, off).u64_le("frame length field").ok()?;
     if l == 0 {
         return None;
     }
-    let rec = l & 0x00FF_FFFF_FFFF_FFFF;
-    let top = (l >> 56) as u8;
+    let f = crate::format::cursor::FrameLen::new(l);
+    let (rec, top) = (f.rec, f.top);
     let pad = if legacy {
         if top != 0 {
             return None;

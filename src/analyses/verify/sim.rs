@@ -208,14 +208,15 @@ fn decode_one(data: &Bytes, name: &str, off: u64, running: u32, last: bool, flav
         return Dec::UnexpectedEof("unexpected EOF".into());
     }
     let o = off as usize;
-    let mut lf = [0u8; 8];
-    lf.copy_from_slice(&data[o..o + 8]);
-    let l = i64::from_le_bytes(lf);
-    if l == 0 {
+    let Ok(raw) = crate::format::cursor::Cursor::new(&data[o..], off).u64_le("frame length field") else {
+        return Dec::UnexpectedEof("unexpected EOF".into());
+    };
+    if raw == 0 {
         return Dec::SegEnd;
     }
-    let rec = (l as u64) & 0x00FF_FFFF_FFFF_FFFF;
-    let pad = if l < 0 { ((l as u64) >> 56) & 0x7 } else { 0 };
+    // etcd reads the field as an int64: a set top bit (the padding flag) makes it negative.
+    let f = crate::format::cursor::FrameLen::new(raw);
+    let (rec, pad) = (f.rec, f.pad());
     match flavor {
         Flavor::Etcd34 => {
             if rec as i64 >= wal::MAX_ENTRY_LIMIT_33 as i64 - pad as i64 {

@@ -161,7 +161,9 @@ impl Tracker {
                 self.dirty.insert(s.id.clone());
             }
             Object::Task(t) => {
-                let _ = self.tasks.entry(t.service_id.clone()).or_default().apply(verb, o.clone());
+                // A per-service count of the same actions the engine applied to its own store: an
+                // action that does not fit is the engine's `replay.anomaly`, not this index's.
+                let _same_as_the_engines = self.tasks.entry(t.service_id.clone()).or_default().apply(verb, o.clone());
                 self.dirty.insert(t.service_id.clone());
             }
             Object::Node(n) => {

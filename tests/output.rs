@@ -84,11 +84,9 @@ fn state_ndjson_is_a_header_and_the_documents_objects() {
 
 #[test]
 fn wal_ndjson_lines_are_the_entries_array() {
-    for args in [
-        vec!["wal", CHURN],
-        vec!["wal", CHURN, "--from", "100", "--to", "109"],
-        vec!["wal", CHURN, "--kind", "secret"],
-    ] {
+    for args in
+        [vec!["wal", CHURN], vec!["wal", CHURN, "--from", "100", "--to", "109"], vec!["wal", CHURN, "--kind", "secret"]]
+    {
         let doc = json(&args);
         let recs = ndjson(&args);
         assert!(!recs.is_empty(), "{args:?}");

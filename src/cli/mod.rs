@@ -1,4 +1,4 @@
-//! The command line: flags ([`args`]), the commands ([`run`]) and their one output path
+//! The command line: flags ([`args`]), the commands ([`mod@run`]) and their one output path
 //! ([`output`]), plus the flag types shared by the subcommands: one definition of the output
 //! format and of how an input is opened, so that every command spells `--format`,
 //! `--unlock-key-file` and `--no-mmap` the same way and builds its [`Options`] the same way.

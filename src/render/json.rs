@@ -7,7 +7,7 @@
 //!   plus a newline, whether the data is a `Value` or a `Serialize` type that yields it lazily
 //!   ([`Seq`], the documents' own `Serialize` impls): serde_json's pretty printer sees the same
 //!   calls either way (an array or object is `[]`/`{}` when empty, whatever length it announced);
-//! - [`line`] writes one compact JSON value and a newline; the value holds no newline (JSON
+//! - [`line()`] writes one compact JSON value and a newline; the value holds no newline (JSON
 //!   escapes them inside strings), so every line of NDJSON output is one record.
 
 use serde::{Serialize, Serializer};

@@ -1,4 +1,5 @@
-//! The `chart` and `archive` commands: clap arguments and runners that print their own output.
+//! The `chart` and `archive` commands: clap arguments and runners that write into the output
+//! they are given ([`crate::cli::output`]).
 //!
 //! `chart KIND PATH... [-o FILE.svg|FILE.png] [--format text|json]` always prints the chart's
 //! numbers (a table, or JSON), and writes the image when `-o` is given. Several PATHs are read
@@ -9,9 +10,12 @@
 //! views over the merged history.
 
 use crate::analyses::archive::{self, Archive};
+use crate::cli::output;
 use crate::decode::docker_api::Redaction;
 use crate::error::{Error, Result};
+use crate::render::changes::DiffEnd;
 use crate::render::chart::{self, Chart, convergence, recovery, snapshots, tasks};
+use crate::render::json::pretty;
 use crate::replay::analysis::Detail;
 use crate::replay::point::{self as replay, Point};
 
@@ -98,20 +102,6 @@ pub struct ArchiveArgs {
     #[command(flatten)]
     #[allow(missing_docs)]
     pub input: InputArgs,
-}
-
-fn emit(out: &mut dyn Write, s: &str) -> Result<()> {
-    match out.write_all(s.as_bytes()).and_then(|_| out.flush()) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        Err(e) => Err(Error::Io { path: PathBuf::from("<stdout>"), source: e }),
-    }
-}
-
-fn pretty(v: &Value) -> String {
-    let mut s = serde_json::to_string_pretty(v).unwrap_or_else(|_| "null".into());
-    s.push('\n');
-    s
 }
 
 /// Parse `--size WxH`.
@@ -216,12 +206,8 @@ pub fn compute(kind: ChartKind, ar: &Archive, calibration: Option<&str>) -> Resu
     })
 }
 
-/// Run `chart`: prints the numbers, writes the image. Exit 0, or 1 when the data has errors.
-pub fn run_chart(args: &ChartArgs) -> Result<u8> {
-    run_chart_to(args, &mut std::io::stdout().lock())
-}
-
-/// [`run_chart`] printing to `out`.
+/// Run `chart`: prints the numbers into `out`, writes the image. Exit 0, or 1 when the data has
+/// errors.
 pub fn run_chart_to(args: &ChartArgs, out: &mut dyn Write) -> Result<u8> {
     let size = parse_size(&args.size)?;
     if let Some(o) = &args.output {
@@ -238,72 +224,68 @@ pub fn run_chart_to(args: &ChartArgs, out: &mut dyn Write) -> Result<u8> {
     if let Some(o) = &args.output {
         c.write(o, size)?;
     }
-    let s = match args.format {
+    match args.format {
         NumbersFormat::Json => {
             let mut v = c.json();
             if let (Some(o), Value::Object(m)) = (&args.output, &mut v) {
                 m.insert("image".into(), json!(o.display().to_string()));
             }
-            pretty(&v)
+            pretty(out, &v)
         }
         NumbersFormat::Text => {
             let mut s = c.text();
             if let Some(o) = &args.output {
                 s.push_str(&format!("\nwrote {}\n", o.display()));
             }
-            s
+            out.write_all(s.as_bytes())
         }
-    };
-    emit(out, &s)?;
+    }
+    .map_err(output::error)?;
     Ok(if ar.merged.has_errors() { 1 } else { 0 })
 }
 
-/// Run `archive`: the listing, or a view of the merged history. Exit 0, or 1 on errors or
-/// conflicts in the copies.
-pub fn run_archive(args: &ArchiveArgs) -> Result<u8> {
-    run_archive_to(args, &mut std::io::stdout().lock())
-}
-
-/// [`run_archive`] printing to `out`.
+/// Run `archive`: the listing, or a view of the merged history, printed into `out`. Exit 0, or 1
+/// on errors or conflicts in the copies.
 pub fn run_archive_to(args: &ArchiveArgs, out: &mut dyn Write) -> Result<u8> {
     let ar = archive::load(&args.paths, &args.input.options(Detail::Entries, false)?)?;
     let a = &ar.merged;
     let red = Redaction { show_secrets: args.show_secrets };
     let json = args.format == NumbersFormat::Json;
-    let s = if let Some(p) = &args.state {
+    if let Some(p) = &args.state {
         let r = replay::replay(a, &Point::parse(p)?, false)?;
         let f = crate::render::state::StateFilter::default();
         let me = a.member.as_ref().map(|m| m.node_id.clone());
         let leader = replay::probable_leader(a, &r);
         if json {
-            pretty(&crate::render::state::json(&r, &f, &red, me.as_deref(), leader))
+            crate::render::state::write_json(out, &r, &f, &red, me.as_deref(), leader)
         } else {
-            crate::render::state::text(&r, &f, me.as_deref(), leader)
+            crate::render::state::write_text(out, &r, &f, me.as_deref(), leader)
         }
     } else if let Some(d) = &args.diff {
         let (from, to) = d.split_once(',').ok_or_else(|| Error::Usage(format!("--diff {d:?}: expected FROM,TO")))?;
         let ra = replay::replay(a, &Point::parse(from.trim())?, false)?;
         let rb = replay::replay(a, &Point::parse(to.trim())?, false)?;
         let dd = crate::analyses::history::diff_stores(&ra.store, &rb.store, &red, None);
-        let (la, lb) = (format!("index {}", ra.index), format!("index {}", rb.index));
+        let ea = DiffEnd { label: format!("index {}", ra.index), index: ra.index, term: ra.term };
+        let eb = DiffEnd { label: format!("index {}", rb.index), index: rb.index, term: rb.term };
         if json {
-            pretty(&crate::render::changes::diff_json(
-                json!({"label": la, "index": ra.index, "term": ra.term}),
-                json!({"label": lb, "index": rb.index, "term": rb.term}),
-                &dd,
-            ))
+            crate::render::changes::write_diff_json(out, &ea, &eb, &dd)
         } else {
-            crate::render::changes::diff_text(&la, &lb, &dd)
+            crate::render::changes::write_diff_text(out, &ea.label, &eb.label, &dd)
         }
     } else if args.timeline {
         let ev = crate::analyses::history::timeline(a);
-        if json { pretty(&json!({"events": ev})) } else { crate::render::changes::timeline_text(&ev) }
+        if json {
+            crate::render::changes::write_timeline_json(out, &ev)
+        } else {
+            crate::render::changes::write_timeline_text(out, &ev)
+        }
     } else if json {
-        pretty(&ar.json())
+        pretty(out, &ar.json())
     } else {
-        crate::render::archive::text(&ar)
-    };
-    emit(out, &s)?;
+        out.write_all(crate::render::archive::text(&ar).as_bytes())
+    }
+    .map_err(output::error)?;
     Ok(if ar.has_errors() { 1 } else { 0 })
 }
 

@@ -1,8 +1,10 @@
 //! The `verify`, `salvage` and `managers` subcommands: clap arguments and run functions that
-//! print to stdout and return the exit code (0 = ok, 1 = problems found in the data; errors map
-//! to 2 in `main`).
+//! write their report into the output they are given ([`crate::cli::output`]) and return the
+//! exit code (0 = ok, 1 = problems found in the data; errors map to 2 in `main`).
 
-use crate::error::{Error, Result};
+use crate::cli::output;
+use crate::error::Result;
+use crate::render::json::pretty;
 use clap::Args;
 use std::io::Write;
 use std::path::PathBuf;
@@ -67,23 +69,8 @@ pub struct ManagersArgs {
     pub input: KeyArgs,
 }
 
-fn emit(s: &str) -> Result<()> {
-    let mut out = std::io::stdout().lock();
-    match out.write_all(s.as_bytes()).and_then(|_| out.flush()) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        Err(e) => Err(Error::Io { path: PathBuf::from("<stdout>"), source: e }),
-    }
-}
-
-fn json_out(v: &serde_json::Value) -> String {
-    let mut s = serde_json::to_string_pretty(v).unwrap_or_else(|_| "null".into());
-    s.push('\n');
-    s
-}
-
 /// Run `verify`.
-pub fn run_verify(args: VerifyArgs, progress: bool) -> Result<u8> {
+pub fn run_verify(args: VerifyArgs, progress: bool, out: &mut dyn Write) -> Result<u8> {
     let unlock_key = crate::crypto::keyring::unlock_key_from(args.input.unlock_key_file.as_deref())?;
     let opts = crate::analyses::verify::VerifyOptions {
         unlock_key,
@@ -93,16 +80,16 @@ pub fn run_verify(args: VerifyArgs, progress: bool) -> Result<u8> {
         no_decrypt: args.no_decrypt,
     };
     let v = crate::analyses::verify::verify(&args.path, &opts)?;
-    let s = match args.format {
-        Format::Json => json_out(&crate::analyses::verify::json(&v)),
-        Format::Text => crate::render::verify::text(&v),
-    };
-    emit(&s)?;
+    match args.format {
+        Format::Json => pretty(out, &crate::analyses::verify::json(&v)),
+        Format::Text => out.write_all(crate::render::verify::text(&v).as_bytes()),
+    }
+    .map_err(output::error)?;
     Ok(crate::analyses::verify::exit_code(&v))
 }
 
 /// Run `salvage`.
-pub fn run_salvage(args: SalvageArgs) -> Result<u8> {
+pub fn run_salvage(args: SalvageArgs, out: &mut dyn Write) -> Result<u8> {
     let unlock_key = crate::crypto::keyring::unlock_key_from(args.input.unlock_key_file.as_deref())?;
     let opts = crate::analyses::salvage::SalvageOptions {
         unlock_key,
@@ -110,23 +97,23 @@ pub fn run_salvage(args: SalvageArgs) -> Result<u8> {
         engine_version: args.engine_version,
     };
     let rep = crate::analyses::salvage::salvage(&args.path, &args.output, &opts)?;
-    let s = match args.format {
-        Format::Json => json_out(&serde_json::to_value(&rep).unwrap_or_default()),
-        Format::Text => crate::render::salvage::text(&rep),
-    };
-    emit(&s)?;
+    match args.format {
+        Format::Json => pretty(out, &rep),
+        Format::Text => out.write_all(crate::render::salvage::text(&rep).as_bytes()),
+    }
+    .map_err(output::error)?;
     Ok(if rep.copy_verifies { 0 } else { 1 })
 }
 
 /// Run `managers`.
-pub fn run_managers(args: ManagersArgs) -> Result<u8> {
+pub fn run_managers(args: ManagersArgs, out: &mut dyn Write) -> Result<u8> {
     let unlock_key = crate::crypto::keyring::unlock_key_from(args.input.unlock_key_file.as_deref())?;
     let read = args.input.read();
     let rep = crate::analyses::managers::compare(&args.paths, unlock_key, read)?;
-    let s = match args.format {
-        Format::Json => json_out(&serde_json::to_value(&rep).unwrap_or_default()),
-        Format::Text => crate::render::managers::text(&rep),
-    };
-    emit(&s)?;
+    match args.format {
+        Format::Json => pretty(out, &rep),
+        Format::Text => out.write_all(crate::render::managers::text(&rep).as_bytes()),
+    }
+    .map_err(output::error)?;
     Ok(if rep.recommendation.is_some() && rep.problems == 0 { 0 } else { 1 })
 }

@@ -1,10 +1,20 @@
-//! Command-line arguments shared by the subcommands: one definition of the output format and of
-//! how an input is opened, so that every command spells `--format`, `--unlock-key-file` and
-//! `--no-mmap` the same way and builds its [`Options`] the same way.
+//! The command line: flags ([`args`]), the commands ([`mod@run`]) and their one output path
+//! ([`output`]), plus the flag types shared by the subcommands: one definition of the output
+//! format and of how an input is opened, so that every command spells `--format`,
+//! `--unlock-key-file` and `--no-mmap` the same way and builds its [`Options`] the same way.
+//!
+//! Layer: the top one. The binary (`src/main.rs`) only calls [`parse`] and [`run()`] and turns
+//! the result into an exit code: 0 = ok, 1 = problems found in the data, 2 = could not run.
 
+pub mod args;
 pub mod chart;
 pub mod forensics;
+pub mod output;
+pub mod run;
 pub mod synth;
+
+pub use args::{Cli, parse};
+pub use run::run;
 
 use crate::error::Result;
 use crate::input::source::ReadOptions;
@@ -20,6 +30,20 @@ pub enum Format {
     Text,
     /// One JSON document (schemas in docs/json.md).
     Json,
+}
+
+/// Output format of the commands whose output is a list of records (`state`, `wal`, `history`,
+/// `timeline`, `diff`): [`Format`]'s two, and NDJSON. Kept apart from [`Format`] so that the
+/// other commands reject `--format ndjson` as a usage error instead of ignoring it.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StreamFormat {
+    /// Human-readable text (tables in the docker CLI's style).
+    #[default]
+    Text,
+    /// One JSON document (schemas in docs/json.md).
+    Json,
+    /// One compact JSON object per line (records in docs/json.md).
+    Ndjson,
 }
 
 /// How to open an input: the unlock key and the read mode.

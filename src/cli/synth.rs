@@ -1,4 +1,5 @@
-//! The `synth` command: flags and output. The generator itself is [`crate::analyses::synth`].
+//! The `synth` command: flags and output (written into the output it is given,
+//! [`crate::cli::output`]). The generator itself is [`crate::analyses::synth`].
 
 use crate::analyses::synth::{self, SynthOptions};
 use crate::crypto::keys::UnlockKey;
@@ -115,23 +116,19 @@ pub fn options(a: &SynthArgs) -> Result<SynthOptions> {
     })
 }
 
-/// Run `synth`: generate, print the report (text or JSON). Exit code 0.
-pub fn run_synth(args: &SynthArgs) -> Result<u8> {
+/// Run `synth`: generate, print the report (text or JSON) into `out`. Exit code 0.
+pub fn run_synth(args: &SynthArgs, out: &mut dyn std::io::Write) -> Result<u8> {
     let o = options(args)?;
     let started = std::time::Instant::now();
     let rep = synth::generate(&args.output, &o)?;
     let secs = started.elapsed().as_secs_f64();
-    let out = if args.json {
+    if args.json {
         let mut v = serde_json::to_value(&rep).unwrap_or_default();
         v["seconds"] = serde_json::json!(secs);
-        let mut s = serde_json::to_string_pretty(&v).unwrap_or_default();
-        s.push('\n');
-        s
+        crate::render::json::pretty(out, &v)
     } else {
-        format!("{}generated in {secs:.1} s\n", synth::report_text(&rep))
-    };
-    use std::io::Write;
-    let mut so = std::io::stdout().lock();
-    let _ = so.write_all(out.as_bytes()).and_then(|_| so.flush());
+        writeln!(out, "{}generated in {secs:.1} s", synth::report_text(&rep))
+    }
+    .map_err(crate::cli::output::error)?;
     Ok(0)
 }

@@ -1,8 +1,12 @@
-//! Text and JSON renderings of `history`, `diff` and `timeline`.
+//! Text, JSON and NDJSON renderings of `history`, `diff` and `timeline`, written into a writer
+//! record by record: the JSON documents serialize the analyses' lists in place (no document
+//! `Value` is built), the NDJSON forms write one line per version, change or event.
 
+use super::json::{Record, line, pretty};
 use super::table::Table;
 use crate::analyses::history::{Event, StoreDiff, Version, short};
-use serde_json::{Value, json};
+use serde::Serialize;
+use std::io::{self, Write};
 
 fn when(t: &Option<jiff::Timestamp>) -> String {
     t.map(|t| t.to_string()).unwrap_or_else(|| "-".into())
@@ -16,10 +20,17 @@ fn status(committed: bool, over: Option<u64>) -> &'static str {
     }
 }
 
-/// `history` as text.
-pub fn history_text(v: &[Version]) -> String {
-    let mut o = String::new();
+/// Write `history` as text: a title line for the object, then each version and its changes.
+pub fn write_history_text<W: Write + ?Sized>(
+    w: &mut W,
+    kind: &str,
+    id: &str,
+    name: &str,
+    v: &[Version],
+) -> io::Result<()> {
+    writeln!(w, "{kind} {id} ({name})")?;
     for x in v {
+        let mut o = String::new();
         o.push_str(&format!(
             "index {:<6} term {:<3} {:<32} {:<8} {} {} ({}) version {}{}\n",
             x.at.index,
@@ -35,20 +46,59 @@ pub fn history_text(v: &[Version]) -> String {
         for c in &x.changes {
             o.push_str(&format!("    {}: {} -> {}\n", c.path, short(&c.old), short(&c.new)));
         }
+        w.write_all(o.as_bytes())?;
     }
     if v.is_empty() {
-        o.push_str("no versions found\n");
+        w.write_all(b"no versions found\n")?;
     }
-    o
+    Ok(())
 }
 
-/// `history` as JSON.
-pub fn history_json(kind: &str, id: &str, name: &str, v: &[Version]) -> Value {
-    json!({"object": {"kind": kind, "ID": id, "name": name}, "versions": v})
+/// The object a history is about.
+#[derive(Serialize)]
+struct HistoryOf<'a> {
+    kind: &'a str,
+    #[serde(rename = "ID")]
+    id: &'a str,
+    name: &'a str,
 }
 
-/// `diff` as text.
-pub fn diff_text(from: &str, to: &str, d: &StoreDiff) -> String {
+/// The `history` document.
+#[derive(Serialize)]
+struct HistoryDoc<'a> {
+    object: HistoryOf<'a>,
+    versions: &'a [Version],
+}
+
+/// Write `history` as JSON: `{"object": {"kind", "ID", "name"}, "versions": [Version]}`.
+pub fn write_history_json<W: Write + ?Sized>(
+    w: &mut W,
+    kind: &str,
+    id: &str,
+    name: &str,
+    v: &[Version],
+) -> io::Result<()> {
+    pretty(w, &HistoryDoc { object: HistoryOf { kind, id, name }, versions: v })
+}
+
+/// Write `history` as NDJSON: one version per line, as in the JSON document's `versions`.
+pub fn write_history_ndjson<W: Write + ?Sized>(w: &mut W, v: &[Version]) -> io::Result<()> {
+    v.iter().try_for_each(|x| line(w, x))
+}
+
+/// One end of a diff: what it was taken at.
+#[derive(Debug, Clone, Serialize)]
+pub struct DiffEnd {
+    /// `index N`, or `PATH @N` for the final state of an input.
+    pub label: String,
+    /// Raft index of the state.
+    pub index: u64,
+    /// Its term.
+    pub term: u64,
+}
+
+/// Write `diff` as text.
+pub fn write_diff_text<W: Write + ?Sized>(w: &mut W, from: &str, to: &str, d: &StoreDiff) -> io::Result<()> {
     let mut o = format!(
         "DIFF {from} -> {to}: {} created, {} removed, {} updated\n",
         d.created.len(),
@@ -61,7 +111,9 @@ pub fn diff_text(from: &str, to: &str, d: &StoreDiff) -> String {
         for x in &d.created {
             t.row(vec![x.kind.name().into(), x.id.clone(), x.name.clone(), x.version.to_string()]);
         }
-        o.push_str(&t.render());
+        w.write_all(o.as_bytes())?;
+        o.clear();
+        t.write(w)?;
     }
     if !d.removed.is_empty() {
         o.push_str("\nREMOVED\n");
@@ -69,7 +121,9 @@ pub fn diff_text(from: &str, to: &str, d: &StoreDiff) -> String {
         for x in &d.removed {
             t.row(vec![x.kind.name().into(), x.id.clone(), x.name.clone(), x.version.to_string()]);
         }
-        o.push_str(&t.render());
+        w.write_all(o.as_bytes())?;
+        o.clear();
+        t.write(w)?;
     }
     if !d.updated.is_empty() {
         o.push_str("\nUPDATED\n");
@@ -85,18 +139,47 @@ pub fn diff_text(from: &str, to: &str, d: &StoreDiff) -> String {
             for c in &u.changes {
                 o.push_str(&format!("    {}: {} -> {}\n", c.path, short(&c.old), short(&c.new)));
             }
+            w.write_all(o.as_bytes())?;
+            o.clear();
         }
     }
-    o
+    w.write_all(o.as_bytes())
 }
 
-/// `diff` as JSON.
-pub fn diff_json(from: Value, to: Value, d: &StoreDiff) -> Value {
-    json!({"from": from, "to": to, "created": d.created, "removed": d.removed, "updated": d.updated})
+/// The `diff` document.
+#[derive(Serialize)]
+struct DiffDoc<'a> {
+    from: &'a DiffEnd,
+    to: &'a DiffEnd,
+    #[serde(flatten)]
+    d: &'a StoreDiff,
 }
 
-/// `timeline` as text.
-pub fn timeline_text(ev: &[Event]) -> String {
+/// The NDJSON header of `diff`.
+#[derive(Serialize)]
+struct DiffHeader<'a> {
+    kind: &'static str,
+    from: &'a DiffEnd,
+    to: &'a DiffEnd,
+}
+
+/// Write `diff` as JSON: `{"from", "to", "created", "removed", "updated"}`.
+pub fn write_diff_json<W: Write + ?Sized>(w: &mut W, from: &DiffEnd, to: &DiffEnd, d: &StoreDiff) -> io::Result<()> {
+    pretty(w, &DiffDoc { from, to, d })
+}
+
+/// Write `diff` as NDJSON: a header `{"kind": "header", "from", "to"}`, then one record per
+/// change, `{"kind": "created" | "removed" | "updated", "object": ...}` with the objects of the
+/// JSON document's arrays of those names, in that order.
+pub fn write_diff_ndjson<W: Write + ?Sized>(w: &mut W, from: &DiffEnd, to: &DiffEnd, d: &StoreDiff) -> io::Result<()> {
+    line(w, &DiffHeader { kind: "header", from, to })?;
+    d.created.iter().try_for_each(|o| line(w, &Record { kind: "created", object: o }))?;
+    d.removed.iter().try_for_each(|o| line(w, &Record { kind: "removed", object: o }))?;
+    d.updated.iter().try_for_each(|o| line(w, &Record { kind: "updated", object: o }))
+}
+
+/// Write `timeline` as text.
+pub fn write_timeline_text<W: Write + ?Sized>(w: &mut W, ev: &[Event]) -> io::Result<()> {
     let mut t = Table::new(&["INDEX", "TERM", "TIME", "CLASS", "EVENT"]);
     for e in ev {
         t.row(vec![
@@ -107,5 +190,21 @@ pub fn timeline_text(ev: &[Event]) -> String {
             format!("{}{}", e.text, status(e.at.committed, e.at.overwritten_by_term)),
         ]);
     }
-    t.render()
+    t.write(w)
+}
+
+/// The `timeline` document.
+#[derive(Serialize)]
+struct TimelineDoc<'a> {
+    events: &'a [Event],
+}
+
+/// Write `timeline` as JSON: `{"events": [Event]}`.
+pub fn write_timeline_json<W: Write + ?Sized>(w: &mut W, ev: &[Event]) -> io::Result<()> {
+    pretty(w, &TimelineDoc { events: ev })
+}
+
+/// Write `timeline` as NDJSON: one event per line, as in the JSON document's `events`.
+pub fn write_timeline_ndjson<W: Write + ?Sized>(w: &mut W, ev: &[Event]) -> io::Result<()> {
+    ev.iter().try_for_each(|e| line(w, e))
 }

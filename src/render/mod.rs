@@ -1,12 +1,15 @@
 //! Render: text tables (docker CLI style), JSON and charts, from what the lower layers computed.
 //!
 //! Layer: above the analyses, below [`crate::cli`]. Nothing here decodes data or replays the log
-//! on its own terms: state comes from [`crate::replay::point`].
+//! on its own terms: state comes from [`crate::replay::point`]. The big outputs (`state`, `wal`,
+//! `history`, `diff`, `timeline`) are written into a writer piece by piece ([`json`] for the JSON
+//! side), never built whole in memory.
 
 pub mod archive;
 pub mod changes;
 pub mod chart;
 pub mod info;
+pub mod json;
 pub mod managers;
 pub mod salvage;
 pub mod sizes;

@@ -1,15 +1,24 @@
 //! `state`: the swarm as `docker node ls`, `docker service ls` and `docker service ps` would have
 //! shown it at a point of the log, plus networks, secrets, configs, the cluster object and raft
 //! membership. JSON objects use the Docker Engine API's shape ([`crate::decode::docker_api`]).
+//!
+//! Every form is written into a writer as it is rendered: the JSON document and the NDJSON
+//! records make each object's `Value` when it is written and drop it after, so memory does not
+//! grow with the number of objects (beyond the store itself); the text form writes one table at
+//! a time.
 
+use super::json::{Record, Seq};
 use super::table::Table;
 use crate::decode::docker_api::{self as dapi, Redaction};
-use crate::decode::object::{Kind, Object};
+use crate::decode::object::{Kind, Membership, Object};
 use crate::pb::docker::swarmkit::v1 as api;
 use crate::replay::engine::Replayed;
 use crate::replay::store::Store;
+use serde::Serialize;
+use serde::ser::{SerializeMap, Serializer};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
+use std::io::{self, Write};
 
 /// Filters for `state` (and `timeline`).
 #[derive(Debug, Default, Clone)]
@@ -198,94 +207,206 @@ pub fn select<'a>(st: &'a Store, f: &StateFilter) -> Selection<'a> {
     Selection { nodes, services, tasks, others }
 }
 
-/// The JSON form: `{"index", "nodes", "services", "tasks", "networks", "secrets", "configs",
-/// "clusters", "volumes", "membership", ...}`.
-/// `leader` is the raft ID of the leader when it is known (see [`crate::replay::point::probable_leader`]).
-pub fn json(r: &Replayed, f: &StateFilter, red: &Redaction, self_node: Option<&str>, leader: Option<u64>) -> Value {
-    let st = &r.store;
-    let sel = select(st, f);
-    let members: BTreeMap<&str, (&u64, &str)> =
-        // node ID -> (raft ID, address)
-        r.membership.members.iter().map(|(id, (n, a))| (n.as_str(), (id, a.as_str()))).collect();
-    let nodes: Vec<Value> = sel
-        .nodes
-        .iter()
-        .map(|n| {
-            let m = members.get(n.id.as_str()).map(|(rid, a)| dapi::RaftManager {
-                addr: a.to_string(),
-                leader: leader == Some(**rid) || n.manager_status.as_ref().is_some_and(|m| m.leader),
-                reachability: n.manager_status.as_ref().map(|m| m.reachability).unwrap_or(0),
-            });
-            let mut v = dapi::node_with_manager(n, red, m.as_ref().or(None));
-            if let (Some(s), Value::Object(o)) = (self_node, &mut v) {
-                if s == n.id {
-                    o.insert("Self".into(), Value::Bool(true));
-                }
-            }
-            v
-        })
-        .collect();
-    let services: Vec<Value> = sel
-        .services
-        .iter()
-        .map(|s| {
-            let mut v = dapi::service(s, red);
-            let (running, desired, job) = replicas(s, st);
-            if let Value::Object(o) = &mut v {
-                let mut status = json!({"RunningTasks": running, "DesiredTasks": desired});
-                if job {
-                    let done = st
-                        .tasks()
-                        .filter(|t| t.service_id == s.id)
-                        .filter(|t| t.status.as_ref().map(|x| x.state) == Some(api::TaskState::Complete as i32))
-                        .count();
-                    status["CompletedTasks"] = json!(done);
-                }
-                o.insert("ServiceStatus".into(), status);
-            }
-            v
-        })
-        .collect();
-    let tasks: Vec<Value> = sel.tasks.iter().map(|t| dapi::task(t, red)).collect();
-    let other = |k: Kind| -> Vec<Value> {
-        sel.others
-            .get(&k)
-            .map(|v| {
-                v.iter()
-                    .filter_map(|o| match o {
-                        Object::Network(n) => Some(dapi::network_swarm(n)),
-                        Object::Secret(s) => Some(dapi::secret(s, red)),
-                        Object::Config(c) => Some(dapi::config(c, red)),
-                        Object::Cluster(c) => Some(dapi::cluster(c, red)),
-                        Object::Volume(v) => Some(dapi::volume(v)),
-                        _ => None,
-                    })
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
-    json!({
-        "index": r.index,
-        "term": r.term,
-        "time": r.time,
-        "base_snapshot": r.base,
-        "applied_entries": r.applied,
-        "uncommitted_applied": r.uncommitted,
-        "notes": r.notes,
-        "nodes": nodes,
-        "services": services,
-        "tasks": tasks,
-        "networks": other(Kind::Network),
-        "secrets": other(Kind::Secret),
-        "configs": other(Kind::Config),
-        "clusters": other(Kind::Cluster),
-        "volumes": other(Kind::Volume),
-        "membership": r.membership,
-    })
+/// The JSON document's arrays of objects, in document order: (kind, key).
+const OBJECT_KEYS: [(Kind, &str); 8] = [
+    (Kind::Node, "nodes"),
+    (Kind::Service, "services"),
+    (Kind::Task, "tasks"),
+    (Kind::Network, "networks"),
+    (Kind::Secret, "secrets"),
+    (Kind::Config, "configs"),
+    (Kind::Cluster, "clusters"),
+    (Kind::Volume, "volumes"),
+];
+
+/// A state view ready to be written: the replayed point, the filtered selection and how to
+/// print the objects. Objects become Docker API JSON one at a time, as they are written.
+struct View<'a> {
+    r: &'a Replayed,
+    sel: Selection<'a>,
+    red: &'a Redaction,
+    self_node: Option<&'a str>,
+    leader: Option<u64>,
+    // node ID -> (raft ID, address)
+    members: BTreeMap<&'a str, (u64, &'a str)>,
 }
 
-/// The text form.
-pub fn text(r: &Replayed, f: &StateFilter, self_node: Option<&str>, leader: Option<u64>) -> String {
+impl<'a> View<'a> {
+    fn new(
+        r: &'a Replayed,
+        f: &StateFilter,
+        red: &'a Redaction,
+        self_node: Option<&'a str>,
+        leader: Option<u64>,
+    ) -> View<'a> {
+        let members = r.membership.members.iter().map(|(id, (n, a))| (n.as_str(), (*id, a.as_str()))).collect();
+        View { r, sel: select(&r.store, f), red, self_node, leader, members }
+    }
+
+    fn node(&self, n: &api::Node) -> Value {
+        let m = self.members.get(n.id.as_str()).map(|(rid, a)| dapi::RaftManager {
+            addr: a.to_string(),
+            leader: self.leader == Some(*rid) || n.manager_status.as_ref().is_some_and(|m| m.leader),
+            reachability: n.manager_status.as_ref().map(|m| m.reachability).unwrap_or(0),
+        });
+        let mut v = dapi::node_with_manager(n, self.red, m.as_ref());
+        if let (Some(s), Value::Object(o)) = (self.self_node, &mut v) {
+            if s == n.id {
+                o.insert("Self".into(), Value::Bool(true));
+            }
+        }
+        v
+    }
+
+    fn service(&self, s: &api::Service) -> Value {
+        let st = &self.r.store;
+        let mut v = dapi::service(s, self.red);
+        let (running, desired, job) = replicas(s, st);
+        if let Value::Object(o) = &mut v {
+            let mut status = json!({"RunningTasks": running, "DesiredTasks": desired});
+            if job {
+                let done = st
+                    .tasks()
+                    .filter(|t| t.service_id == s.id)
+                    .filter(|t| t.status.as_ref().map(|x| x.state) == Some(api::TaskState::Complete as i32))
+                    .count();
+                status["CompletedTasks"] = json!(done);
+            }
+            o.insert("ServiceStatus".into(), status);
+        }
+        v
+    }
+
+    fn other(&self, o: &Object) -> Option<Value> {
+        match o {
+            Object::Network(n) => Some(dapi::network_swarm(n)),
+            Object::Secret(s) => Some(dapi::secret(s, self.red)),
+            Object::Config(c) => Some(dapi::config(c, self.red)),
+            Object::Cluster(c) => Some(dapi::cluster(c, self.red)),
+            Object::Volume(v) => Some(dapi::volume(v)),
+            _ => None,
+        }
+    }
+
+    /// The selected objects of one kind as Docker API JSON, made one by one.
+    fn objects(&self, k: Kind) -> Box<dyn Iterator<Item = Value> + '_> {
+        match k {
+            Kind::Node => Box::new(self.sel.nodes.iter().map(|n| self.node(n))),
+            Kind::Service => Box::new(self.sel.services.iter().map(|s| self.service(s))),
+            Kind::Task => Box::new(self.sel.tasks.iter().map(|t| dapi::task(t, self.red))),
+            k => Box::new(self.sel.others.get(&k).into_iter().flatten().filter_map(|o| self.other(o))),
+        }
+    }
+
+    /// The document's fields that are not arrays of objects, in document order (`membership`
+    /// comes last in the document, after the objects).
+    fn header(&self) -> Header<'_> {
+        let r = self.r;
+        Header {
+            index: r.index,
+            term: r.term,
+            time: r.time,
+            base_snapshot: r.base.as_deref(),
+            applied_entries: r.applied,
+            uncommitted_applied: &r.uncommitted,
+            notes: &r.notes,
+            membership: &r.membership,
+        }
+    }
+}
+
+/// The `state` document's scalar fields (and membership); the NDJSON header record.
+#[derive(Serialize)]
+struct Header<'a> {
+    index: u64,
+    term: u64,
+    time: Option<jiff::Timestamp>,
+    base_snapshot: Option<&'a str>,
+    applied_entries: usize,
+    uncommitted_applied: &'a [u64],
+    notes: &'a [String],
+    membership: &'a Membership,
+}
+
+/// The NDJSON header record: `{"kind": "header", ...Header}`.
+#[derive(Serialize)]
+struct HeaderRecord<'a> {
+    kind: &'static str,
+    #[serde(flatten)]
+    header: Header<'a>,
+}
+
+impl Serialize for View<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let h = self.header();
+        let mut m = s.serialize_map(Some(7 + OBJECT_KEYS.len() + 1))?;
+        m.serialize_entry("index", &h.index)?;
+        m.serialize_entry("term", &h.term)?;
+        m.serialize_entry("time", &h.time)?;
+        m.serialize_entry("base_snapshot", &h.base_snapshot)?;
+        m.serialize_entry("applied_entries", &h.applied_entries)?;
+        m.serialize_entry("uncommitted_applied", &h.uncommitted_applied)?;
+        m.serialize_entry("notes", &h.notes)?;
+        for (k, key) in OBJECT_KEYS {
+            m.serialize_entry(key, &Seq(|| self.objects(k)))?;
+        }
+        m.serialize_entry("membership", &h.membership)?;
+        m.end()
+    }
+}
+
+/// Write the JSON form: `{"index", "term", "time", "base_snapshot", "applied_entries",
+/// "uncommitted_applied", "notes", "nodes", "services", "tasks", "networks", "secrets",
+/// "configs", "clusters", "volumes", "membership"}`, each object made and written in turn.
+/// `leader` is the raft ID of the leader when it is known (see [`crate::replay::point::probable_leader`]).
+pub fn write_json<W: Write + ?Sized>(
+    w: &mut W,
+    r: &Replayed,
+    f: &StateFilter,
+    red: &Redaction,
+    self_node: Option<&str>,
+    leader: Option<u64>,
+) -> io::Result<()> {
+    super::json::pretty(w, &View::new(r, f, red, self_node, leader))
+}
+
+/// Write the NDJSON form: a header record `{"kind": "header", "index", "term", "time",
+/// "base_snapshot", "applied_entries", "uncommitted_applied", "notes", "membership"}`, then one
+/// record `{"kind": "node" | "service" | "task" | ..., "object": {...}}` per object, in the JSON
+/// document's order and with the objects the document holds.
+pub fn write_ndjson<W: Write + ?Sized>(
+    w: &mut W,
+    r: &Replayed,
+    f: &StateFilter,
+    red: &Redaction,
+    self_node: Option<&str>,
+    leader: Option<u64>,
+) -> io::Result<()> {
+    let v = View::new(r, f, red, self_node, leader);
+    super::json::line(w, &HeaderRecord { kind: "header", header: v.header() })?;
+    for (k, _) in OBJECT_KEYS {
+        for o in v.objects(k) {
+            super::json::line(w, &Record { kind: k.name(), object: o })?;
+        }
+    }
+    Ok(())
+}
+
+/// Write what `o` holds, then the table; `o` is left empty.
+fn put<W: Write + ?Sized>(w: &mut W, o: &mut String, t: &Table) -> io::Result<()> {
+    w.write_all(o.as_bytes())?;
+    o.clear();
+    t.write(w)
+}
+
+/// Write the text form, one section at a time.
+pub fn write_text<W: Write + ?Sized>(
+    w: &mut W,
+    r: &Replayed,
+    f: &StateFilter,
+    self_node: Option<&str>,
+    leader: Option<u64>,
+) -> io::Result<()> {
     let st = &r.store;
     let sel = select(st, f);
     let mut o = String::new();
@@ -331,7 +452,7 @@ pub fn text(r: &Replayed, f: &StateFilter, self_node: Option<&str>, leader: Opti
                 .unwrap_or_default();
             t.row(vec![format!("{}{star}", n.id), host, status, avail, mgr, ev]);
         }
-        o.push_str(&t.render());
+        put(w, &mut o, &t)?;
     }
     if f.kind.is_none_or(|k| k == Kind::Service) && f.node.is_none() && f.state.is_none() {
         o.push_str("\nSERVICES\n");
@@ -350,11 +471,11 @@ pub fn text(r: &Replayed, f: &StateFilter, self_node: Option<&str>, leader: Opti
                 ports(s),
             ]);
         }
-        o.push_str(&t.render());
+        put(w, &mut o, &t)?;
     }
     if f.kind.is_none_or(|k| k == Kind::Task) {
         o.push_str("\nTASKS\n");
-        o.push_str(&tasks_table(st, &sel.tasks));
+        put(w, &mut o, &tasks_table_of(st, &sel.tasks))?;
     }
     if f.service.is_none() && f.node.is_none() && f.state.is_none() {
         if let Some(nets) = sel.others.get(&Kind::Network) {
@@ -388,7 +509,7 @@ pub fn text(r: &Replayed, f: &StateFilter, self_node: Option<&str>, leader: Opti
                     ]);
                 }
             }
-            o.push_str(&t.render());
+            put(w, &mut o, &t)?;
         }
         for (k, title) in [(Kind::Secret, "SECRETS"), (Kind::Config, "CONFIGS")] {
             if let Some(v) = sel.others.get(&k) {
@@ -404,7 +525,7 @@ pub fn text(r: &Replayed, f: &StateFilter, self_node: Option<&str>, leader: Opti
                         x.version().to_string(),
                     ]);
                 }
-                o.push_str(&t.render());
+                put(w, &mut o, &t)?;
             }
         }
         if let Some(cl) = sel.others.get(&Kind::Cluster) {
@@ -420,7 +541,7 @@ pub fn text(r: &Replayed, f: &StateFilter, self_node: Option<&str>, leader: Opti
             for (id, (n, a)) in &r.membership.members {
                 t.row(vec![format!("{id:x}"), n.clone(), a.clone()]);
             }
-            o.push_str(&t.render());
+            put(w, &mut o, &t)?;
             if !r.membership.removed.is_empty() {
                 o.push_str(&format!(
                     "removed raft IDs: {}\n",
@@ -429,7 +550,7 @@ pub fn text(r: &Replayed, f: &StateFilter, self_node: Option<&str>, leader: Opti
             }
         }
     }
-    o
+    w.write_all(o.as_bytes())
 }
 
 fn dur(d: &Option<prost_types::Duration>) -> String {
@@ -475,6 +596,11 @@ fn cluster_text(c: &api::Cluster) -> String {
 /// `docker service ps` for a set of tasks: grouped by name (`service.slot`), newest first, older
 /// ones under ` \_ `.
 pub fn tasks_table(st: &Store, tasks: &[&api::Task]) -> String {
+    tasks_table_of(st, tasks).render()
+}
+
+/// [`tasks_table`] as a table.
+fn tasks_table_of(st: &Store, tasks: &[&api::Task]) -> Table {
     let mut groups: BTreeMap<String, Vec<&api::Task>> = BTreeMap::new();
     for t in tasks {
         let svc = service_of(st, &t.service_id).map(|s| Object::Service(s.clone()).name());
@@ -525,5 +651,5 @@ pub fn tasks_table(st: &Store, tasks: &[&api::Task]) -> String {
             ]);
         }
     }
-    tb.render()
+    tb
 }

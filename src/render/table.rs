@@ -27,6 +27,13 @@ impl Table {
     }
     /// Render with a trailing newline after every line.
     pub fn render(&self) -> String {
+        let mut out = Vec::new();
+        self.write(&mut out).expect("writing to memory");
+        String::from_utf8(out).expect("cells are strings")
+    }
+
+    /// Write the rendered table (as [`Table::render`]) line by line into `w`.
+    pub fn write<W: std::io::Write + ?Sized>(&self, w: &mut W) -> std::io::Result<()> {
         let ncol = self.rows.iter().map(|r| r.len()).chain([self.headers.len()]).max().unwrap_or(0);
         let mut width = vec![0usize; ncol];
         for r in std::iter::once(&self.headers).chain(self.rows.iter()) {
@@ -34,21 +41,21 @@ impl Table {
                 width[i] = width[i].max(c.chars().count());
             }
         }
-        let mut out = String::new();
+        let mut line = String::new();
         for r in std::iter::once(&self.headers).chain(self.rows.iter()) {
-            let mut line = String::new();
-            for (i, w) in width.iter().enumerate() {
+            line.clear();
+            for (i, wi) in width.iter().enumerate() {
                 let c = r.get(i).map(String::as_str).unwrap_or("");
                 line.push_str(c);
                 if i + 1 < ncol {
-                    let pad = w - c.chars().count() + 3;
+                    let pad = wi - c.chars().count() + 3;
                     line.extend(std::iter::repeat_n(' ', pad));
                 }
             }
-            out.push_str(line.trim_end());
-            out.push('\n');
+            w.write_all(line.trim_end().as_bytes())?;
+            w.write_all(b"\n")?;
         }
-        out
+        Ok(())
     }
 }
 

@@ -1,4 +1,5 @@
-//! `wal` and `snapshots`: one line per entry / per snapshot file.
+//! `wal` and `snapshots`: one line per entry / per snapshot file. `wal` is written as the load
+//! decodes ([`WalStream`]); `snapshots` is small and rendered whole.
 
 use super::table::Table;
 use crate::decode::entry::{DecodedEntry, Payload};
@@ -94,24 +95,37 @@ fn type_word(etype: &str) -> &'static str {
     }
 }
 
+/// What [`WalStream`] writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WalFormat {
+    /// A table, one row per entry.
+    Text,
+    /// One JSON document: `{"hard_state", "entries": [...]}`.
+    Json,
+    /// One entry per line (the objects of the JSON document's `entries`), nothing else.
+    Ndjson,
+}
+
 /// `wal` output written as entries are decoded, so memory does not grow with the log: text rows
 /// (column widths fixed up front from the WAL index, which knows every entry's index, term, type
-/// and commit status before any payload is decrypted) or one JSON document whose `entries` array
-/// is streamed. The output is what a table over all shown rows would print; with a `--kind` or
-/// `--id` filter the first four columns are as wide as the unfiltered range needs.
+/// and commit status before any payload is decrypted), one JSON document whose `entries` array
+/// is streamed, or one NDJSON line per entry. The text output is what a table over all shown
+/// rows would print; with a `--kind` or `--id` filter the first four columns are as wide as the
+/// unfiltered range needs. After the first write error nothing more is written, and
+/// [`WalStream::finish`] returns that error.
 pub struct WalStream<W: Write> {
     out: W,
     filter: WalFilter,
-    json: bool,
+    format: WalFormat,
     widths: [usize; 4],
     shown: usize,
     failed: Option<std::io::Error>,
 }
 
 impl<W: Write + Send> WalStream<W> {
-    /// A stream writing text (or JSON) to `out`.
-    pub fn new(out: W, filter: WalFilter, json: bool) -> WalStream<W> {
-        WalStream { out, filter, json, widths: [0; 4], shown: 0, failed: None }
+    /// A stream writing `format` to `out`.
+    pub fn new(out: W, filter: WalFilter, format: WalFormat) -> WalStream<W> {
+        WalStream { out, filter, format, widths: [0; 4], shown: 0, failed: None }
     }
 
     fn write(&mut self, s: &str) {
@@ -126,9 +140,12 @@ impl<W: Write + Send> WalStream<W> {
         !(self.filter.from.is_some_and(|f| index < f) || self.filter.to.is_some_and(|t| index > t))
     }
 
-    /// Header (text) or document start (JSON), from the scanned WAL.
+    /// Header (text) or document start (JSON), from the scanned WAL; nothing for NDJSON.
     pub fn start(&mut self, wal: &WalLog) {
-        if self.json {
+        if self.format == WalFormat::Ndjson {
+            return;
+        }
+        if self.format == WalFormat::Json {
             let hs = wal.hard_state.map(|h| json!({"term": h.0.term, "vote": h.0.vote, "commit": h.0.commit}));
             let hs = serde_json::to_string_pretty(&hs).unwrap_or_else(|_| "null".into());
             self.write(&format!("{{\n  \"hard_state\": {},\n  \"entries\": [", indent(&hs, 2)));
@@ -168,7 +185,15 @@ impl<W: Write + Send> WalStream<W> {
             return;
         }
         self.shown += 1;
-        if self.json {
+        if self.format == WalFormat::Ndjson {
+            if self.failed.is_none() {
+                if let Err(e) = super::json::line(&mut self.out, e) {
+                    self.failed = Some(e);
+                }
+            }
+            return;
+        }
+        if self.format == WalFormat::Json {
             let v = serde_json::to_string_pretty(e).unwrap_or_else(|_| "null".into());
             let sep = if self.shown > 1 { "," } else { "" };
             self.write(&format!("{sep}\n    {}", indent(&v, 4)));
@@ -189,7 +214,7 @@ impl<W: Write + Send> WalStream<W> {
 
     /// Close the document; the first write error, if any.
     pub fn finish(mut self) -> std::io::Result<W> {
-        if self.json {
+        if self.format == WalFormat::Json {
             self.write(if self.shown > 0 { "\n  ]\n}\n" } else { "]\n}\n" });
         }
         if self.failed.is_none() {
@@ -218,8 +243,8 @@ fn indent(s: &str, n: usize) -> String {
     s.replace('\n', &format!("\n{}", " ".repeat(n)))
 }
 
-fn stream_all(a: &Analysis, f: &WalFilter, json: bool) -> String {
-    let mut st = WalStream::new(Vec::new(), f.clone(), json);
+fn stream_all(a: &Analysis, f: &WalFilter, format: WalFormat) -> String {
+    let mut st = WalStream::new(Vec::new(), f.clone(), format);
     st.start(&a.wal);
     for e in &a.entries {
         st.entry(e);
@@ -229,13 +254,13 @@ fn stream_all(a: &Analysis, f: &WalFilter, json: bool) -> String {
 
 /// Text form of `wal` for an analysis loaded with [`crate::replay::analysis::Detail::Entries`].
 pub fn wal_text(a: &Analysis, f: &WalFilter) -> String {
-    stream_all(a, f, false)
+    stream_all(a, f, WalFormat::Text)
 }
 
 /// JSON form of `wal` (the document text), for an analysis loaded with
 /// [`crate::replay::analysis::Detail::Entries`].
 pub fn wal_json(a: &Analysis, f: &WalFilter) -> String {
-    stream_all(a, f, true)
+    stream_all(a, f, WalFormat::Json)
 }
 
 /// The snapshots table (shared with `info`).

@@ -1,0 +1,303 @@
+//! The commands: each parsed subcommand loads its input, calls the analyses and renders into the
+//! one output ([`crate::cli::output`]); the result is the exit code.
+//!
+//! Invariants: every command writes only into the writer it is given (never to stdout itself),
+//! and a write error is returned, not ignored. Exit codes: `Ok(0)` ok, `Ok(1)` problems found
+//! in the data; an `Err` is exit code 2 (the binary prints it as one line), except a broken pipe
+//! on the output ([`crate::cli::output::is_broken_pipe`]).
+
+use crate::cli::args::{Cli, Cmd, Common, FilterArgs, PointArgs, parse_kind};
+use crate::cli::output::{self, Output};
+use crate::cli::{Format, StreamFormat};
+use crate::decode::docker_api::Redaction;
+use crate::decode::object::Kind;
+use crate::error::{Error, Result};
+use crate::render;
+use crate::render::changes::DiffEnd;
+use crate::render::state::StateFilter;
+use crate::replay::analysis::{Analysis, Detail, Options};
+use crate::replay::point::{self as replay, Point};
+use clap::ValueEnum;
+use std::io::Write;
+use std::path::PathBuf;
+
+/// The writer commands print into: `Send`, because `wal` hands it to the load as its sink.
+pub type Out<'a> = &'a mut (dyn Write + Send);
+
+/// Run a parsed command line, printing on stdout; the exit code (0 or 1).
+pub fn run(cli: Cli) -> Result<u8> {
+    let mut out = Output::stdout();
+    let code = run_to(cli, &mut out)?;
+    out.finish()?;
+    Ok(code)
+}
+
+/// [`run`] printing into `out` (flushed by the caller).
+pub fn run_to(cli: Cli, out: Out<'_>) -> Result<u8> {
+    let progress = cli.progress();
+    match cli.cmd {
+        Cmd::Info(c) => info(&c, progress, out),
+        Cmd::Wal { common, from, to, kind, id } => wal(&common, from, to, kind.as_deref(), id, progress, out),
+        Cmd::Snapshots(c) => snapshots(&c, progress, out),
+        Cmd::State { common, point, filter } => state(&common, &point, &filter, progress, out),
+        Cmd::History { common, object, tasks } => history(&common, &object, tasks, progress, out),
+        Cmd::Diff { common, other, from, to, kind } => {
+            diff(&common, other, from.as_deref(), to.as_deref(), kind.as_deref(), progress, out)
+        }
+        Cmd::Timeline { common, filter } => timeline(&common, &filter, progress, out),
+        Cmd::Verify(args) => crate::cli::forensics::run_verify(args, progress, out),
+        Cmd::Salvage(args) => crate::cli::forensics::run_salvage(args, out),
+        Cmd::Managers(args) => crate::cli::forensics::run_managers(args, out),
+        Cmd::Synth(args) => crate::cli::synth::run_synth(&args, out),
+        Cmd::Chart(args) => crate::cli::chart::run_chart_to(&args, out),
+        Cmd::Archive(args) => crate::cli::chart::run_archive_to(&args, out),
+        Cmd::Decrypt { common, output } => decrypt(&common, &output, progress, out),
+    }
+}
+
+/// Options for loading one input.
+fn options<F: ValueEnum + Default + Clone + Send + Sync + 'static>(
+    c: &Common<F>,
+    detail: Detail,
+    progress: bool,
+) -> Result<Options> {
+    Ok(Options { allow_no_keys: c.no_decrypt, ..c.input.options(detail, progress)? })
+}
+
+/// Load an input: `Entries` (every entry decoded, summaries kept: history, timeline, times),
+/// `Check` (every entry and snapshot checked, only notable entries kept: memory does not grow
+/// with the WAL) or `Structure` (containers only: a replay decodes what the state needs).
+fn load<F: ValueEnum + Default + Clone + Send + Sync + 'static>(
+    c: &Common<F>,
+    detail: Detail,
+    progress: bool,
+) -> Result<Analysis> {
+    Analysis::load(&c.path, &options(c, detail, progress)?)
+}
+
+fn code(a: &Analysis) -> u8 {
+    if a.has_errors() { 1 } else { 0 }
+}
+
+fn info(c: &Common, progress: bool, out: Out<'_>) -> Result<u8> {
+    let a = load(c, Detail::Check, progress)?;
+    match c.format {
+        Format::Json => render::json::pretty(out, &render::info::json(&a)),
+        Format::Text => out.write_all(render::info::text(&a).as_bytes()),
+    }
+    .map_err(output::error)?;
+    Ok(code(&a))
+}
+
+fn wal(
+    c: &Common<StreamFormat>,
+    from: Option<u64>,
+    to: Option<u64>,
+    kind: Option<&str>,
+    id: Option<String>,
+    progress: bool,
+    out: Out<'_>,
+) -> Result<u8> {
+    let f = render::walcmd::WalFilter { from, to, kind: parse_kind(kind)?, id };
+    let format = match c.format {
+        StreamFormat::Text => render::walcmd::WalFormat::Text,
+        StreamFormat::Json => render::walcmd::WalFormat::Json,
+        StreamFormat::Ndjson => render::walcmd::WalFormat::Ndjson,
+    };
+    // Rows go out as entries are decoded: nothing per entry is kept.
+    let mut stream = render::walcmd::WalStream::new(out, f, format);
+    let a = Analysis::load_with(&c.path, &options(c, Detail::Notable, progress)?, &mut stream)?;
+    stream.finish().map_err(output::error)?;
+    Ok(code(&a))
+}
+
+fn snapshots(c: &Common, progress: bool, out: Out<'_>) -> Result<u8> {
+    let a = load(c, Detail::Check, progress)?;
+    match c.format {
+        Format::Json => render::json::pretty(out, &render::walcmd::snapshots_json(&a)),
+        Format::Text if a.snapshots.is_empty() => out.write_all(b"no snapshots\n"),
+        Format::Text => out
+            .write_all(render::walcmd::snapshots_table(&a).as_bytes())
+            .and_then(|()| out.write_all(crate::render::sizes::snapshots_text(&a).as_bytes())),
+    }
+    .map_err(output::error)?;
+    Ok(if a.snapshots.iter().any(|s| !s.valid) { 1 } else { 0 })
+}
+
+fn state(c: &Common<StreamFormat>, point: &PointArgs, filter: &FilterArgs, progress: bool, out: Out<'_>) -> Result<u8> {
+    let f = filter.filter()?;
+    let p = point.point()?;
+    // A time needs every entry's time; otherwise the replay decodes only the base snapshot and
+    // the entries above it, once.
+    let detail = if matches!(p, Point::Time(_)) { Detail::Entries } else { Detail::Structure };
+    let a = load(c, detail, progress)?;
+    let r = replay::replay(&a, &p, filter.include_uncommitted)?;
+    let me = a.member.as_ref().map(|m| m.node_id.clone());
+    let leader = replay::probable_leader(&a, &r);
+    let red = Redaction { show_secrets: c.show_secrets };
+    match c.format {
+        StreamFormat::Json => render::state::write_json(out, &r, &f, &red, me.as_deref(), leader),
+        StreamFormat::Ndjson => render::state::write_ndjson(out, &r, &f, &red, me.as_deref(), leader),
+        StreamFormat::Text => render::state::write_text(out, &r, &f, me.as_deref(), leader),
+    }
+    .map_err(output::error)?;
+    Ok(0)
+}
+
+fn history(c: &Common<StreamFormat>, object: &str, tasks: bool, progress: bool, out: Out<'_>) -> Result<u8> {
+    let a = load(c, Detail::Entries, progress)?;
+    let (kind, id, name) = crate::analyses::history::resolve_object(&a, object).map_err(Error::Usage)?;
+    let red = Redaction { show_secrets: c.show_secrets };
+    let v = crate::analyses::history::history(&a, kind, &id, tasks && kind == Kind::Service, &red);
+    match c.format {
+        StreamFormat::Json => render::changes::write_history_json(out, kind.name(), &id, &name, &v),
+        StreamFormat::Ndjson => render::changes::write_history_ndjson(out, &v),
+        StreamFormat::Text => render::changes::write_history_text(out, kind.name(), &id, &name, &v),
+    }
+    .map_err(output::error)?;
+    Ok(0)
+}
+
+fn diff(
+    c: &Common<StreamFormat>,
+    other: Option<PathBuf>,
+    from: Option<&str>,
+    to: Option<&str>,
+    kind: Option<&str>,
+    progress: bool,
+    out: Out<'_>,
+) -> Result<u8> {
+    let kind = parse_kind(kind)?;
+    let red = Redaction { show_secrets: c.show_secrets };
+    let times = [from, to].iter().any(|x| x.map(Point::parse).is_some_and(|p| matches!(p, Ok(Point::Time(_)))));
+    let a = load(c, if times { Detail::Entries } else { Detail::Structure }, progress)?;
+    let (ra, rb, la, lb) = match other {
+        Some(p2) => {
+            if from.is_some() || to.is_some() {
+                return Err(Error::Usage("give --from/--to or a second PATH, not both".into()));
+            }
+            let mut c2 = c.clone();
+            c2.path = p2;
+            let b = load(&c2, Detail::Structure, progress)?;
+            let ra = replay::replay(&a, &Point::Last, false)?;
+            let rb = replay::replay(&b, &Point::Last, false)?;
+            let la = format!("{} @{}", c.path.display(), ra.index);
+            let lb = format!("{} @{}", c2.path.display(), rb.index);
+            (ra, rb, la, lb)
+        }
+        None => {
+            let pf = match from {
+                Some(s) => Point::parse(s)?,
+                None => Point::Index(a.base_snapshot.map(|_| 0).unwrap_or(0)),
+            };
+            let pt = match to {
+                Some(s) => Point::parse(s)?,
+                None => Point::Last,
+            };
+            let ra = match pf {
+                Point::Index(0) => {
+                    let first = a.snapshots.iter().position(|s| s.valid);
+                    match (first, a.wal.first_index()) {
+                        (_, Some(1)) | (None, _) => {
+                            replay::replay_from(&a, &Point::Index(0), false, replay::Base::Empty)?
+                        }
+                        (Some(i), _) => replay::replay(&a, &Point::Snapshot(a.snapshots[i].file.clone()), false)?,
+                    }
+                }
+                p => replay::replay(&a, &p, false)?,
+            };
+            let rb = replay::replay(&a, &pt, false)?;
+            let (la, lb) = (format!("index {}", ra.index), format!("index {}", rb.index));
+            (ra, rb, la, lb)
+        }
+    };
+    let d = crate::analyses::history::diff_stores(&ra.store, &rb.store, &red, kind);
+    let ea = DiffEnd { label: la, index: ra.index, term: ra.term };
+    let eb = DiffEnd { label: lb, index: rb.index, term: rb.term };
+    match c.format {
+        StreamFormat::Json => render::changes::write_diff_json(out, &ea, &eb, &d),
+        StreamFormat::Ndjson => render::changes::write_diff_ndjson(out, &ea, &eb, &d),
+        StreamFormat::Text => render::changes::write_diff_text(out, &ea.label, &eb.label, &d),
+    }
+    .map_err(output::error)?;
+    Ok(0)
+}
+
+fn timeline(c: &Common<StreamFormat>, filter: &FilterArgs, progress: bool, out: Out<'_>) -> Result<u8> {
+    let f = filter.filter()?;
+    let a = load(c, Detail::Entries, progress)?;
+    let mut ev = crate::analyses::history::timeline(&a);
+    ev.retain(|e| timeline_keep(&a, e, &f));
+    match c.format {
+        StreamFormat::Json => render::changes::write_timeline_json(out, &ev),
+        StreamFormat::Ndjson => render::changes::write_timeline_ndjson(out, &ev),
+        StreamFormat::Text => render::changes::write_timeline_text(out, &ev),
+    }
+    .map_err(output::error)?;
+    Ok(0)
+}
+
+fn decrypt(c: &Common, output_dir: &std::path::Path, progress: bool, out: Out<'_>) -> Result<u8> {
+    let a = load(c, Detail::Entries, progress)?;
+    let rep = crate::analyses::decrypt::write_plaintext(&a, output_dir)?;
+    match c.format {
+        Format::Json => render::json::pretty(out, &rep),
+        Format::Text => writeln!(
+            out,
+            "wrote {}: {} WAL segments ({} entries decrypted, {} left encrypted), {} snapshots ({} skipped)",
+            rep.output,
+            rep.segments,
+            rep.entries_decrypted,
+            rep.entries_left_encrypted.len(),
+            rep.snapshots,
+            rep.snapshots_skipped.len()
+        ),
+    }
+    .map_err(output::error)?;
+    Ok(if rep.entries_left_encrypted.is_empty() && rep.snapshots_skipped.is_empty() { 0 } else { 1 })
+}
+
+/// Timeline filters: kind, service (its events and its tasks'), node, task state.
+fn timeline_keep(a: &Analysis, e: &crate::analyses::history::Event, f: &StateFilter) -> bool {
+    if let Some(k) = f.kind {
+        if e.kind != Some(k) {
+            return false;
+        }
+    }
+    let name_of = |id: &str| -> String {
+        a.entries
+            .iter()
+            .find_map(|x| match &x.payload {
+                crate::decode::entry::Payload::Request { actions, .. } => {
+                    actions.iter().find(|y| y.id == id && !y.name.is_empty()).map(|y| y.name.clone())
+                }
+                _ => None,
+            })
+            .unwrap_or_default()
+    };
+    if let Some(q) = &f.service {
+        let ok = match (e.kind, &e.id) {
+            (Some(Kind::Service), Some(id)) => id.starts_with(q.as_str()) || name_of(id) == *q,
+            (Some(Kind::Task), Some(_)) => e.text.contains(&format!("task {q}.")),
+            _ => false,
+        };
+        if !ok {
+            return false;
+        }
+    }
+    if let Some(q) = &f.node {
+        let ok = match (e.kind, &e.id) {
+            (Some(Kind::Node), Some(id)) => id.starts_with(q.as_str()) || e.text.contains(&format!("node {q} ")),
+            _ => e.text.contains(q.as_str()),
+        };
+        if !ok {
+            return false;
+        }
+    }
+    if let Some(s) = &f.state {
+        if !(e.class == "task" && e.text.contains(&format!(" {s}:"))) {
+            return false;
+        }
+    }
+    true
+}

@@ -425,11 +425,8 @@ impl<'a> Replay<'a> {
                 Err(e) => return Err(format!("snapshot {}: {e}", s.file)),
             }
         }
-        let (store, membership, base_index, base_term, base_name) = match (base, built) {
-            (Some(i), Some((st, m))) => {
-                let s = &log.snapshots[i];
-                (st, m, s.index, s.term, Some(s.file.clone()))
-            }
+        let (base, store, membership) = match (base, built) {
+            (Some(i), Some((st, m))) => (Some(i), st, m),
             _ => {
                 let reaches_one = first_live.is_none_or(|f| f <= 1);
                 if !reaches_one && !matches!(start, Start::Empty | Start::Earliest) && target > 0 {
@@ -438,37 +435,13 @@ impl<'a> Replay<'a> {
                         first_live.unwrap_or(0)
                     ));
                 }
-                (Store::default(), Membership::default(), 0, 0, None)
+                (None, Store::default(), Membership::default())
             }
         };
-        let findings: Vec<Finding> = gap_finding(log.wal, base_index).into_iter().collect();
-        let order = log_order(log.wal);
-        let last_term = if base_index > 0 { base_term } else { 0 };
-        Ok(Replay {
-            log,
-            rules,
-            order,
-            pos: 0,
-            skip_through: None,
-            last_term,
-            last_time: None,
-            base_visited: false,
-            r: Replayed {
-                index: base_index,
-                term: base_term,
-                time: None,
-                store,
-                membership,
-                base: base_name,
-                base_index,
-                applied: 0,
-                uncommitted: Vec::new(),
-                unreadable: Vec::new(),
-                commit: rules.commit,
-                notes,
-                findings,
-            },
-        })
+        let mut r = Replay::from_base(log, rules, base, store, membership);
+        r.r.notes = notes;
+        r.r.findings.extend(gap_finding(log.wal, r.r.base_index));
+        Ok(r)
     }
 
     /// Start from a store built elsewhere (the base snapshot a load already read).

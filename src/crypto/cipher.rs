@@ -22,22 +22,20 @@
 //!   truncated), so a DEK of unusual length behaves as it would in swarmkit.
 //! * Key material lives in [`Zeroizing`] buffers and is never printed by `Debug`.
 //!
-//! Implementations, chosen by `benches/cipher.rs` (criterion, one core; figures in
-//! docs/performance.md):
+//! Implementations, chosen by `benches/cipher.rs` (criterion, one thread; both runs in
+//! `benches/results/cipher-20261201T232604Z.txt`, summary in docs/performance.md):
 //! * secretbox: libsodium (`libsodium-sys-stable`, which builds the libsodium source it ships
-//!   with the machine's C compiler, no network). Its `sodium_init` picks SIMD Salsa20 and
-//!   Poly1305 code for the CPU; RustCrypto's `crypto_secretbox` runs Salsa20 in portable
-//!   Rust. Opening 64 KiB boxes: libsodium 1.21 GiB/s, RustCrypto 270 MiB/s (4.5x); 300-byte
-//!   boxes: 224 vs 70 MiB/s (3.2x).
+//!   with the machine's C compiler, no network). `sodium_init` picks its SIMD Salsa20 and
+//!   Poly1305 code for the CPU; RustCrypto's `crypto_secretbox` runs Salsa20 in portable Rust.
+//!   Opening 64 KiB boxes: libsodium 1.74 GiB/s, RustCrypto 332 MiB/s (5.2x); 300-byte boxes:
+//!   328 vs 101 MiB/s (3.2x).
 //! * Fernet: RustCrypto (`hmac`+`sha2`, `aes`+`cbc`). HMAC-SHA256 is most of the cost, and
-//!   `sha2` already runs on the SHA extensions (SHA-NI) and `aes` on VAES/AES-NI, picked at run
-//!   time. 64 KiB tokens: RustCrypto 803 MiB/s, AWS-LC 901, OpenSSL 781,
-//!   libsodium's HMAC (portable C SHA-256) + RustCrypto AES 187; 300-byte tokens: RustCrypto
-//!   304 MiB/s, AWS-LC 203, OpenSSL 21. No candidate is faster at both sizes, so none is
-//!   worth a second C library.
+//!   `sha2` already runs on the SHA extensions and `aes` on VAES/AES-NI, picked at run time.
+//!   64 KiB tokens: RustCrypto 1.18 GiB/s, AWS-LC 1.29, OpenSSL 1.14, libsodium's HMAC
+//!   (portable C SHA-256) + RustCrypto AES 0.26; 300-byte tokens: RustCrypto 437 MiB/s, AWS-LC
+//!   306, OpenSSL 27. No candidate wins at both sizes, so none is worth another C library.
 
 use std::fmt;
-
 use std::sync::OnceLock;
 
 use aes::cipher::{BlockModeDecrypt, BlockModeEncrypt, KeyIvInit, block_padding::Pkcs7};

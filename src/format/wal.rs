@@ -825,3 +825,18 @@ pub mod encode {
         }
     }
 }
+
+/// Release the mapped pages under a decoded chunk of entries: per segment, the span from the
+/// chunk's first to its last byte (pages shared with the next chunk stay until it is done).
+pub fn release_entries<'a>(source: &crate::input::source::Source, chunk: impl IntoIterator<Item = &'a EntryRec>) {
+    let mut spans: std::collections::BTreeMap<usize, (usize, usize)> = std::collections::BTreeMap::new();
+    for e in chunk.into_iter().filter(|e| !e.data.is_empty()) {
+        let (s, t) = (e.data.as_ptr() as usize, e.data.as_ptr() as usize + e.data.len());
+        let span = spans.entry(e.seg).or_insert((s, t));
+        span.0 = span.0.min(s);
+        span.1 = span.1.max(t);
+    }
+    for (_, (s, t)) in spans {
+        source.release_span(s, t);
+    }
+}

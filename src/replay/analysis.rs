@@ -22,13 +22,14 @@ use crate::crypto::keyring::{KeyInfo, load_keys};
 use crate::crypto::keys::UnlockKey;
 use crate::decode::entry::{Decoded, DecodedEntry, Payload, decode_entry_with, looks_encrypted};
 use crate::decode::object::{Kind, Membership, Object};
-use crate::decode::snapshot::{SnapState, WireSizes, snapshot_state};
+use crate::decode::snapshot::{SnapState, snapshot_state};
 use crate::error::{Code, Error, Finding, Result, Severity};
 use crate::format::snap::{self, SnapFile};
 use crate::format::wal::{self, EntryRec, WalLog};
 use crate::input::layout::{self, Layout, LayoutKind};
 use crate::input::source::{ReadOptions, Source};
 use crate::pb::docker::swarmkit::v1 as api;
+pub use crate::replay::engine::SnapInfo;
 use crate::replay::engine::{Log, Replay, Rules, Visitor, choose_base, gap_finding};
 use crate::replay::store::{Store, snapshot_store};
 use prost::Message;
@@ -154,43 +155,6 @@ impl EntryStats {
             Payload::Undecodable { .. } => bump("(undecodable)".into()),
         }
     }
-}
-
-/// A snapshot file with its decoded payload summary.
-#[derive(Debug, Clone, Serialize)]
-pub struct SnapInfo {
-    /// File name.
-    pub file: String,
-    /// Display path.
-    #[serde(skip)]
-    pub display: String,
-    /// Term.
-    pub term: u64,
-    /// Index.
-    pub index: u64,
-    /// Size.
-    pub bytes: u64,
-    /// Container sound, payload decrypted and decoded.
-    pub valid: bool,
-    /// ConfState voters (hex raft IDs in JSON).
-    #[serde(serialize_with = "crate::format::hex_ids")]
-    pub voters: Vec<u64>,
-    /// Which DEK decrypted it.
-    pub dek: Option<String>,
-    /// Membership in the snapshot.
-    pub membership: Option<Membership>,
-    /// Object counts by kind.
-    pub objects: BTreeMap<String, usize>,
-    /// Why it is not valid.
-    pub problem: Option<String>,
-    /// Whether the WAL holds a marker for this snapshot.
-    pub has_marker: bool,
-    /// Whether the payload was decrypted and decoded (false: container checks only, see
-    /// [`Detail::Structure`]; `valid` then means a sound container).
-    pub payload_checked: bool,
-    /// The payload's sizes on the wire, when it was read.
-    #[serde(skip)]
-    pub wire: Option<WireSizes>,
 }
 
 /// Everything known about one input.
@@ -325,7 +289,7 @@ fn check_covered(
     for chunk in crate::replay::engine::batches(covered) {
         let decoded: Vec<Decoded> =
             chunk.par_iter().map(|e| decode_entry_with(e, encrypted, deks, wal.seg_display(e.seg), true)).collect();
-        release_entries(source, chunk.iter().copied());
+        crate::format::wal::release_entries(source, chunk.iter().copied());
         bar.inc(chunk.iter().map(|e| e.data.len() as u64).sum());
         for d in decoded {
             let mut s = d.summary;
@@ -359,21 +323,6 @@ fn merge_by_index<T>(first: Vec<T>, second: Vec<T>, key: impl Fn(&T) -> u64) -> 
 /// An empty store as the options ask (full or projected).
 fn new_store(opts: &Options) -> Store {
     if opts.projected_store { Store::projected() } else { Store::default() }
-}
-
-/// Release the mapped pages under a decoded chunk of entries: per segment, the span from the
-/// chunk's first to its last byte (pages shared with the next chunk stay until it is done).
-pub(crate) fn release_entries<'a>(source: &Source, chunk: impl IntoIterator<Item = &'a EntryRec>) {
-    let mut spans: BTreeMap<usize, (usize, usize)> = BTreeMap::new();
-    for e in chunk.into_iter().filter(|e| !e.data.is_empty()) {
-        let (s, t) = (e.data.as_ptr() as usize, e.data.as_ptr() as usize + e.data.len());
-        let span = spans.entry(e.seg).or_insert((s, t));
-        span.0 = span.0.min(s);
-        span.1 = span.1.max(t);
-    }
-    for (_, (s, t)) in spans {
-        source.release_span(s, t);
-    }
 }
 
 impl Analysis {

@@ -28,11 +28,12 @@
 use crate::crypto::Dek;
 use crate::decode::entry::{Decoded, DecodedEntry, Payload, conf_change_name, decode_entry_with};
 use crate::decode::object::{Membership, Object, Verb};
+use crate::decode::snapshot::WireSizes;
 use crate::error::{Code, Finding, Severity};
+use crate::format::wal::release_entries;
 use crate::format::wal::{EntryRec, WalLog};
 use crate::input::source::Source;
 use crate::pb::docker::swarmkit::v1 as api;
-use crate::replay::analysis::{SnapInfo, release_entries};
 use crate::replay::store::{Store, snapshot_store};
 use serde::Serialize;
 
@@ -58,6 +59,43 @@ pub fn batches<'e, 'a>(entries: &'e [&'a EntryRec]) -> impl Iterator<Item = &'e 
 /// An entry to decode: its position in log order, whether to check it on the wire only, and
 /// whether it applies.
 type Planned = (usize, (bool, bool));
+
+/// A snapshot file with its decoded payload summary.
+#[derive(Debug, Clone, Serialize)]
+pub struct SnapInfo {
+    /// File name.
+    pub file: String,
+    /// Display path.
+    #[serde(skip)]
+    pub display: String,
+    /// Term.
+    pub term: u64,
+    /// Index.
+    pub index: u64,
+    /// Size.
+    pub bytes: u64,
+    /// Container sound, payload decrypted and decoded.
+    pub valid: bool,
+    /// ConfState voters (hex raft IDs in JSON).
+    #[serde(serialize_with = "crate::format::hex_ids")]
+    pub voters: Vec<u64>,
+    /// Which DEK decrypted it.
+    pub dek: Option<String>,
+    /// Membership in the snapshot.
+    pub membership: Option<Membership>,
+    /// Object counts by kind.
+    pub objects: std::collections::BTreeMap<String, usize>,
+    /// Why it is not valid.
+    pub problem: Option<String>,
+    /// Whether the WAL holds a marker for this snapshot.
+    pub has_marker: bool,
+    /// Whether the payload was decrypted and decoded (false: container checks only, see
+    /// [`Detail::Structure`]; `valid` then means a sound container).
+    pub payload_checked: bool,
+    /// The payload's sizes on the wire, when it was read.
+    #[serde(skip)]
+    pub wire: Option<WireSizes>,
+}
 
 /// Entries decoded in parallel per batch, at most.
 pub const BATCH: usize = 2048;

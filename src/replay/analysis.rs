@@ -556,11 +556,7 @@ impl Analysis {
         // The entries, through the engine: every one is decoded and visited (counted, classified,
         // kept as the detail asks); the live committed ones above the base are applied.
         findings.extend(rules.finding(&wal));
-        if base_snapshot.is_some() || structure_only {
-            findings.extend(gap_finding(&wal, base_index));
-        } else {
-            findings.extend(gap_finding(&wal, 0));
-        }
+        findings.extend(gap_finding(&wal, base_index));
         // The early check counts only if its snapshot is the base.
         let early = early.filter(|_| base_snapshot.is_some_and(|b| Some(snapshots[b].index) == early_index));
         let done_upto = early.as_ref().map(|_| base_index);

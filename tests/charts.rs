@@ -233,15 +233,15 @@ fn convergence_matches_state_and_timeline() {
         let a = &ar.merged;
         let c = convergence::compute(a, ar.names.clone());
         // Final replicas are `docker service ls`'s: running tasks on nodes that are not down.
-        let down: Vec<&str> =
-            a.state.nodes().filter(|n| n.status.as_ref().map(|s| s.state) == Some(1)).map(|n| n.id.as_str()).collect();
+        let down: Vec<String> =
+            a.state.nodes().filter(|n| n.status.as_ref().map(|s| s.state) == Some(1)).map(|n| n.id).collect();
         for s in a.state.services() {
             let name = swarmsift::decode::object::Object::Service(s.clone()).name();
-            let (run, des, _) = swarmsift::render::state::replicas(s, &a.state);
+            let (run, des, _) = swarmsift::render::state::replicas(&s, &a.state);
             let on_down = a
                 .state
                 .tasks()
-                .filter(|t| t.service_id == s.id && down.contains(&t.node_id.as_str()))
+                .filter(|t| t.service_id == s.id && down.contains(&t.node_id))
                 .filter(|t| t.status.as_ref().map(|x| x.state) == Some(api::TaskState::Running as i32))
                 .count() as u64;
             assert_eq!(c.last_replicas(&name), Some([run - on_down, des]), "{sc} {name}");

@@ -64,7 +64,7 @@ fn compare(a: &Analysis, t: &Value) -> Vec<String> {
         bad.push(format!("service IDs differ: decoded {ss:?}, truth {:?}", ts.keys().collect::<Vec<_>>()));
     }
     for (id, tv) in &ts {
-        let Some(o @ Object::Service(s)) = st.get(Kind::Service, id) else { continue };
+        let Some(ref o @ Object::Service(ref s)) = st.get(Kind::Service, id) else { continue };
         if o.version() != truth_index(tv) {
             bad.push(format!("service {id}: version {} vs truth {}", o.version(), truth_index(tv)));
         }
@@ -87,7 +87,7 @@ fn compare(a: &Analysis, t: &Value) -> Vec<String> {
     let tt = by_id(&t["tasks"], "ID");
     for (id, tv) in &tt {
         match st.get(Kind::Task, id) {
-            Some(o @ Object::Task(task)) => {
+            Some(ref o @ Object::Task(ref task)) => {
                 if o.version() != truth_index(tv) {
                     bad.push(format!("task {id}: version {} vs truth {}", o.version(), truth_index(tv)));
                 }

@@ -14,7 +14,7 @@
 //! sizes plus protobuf framing.
 
 use crate::decode::docker_api as dapi;
-use crate::decode::object::{Kind, Object};
+use crate::decode::object::{Kind, Object, service_name};
 use crate::decode::snapshot::{WireSizes, decode_snapshot};
 use crate::pb::docker::swarmkit::v1 as api;
 use crate::replay::analysis::Analysis;
@@ -58,7 +58,7 @@ pub fn store_snapshot(st: &Store) -> api::StoreSnapshot {
     let mut s = api::StoreSnapshot::default();
     for k in Kind::ALL {
         for o in st.iter(k) {
-            match o.clone() {
+            match o {
                 Object::Node(x) => s.nodes.push(x),
                 Object::Service(x) => s.services.push(x),
                 Object::Task(x) => s.tasks.push(x),
@@ -75,6 +75,13 @@ pub fn store_snapshot(st: &Store) -> api::StoreSnapshot {
     s
 }
 
+/// The encoded size of the `StoreSnapshot` swarmkit would write for this store: every object's
+/// encoding as a length-delimited field (its tag is one byte: field numbers 1-10), from the
+/// store's packed sizes, without decoding an object.
+pub fn store_snapshot_bytes(st: &Store) -> u64 {
+    Kind::ALL.iter().flat_map(|k| st.sizes(*k)).map(|(_, n)| field_len(n as u64)).sum()
+}
+
 /// Plaintext size of the `api.Snapshot` swarmkit would write for this store and membership.
 pub fn snapshot_plain_bytes(st: &Store, m: &crate::decode::object::Membership) -> u64 {
     let members: Vec<api::RaftMember> = m
@@ -82,12 +89,9 @@ pub fn snapshot_plain_bytes(st: &Store, m: &crate::decode::object::Membership) -
         .iter()
         .map(|(id, (n, a))| api::RaftMember { raft_id: *id, node_id: n.clone(), addr: a.clone(), status: None })
         .collect();
-    let snap = api::Snapshot {
-        version: 0,
-        membership: Some(api::ClusterSnapshot { members, removed: m.removed.clone() }),
-        store: Some(store_snapshot(st)),
-    };
-    snap.encoded_len() as u64
+    let membership = api::ClusterSnapshot { members, removed: m.removed.clone() };
+    // api.Snapshot{version: 0 (omitted), membership: field 2, store: field 3}.
+    field_len(membership.encoded_len() as u64) + field_len(store_snapshot_bytes(st))
 }
 
 /// Estimated size of the `.snap` file holding a plaintext payload of `plain` bytes: secretbox
@@ -418,37 +422,78 @@ pub fn is_dead(t: &api::Task) -> bool {
 pub fn task_history_limit(st: &Store) -> i64 {
     st.clusters()
         .next()
-        .and_then(|c| c.spec.as_ref())
-        .and_then(|s| s.orchestration.as_ref())
+        .and_then(|c| c.spec)
+        .and_then(|s| s.orchestration)
         .map(|o| o.task_history_retention_limit)
         .unwrap_or(DEFAULT_TASK_HISTORY)
 }
 
-/// Compute the forensics of a store.
+/// What the size forensics read of one task, taken in one decoding pass.
+struct TaskFacts {
+    service_id: String,
+    node_id: String,
+    slot: u64,
+    state: i32,
+    desired_state: i32,
+    status_time: Option<(i64, i32)>,
+    bytes: u64,
+    /// Secret and config IDs of its spec.
+    secrets: Vec<String>,
+    configs: Vec<String>,
+}
+
+impl TaskFacts {
+    fn of(t: &api::Task, bytes: u64) -> TaskFacts {
+        let (mut secrets, mut configs) = (Vec::new(), Vec::new());
+        if let Some(c) = container(t.spec.as_ref()) {
+            secrets.extend(c.secrets.iter().map(|s| s.secret_id.clone()));
+            configs.extend(c.configs.iter().map(|s| s.config_id.clone()));
+        }
+        TaskFacts {
+            service_id: t.service_id.clone(),
+            node_id: t.node_id.clone(),
+            slot: t.slot,
+            state: task_state(t),
+            desired_state: t.desired_state,
+            status_time: t.status.as_ref().and_then(|s| s.timestamp).map(|x| (x.seconds, x.nanos)),
+            bytes,
+            secrets,
+            configs,
+        }
+    }
+    fn dead(&self) -> bool {
+        self.desired_state > RUNNING && self.state > RUNNING
+    }
+}
+
+/// Compute the forensics of a store. Each task is decoded once; sizes come from the store's
+/// encodings.
 pub fn forensics(st: &Store, at: impl Into<String>) -> Forensics {
     let by_kind: Vec<KindBytes> = SNAPSHOT_KINDS
         .iter()
         .map(|k| {
-            let mut b = 0;
-            for o in st.iter(*k) {
-                b += field_len(object_bytes(o));
-            }
+            let b = st.sizes(*k).map(|(_, n)| field_len(n as u64)).sum();
             KindBytes { kind: k.plural(), count: st.count(*k), bytes: b }
         })
         .collect();
     let store_bytes = by_kind.iter().map(|k| k.bytes).sum();
+    let tasks: Vec<TaskFacts> =
+        st.sizes(Kind::Task).filter_map(|(id, n)| st.task(id).map(|t| TaskFacts::of(&t, n as u64))).collect();
     let mut tasks_by_state: BTreeMap<String, usize> = BTreeMap::new();
-    for t in st.tasks() {
-        *tasks_by_state.entry(dapi::task_state(task_state(t)).to_string()).or_default() += 1;
+    for t in &tasks {
+        *tasks_by_state.entry(dapi::task_state(t.state).to_string()).or_default() += 1;
     }
     // Services.
     let mut by_service: BTreeMap<String, ServiceSize> = BTreeMap::new();
+    let (mut sec_ref, mut cfg_ref) = (BTreeSet::new(), BTreeSet::new());
     for s in st.services() {
+        refs(s.spec.as_ref().and_then(|x| x.task.as_ref()), &mut sec_ref, &mut cfg_ref);
+        refs(s.previous_spec.as_ref().and_then(|x| x.task.as_ref()), &mut sec_ref, &mut cfg_ref);
         by_service.insert(
             s.id.clone(),
             ServiceSize {
                 id: s.id.clone(),
-                name: Object::Service(s.clone()).name(),
+                name: service_name(&s),
                 service_bytes: s.encoded_len() as u64,
                 tasks: 0,
                 task_bytes: 0,
@@ -458,10 +503,10 @@ pub fn forensics(st: &Store, at: impl Into<String>) -> Forensics {
         );
     }
     let mut dead = DeadHistory { limit: task_history_limit(st), ..Default::default() };
-    let mut slots: BTreeMap<(String, String), Vec<&api::Task>> = BTreeMap::new();
-    for t in st.tasks() {
-        let tb = t.encoded_len() as u64;
-        let d = is_dead(t);
+    let mut slots: BTreeMap<(String, String), Vec<&TaskFacts>> = BTreeMap::new();
+    for t in &tasks {
+        let tb = t.bytes;
+        let d = t.dead();
         if d {
             dead.dead_tasks += 1;
             dead.dead_bytes += tb;
@@ -494,14 +539,14 @@ pub fn forensics(st: &Store, at: impl Into<String>) -> Forensics {
             if ts.len() as i64 <= dead.limit {
                 continue;
             }
-            ts.sort_by_key(|t| t.status.as_ref().and_then(|s| s.timestamp).map(|x| (x.seconds, x.nanos)));
+            ts.sort_by_key(|t| t.status_time);
             let mut keep = dead.limit;
             for t in ts.iter() {
-                if t.desired_state <= RUNNING || task_state(t) <= RUNNING {
+                if t.desired_state <= RUNNING || t.state <= RUNNING {
                     continue;
                 }
                 dead.beyond_limit += 1;
-                dead.beyond_limit_bytes += t.encoded_len() as u64;
+                dead.beyond_limit_bytes += t.bytes;
                 keep += 1;
                 if ts.len() as i64 <= keep {
                     break;
@@ -523,17 +568,13 @@ pub fn forensics(st: &Store, at: impl Into<String>) -> Forensics {
         (b.service_bytes + b.task_bytes).cmp(&(a.service_bytes + a.task_bytes)).then_with(|| a.name.cmp(&b.name))
     });
     // References.
-    let (mut sec_ref, mut cfg_ref) = (BTreeSet::new(), BTreeSet::new());
-    for s in st.services() {
-        refs(s.spec.as_ref().and_then(|x| x.task.as_ref()), &mut sec_ref, &mut cfg_ref);
-        refs(s.previous_spec.as_ref().and_then(|x| x.task.as_ref()), &mut sec_ref, &mut cfg_ref);
-    }
-    for t in st.tasks().filter(|t| !is_dead(t)) {
-        refs(t.spec.as_ref(), &mut sec_ref, &mut cfg_ref);
+    for t in tasks.iter().filter(|t| !t.dead()) {
+        sec_ref.extend(t.secrets.iter().cloned());
+        cfg_ref.extend(t.configs.iter().cloned());
     }
     let mut unreferenced: Vec<ObjSize> = Vec::new();
     for o in st.iter(Kind::Secret).chain(st.iter(Kind::Config)) {
-        let used = match o {
+        let used = match &o {
             Object::Secret(s) => sec_ref.contains(&s.id) || s.internal,
             Object::Config(c) => cfg_ref.contains(&c.id),
             _ => true,
@@ -543,24 +584,25 @@ pub fn forensics(st: &Store, at: impl Into<String>) -> Forensics {
                 kind: o.kind(),
                 id: o.id().to_string(),
                 name: o.name(),
-                bytes: object_bytes(o),
+                bytes: object_bytes(&o),
             });
         }
     }
     unreferenced.sort_by(|a, b| b.bytes.cmp(&a.bytes).then_with(|| a.id.cmp(&b.id)));
     // Nodes and their assignment streams.
     let mut by_node: Vec<NodeSize> = Vec::new();
-    let mut tasks_by_node: BTreeMap<&str, Vec<&api::Task>> = BTreeMap::new();
-    for t in st.tasks().filter(|t| !t.node_id.is_empty()) {
+    let mut tasks_by_node: BTreeMap<&str, Vec<&TaskFacts>> = BTreeMap::new();
+    for t in tasks.iter().filter(|t| !t.node_id.is_empty()) {
         tasks_by_node.entry(t.node_id.as_str()).or_default().push(t);
     }
+    let size_of = |k: Kind, id: &str| st.encoded(k, id).map(|b| b.len() as u64);
     for n in st.nodes() {
         let ts = tasks_by_node.get(n.id.as_str()).cloned().unwrap_or_default();
         let mut ns = NodeSize {
             id: n.id.clone(),
             hostname: n.description.as_ref().map(|d| d.hostname.clone()).unwrap_or_default(),
             tasks: ts.len(),
-            task_bytes: ts.iter().map(|t| t.encoded_len() as u64).sum(),
+            task_bytes: ts.iter().map(|t| t.bytes).sum(),
             assigned_tasks: 0,
             dependencies: 0,
             assignments_bytes: 0,
@@ -568,23 +610,24 @@ pub fn forensics(st: &Store, at: impl Into<String>) -> Forensics {
         let (mut secs, mut cfgs) = (BTreeSet::new(), BTreeSet::new());
         // AssignmentsMessage.changes[] = AssignmentChange{assignment: Assignment{item}, action}.
         let change = |item: u64| field_len(field_len(field_len(item)) + 2);
-        for t in ts.iter().filter(|t| task_state(t) >= ASSIGNED) {
+        for t in ts.iter().filter(|t| t.state >= ASSIGNED) {
             ns.assigned_tasks += 1;
-            ns.assignments_bytes += change(t.encoded_len() as u64);
-            if task_state(t) <= RUNNING {
-                refs(t.spec.as_ref(), &mut secs, &mut cfgs);
+            ns.assignments_bytes += change(t.bytes);
+            if t.state <= RUNNING {
+                secs.extend(t.secrets.iter().map(String::as_str));
+                cfgs.extend(t.configs.iter().map(String::as_str));
             }
         }
         for id in &secs {
-            if let Some(o) = st.get(Kind::Secret, id) {
+            if let Some(b) = size_of(Kind::Secret, id) {
                 ns.dependencies += 1;
-                ns.assignments_bytes += change(object_bytes(o));
+                ns.assignments_bytes += change(b);
             }
         }
         for id in &cfgs {
-            if let Some(o) = st.get(Kind::Config, id) {
+            if let Some(b) = size_of(Kind::Config, id) {
                 ns.dependencies += 1;
-                ns.assignments_bytes += change(object_bytes(o));
+                ns.assignments_bytes += change(b);
             }
         }
         if ns.assigned_tasks > 0 {
@@ -593,16 +636,22 @@ pub fn forensics(st: &Store, at: impl Into<String>) -> Forensics {
         by_node.push(ns);
     }
     by_node.sort_by(|a, b| b.assignments_bytes.cmp(&a.assignments_bytes).then_with(|| a.id.cmp(&b.id)));
-    // Largest objects.
-    let mut largest: Vec<ObjSize> = Kind::ALL
-        .iter()
-        .flat_map(|k| st.iter(*k))
-        .map(|o| ObjSize { kind: o.kind(), id: o.id().to_string(), name: o.name(), bytes: object_bytes(o) })
+    // Largest objects: chosen by size, decoded only for their names.
+    let mut biggest: Vec<(usize, Kind, &str)> =
+        Kind::ALL.iter().flat_map(|k| st.sizes(*k).map(move |(id, n)| (n, *k, id))).collect();
+    biggest.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.2.cmp(b.2)));
+    biggest.truncate(TOP);
+    let largest: Vec<ObjSize> = biggest
+        .into_iter()
+        .map(|(n, k, id)| ObjSize {
+            kind: k,
+            id: id.to_string(),
+            name: st.get(k, id).map(|o| o.name()).unwrap_or_default(),
+            bytes: n as u64,
+        })
         .collect();
-    largest.sort_by(|a, b| b.bytes.cmp(&a.bytes).then_with(|| a.id.cmp(&b.id)));
-    largest.truncate(TOP);
     // Limits.
-    let list = |k: Kind| -> u64 { st.iter(k).map(|o| field_len(object_bytes(o))).sum() };
+    let list = |k: Kind| -> u64 { st.sizes(k).map(|(_, n)| field_len(n as u64)).sum() };
     let mut limits = vec![
         check("whole store in one message (snapshot sent unchunked, before swarmkit#2458)", store_bytes, false),
         check("docker service ls (ListServices response)", list(Kind::Service), false),
@@ -701,5 +750,6 @@ mod tests {
         assert_eq!(k.iter().map(|x| x.bytes).sum::<u64>(), s.encoded_len() as u64);
         let st = Store::from_snapshot(s.clone());
         assert_eq!(store_snapshot(&st).encoded_len(), s.encoded_len());
+        assert_eq!(store_snapshot_bytes(&st), s.encoded_len() as u64);
     }
 }

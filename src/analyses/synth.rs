@@ -951,38 +951,22 @@ impl<'o> Sim<'o> {
             (Kind::Config, 9),
             (Kind::Volume, 10),
         ];
-        let obj_len = |tag: u32, o: &Object| match o {
-            Object::Node(x) => message::encoded_len(tag, x),
-            Object::Service(x) => message::encoded_len(tag, x),
-            Object::Task(x) => message::encoded_len(tag, x),
-            Object::Network(x) => message::encoded_len(tag, x),
-            Object::Secret(x) => message::encoded_len(tag, x),
-            Object::Config(x) => message::encoded_len(tag, x),
-            Object::Cluster(x) => message::encoded_len(tag, x),
-            Object::Volume(x) => message::encoded_len(tag, x),
-            Object::Resource(x) => message::encoded_len(tag, x),
-            Object::Extension(x) => message::encoded_len(tag, x),
-        };
+        // The store keeps each object as its encoding: the snapshot is those bytes, each under
+        // its StoreSnapshot field tag.
+        let field =
+            |tag: u32, n: usize| prost::encoding::key_len(tag) + prost::encoding::encoded_len_varint(n as u64) + n;
         let store_len: usize =
-            order.iter().map(|(k, tag)| self.store.iter(*k).map(|o| obj_len(*tag, o)).sum::<usize>()).sum();
+            order.iter().map(|(k, tag)| self.store.sizes(*k).map(|(_, n)| field(*tag, n)).sum::<usize>()).sum();
         let mut buf = Vec::with_capacity(store_len + 64 + members.encoded_len());
         message::encode(2, &members, &mut buf);
         encode_key(3, WireType::LengthDelimited, &mut buf);
         encode_varint(store_len as u64, &mut buf);
         for (k, tag) in order {
-            for o in self.store.iter(k) {
-                match o {
-                    Object::Node(x) => message::encode(tag, x, &mut buf),
-                    Object::Service(x) => message::encode(tag, x, &mut buf),
-                    Object::Task(x) => message::encode(tag, x, &mut buf),
-                    Object::Network(x) => message::encode(tag, x, &mut buf),
-                    Object::Secret(x) => message::encode(tag, x, &mut buf),
-                    Object::Config(x) => message::encode(tag, x, &mut buf),
-                    Object::Cluster(x) => message::encode(tag, x, &mut buf),
-                    Object::Volume(x) => message::encode(tag, x, &mut buf),
-                    Object::Resource(x) => message::encode(tag, x, &mut buf),
-                    Object::Extension(x) => message::encode(tag, x, &mut buf),
-                }
+            for id in self.store.ids(k) {
+                let b = self.store.encoded(k, id).unwrap_or_default();
+                encode_key(tag, WireType::LengthDelimited, &mut buf);
+                encode_varint(b.len() as u64, &mut buf);
+                buf.extend_from_slice(b);
             }
         }
         buf
@@ -991,21 +975,15 @@ impl<'o> Sim<'o> {
     // ---- object helpers ----
 
     fn get(&self, kind: Kind, id: &str) -> Option<Object> {
-        self.store.get(kind, id).cloned()
+        self.store.get(kind, id)
     }
 
     fn task(&self, id: &str) -> Option<api::Task> {
-        match self.store.get(Kind::Task, id) {
-            Some(Object::Task(t)) => Some(t.clone()),
-            _ => None,
-        }
+        self.store.task(id)
     }
 
     fn node_obj(&self, i: usize) -> Option<api::Node> {
-        match self.store.get(Kind::Node, &self.nodes[i].id) {
-            Some(Object::Node(n)) => Some(n.clone()),
-            _ => None,
-        }
+        self.store.node(&self.nodes[i].id)
     }
 
     fn next_ip(&mut self, net: &str, base: &str) -> String {

@@ -189,6 +189,42 @@ fn ann_name(a: &Option<api::Annotations>) -> String {
 }
 
 impl Object {
+    /// The object's protobuf encoding (its message alone, not wrapped in a store action).
+    pub fn encode(&self) -> Vec<u8> {
+        use prost::Message as _;
+        match self {
+            Object::Node(o) => o.encode_to_vec(),
+            Object::Service(o) => o.encode_to_vec(),
+            Object::Task(o) => o.encode_to_vec(),
+            Object::Network(o) => o.encode_to_vec(),
+            Object::Secret(o) => o.encode_to_vec(),
+            Object::Config(o) => o.encode_to_vec(),
+            Object::Cluster(o) => o.encode_to_vec(),
+            Object::Volume(o) => o.encode_to_vec(),
+            Object::Resource(o) => o.encode_to_vec(),
+            Object::Extension(o) => o.encode_to_vec(),
+        }
+    }
+
+    /// Decode one message of `kind`. Bytes fields share `b`'s buffer (no copy).
+    pub fn decode(kind: Kind, b: bytes::Bytes) -> Result<Object, prost::DecodeError> {
+        use prost::Message as _;
+        Ok(match kind {
+            Kind::Node => Object::Node(api::Node::decode(b)?),
+            Kind::Service => Object::Service(api::Service::decode(b)?),
+            Kind::Task => Object::Task(api::Task::decode(b)?),
+            Kind::Network => Object::Network(api::Network::decode(b)?),
+            Kind::Secret => Object::Secret(api::Secret::decode(b)?),
+            Kind::Config => Object::Config(api::Config::decode(b)?),
+            Kind::Cluster => Object::Cluster(api::Cluster::decode(b)?),
+            Kind::Volume => Object::Volume(api::Volume::decode(b)?),
+            Kind::Resource => Object::Resource(api::Resource::decode(b)?),
+            Kind::Extension => Object::Extension(api::Extension::decode(b)?),
+        })
+    }
+}
+
+impl Object {
     /// From a store action's target.
     pub fn from_target(t: Target) -> Object {
         match t {
@@ -263,7 +299,7 @@ impl Object {
                 }
                 o.description.as_ref().map(|d| d.hostname.clone()).unwrap_or_default()
             }
-            Object::Service(o) => ann_name(&o.spec.as_ref().and_then(|s| s.annotations.clone())),
+            Object::Service(o) => service_name(o),
             Object::Task(o) => task_name(o),
             Object::Network(o) => ann_name(&o.spec.as_ref().and_then(|s| s.annotations.clone())),
             Object::Secret(o) => ann_name(&o.spec.as_ref().and_then(|s| s.annotations.clone())),
@@ -274,6 +310,11 @@ impl Object {
             Object::Extension(o) => ann_name(&o.annotations),
         }
     }
+}
+
+/// A service's name (its spec's annotations).
+pub fn service_name(s: &api::Service) -> String {
+    s.spec.as_ref().and_then(|x| x.annotations.as_ref()).map(|a| a.name.clone()).unwrap_or_default()
 }
 
 /// `docker service ps` naming: `service.slot`, or `service.nodeid` for global tasks.

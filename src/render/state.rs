@@ -10,7 +10,7 @@
 use super::json::{Record, Seq};
 use super::table::Table;
 use crate::decode::docker_api::{self as dapi, Redaction};
-use crate::decode::object::{Kind, Membership, Object};
+use crate::decode::object::{Kind, Membership, Object, service_name};
 use crate::pb::docker::swarmkit::v1 as api;
 use crate::replay::engine::Replayed;
 use crate::replay::store::Store;
@@ -54,13 +54,13 @@ pub fn replicas(s: &api::Service, st: &Store) -> (u64, u64, bool) {
         _ => (0, true),
     };
     let mut running = 0;
-    for t in st.tasks().filter(|t| t.service_id == s.id) {
+    for (_, t) in st.task_keys().filter(|(_, t)| t.service_id == s.id) {
         if let Some(it) = iteration {
-            if t.job_iteration.as_ref().map(|v| v.index) != Some(it) {
+            if t.job_iteration != Some(it) {
                 continue;
             }
         }
-        let state = t.status.as_ref().map(|x| x.state).unwrap_or(0);
+        let state = t.state;
         if state == running_state {
             running += 1;
         }
@@ -130,68 +130,63 @@ fn cap(s: &str) -> String {
     }
 }
 
-fn node_name(st: &Store, id: &str) -> String {
-    match st.get(Kind::Node, id) {
-        Some(Object::Node(n)) => n
-            .description
-            .as_ref()
-            .map(|d| d.hostname.clone())
-            .filter(|h| !h.is_empty())
-            .unwrap_or_else(|| id.to_string()),
-        _ => id.to_string(),
-    }
+/// Node ID -> hostname, for every node that has one: built once per table, so that naming the
+/// node of each task does not decode a node per row.
+fn hostnames(st: &Store) -> std::collections::HashMap<String, String> {
+    st.nodes()
+        .filter_map(|n| {
+            let h = n.description.map(|d| d.hostname).filter(|h| !h.is_empty())?;
+            Some((n.id, h))
+        })
+        .collect()
 }
 
-fn service_of<'a>(st: &'a Store, id: &str) -> Option<&'a api::Service> {
-    match st.get(Kind::Service, id) {
-        Some(Object::Service(s)) => Some(s),
-        _ => None,
-    }
-}
-
-/// Selected objects of a store, after filters.
+/// Selected objects of a store, after filters, as IDs (in ID order): each object is decoded
+/// when its row or record is written. Services are few and are sorted by name, so they are
+/// kept decoded.
 pub struct Selection<'a> {
-    /// Nodes.
-    pub nodes: Vec<&'a api::Node>,
+    /// Node IDs.
+    pub nodes: Vec<&'a str>,
     /// Services.
-    pub services: Vec<&'a api::Service>,
-    /// Tasks.
-    pub tasks: Vec<&'a api::Task>,
-    /// Other objects by kind.
-    pub others: BTreeMap<Kind, Vec<&'a Object>>,
+    pub services: Vec<api::Service>,
+    /// Task IDs.
+    pub tasks: Vec<&'a str>,
+    /// IDs of other objects by kind.
+    pub others: BTreeMap<Kind, Vec<&'a str>>,
 }
 
 /// Apply filters.
 pub fn select<'a>(st: &'a Store, f: &StateFilter) -> Selection<'a> {
     let want = |k: Kind| f.kind.is_none_or(|x| x == k);
-    let svc_ok = |s: &api::Service| {
-        f.service.as_ref().is_none_or(|q| matches_id_or_name(q, &s.id, &Object::Service(s.clone()).name()))
+    let svc_ok = |s: &api::Service| f.service.as_ref().is_none_or(|q| matches_id_or_name(q, &s.id, &service_name(s)));
+    let nodes: Vec<&str> = match (&f.node, want(Kind::Node)) {
+        (_, false) => vec![],
+        (None, true) => st.ids(Kind::Node).collect(),
+        (Some(q), true) => {
+            let names = hostnames(st);
+            st.ids(Kind::Node)
+                .filter(|id| matches_id_or_name(q, id, names.get(*id).map(String::as_str).unwrap_or("")))
+                .collect()
+        }
     };
-    let node_ok = |n: &api::Node| {
-        f.node.as_ref().is_none_or(|q| {
-            let host = n.description.as_ref().map(|d| d.hostname.as_str()).unwrap_or("");
-            matches_id_or_name(q, &n.id, host)
-        })
-    };
-    let nodes: Vec<&api::Node> = if want(Kind::Node) { st.nodes().filter(|n| node_ok(n)).collect() } else { vec![] };
-    let services: Vec<&api::Service> = if want(Kind::Service) || (f.kind == Some(Kind::Task)) {
+    let services: Vec<api::Service> = if want(Kind::Service) || (f.kind == Some(Kind::Task)) {
         st.services().filter(|s| svc_ok(s)).collect()
     } else {
         vec![]
     };
     let svc_ids: std::collections::BTreeSet<&str> = services.iter().map(|s| s.id.as_str()).collect();
-    let tasks: Vec<&api::Task> = if want(Kind::Task) {
-        st.tasks()
-            .filter(|t| f.service.is_none() || svc_ids.contains(t.service_id.as_str()))
-            .filter(|t| {
+    let tasks: Vec<&str> = if want(Kind::Task) {
+        let names = if f.node.is_some() { hostnames(st) } else { Default::default() };
+        st.task_keys()
+            .filter(|(_, t)| f.service.is_none() || svc_ids.contains(t.service_id.as_str()))
+            .filter(|(_, t)| {
                 f.node.as_ref().is_none_or(|q| {
-                    let host = node_name(st, &t.node_id);
-                    matches_id_or_name(q, &t.node_id, &host)
+                    let host = names.get(&t.node_id).map(String::as_str).unwrap_or(&t.node_id);
+                    matches_id_or_name(q, &t.node_id, host)
                 })
             })
-            .filter(|t| {
-                f.state.as_ref().is_none_or(|q| dapi::task_state(t.status.as_ref().map(|s| s.state).unwrap_or(0)) == q)
-            })
+            .filter(|(_, t)| f.state.as_ref().is_none_or(|q| dapi::task_state(t.state) == q))
+            .map(|(id, _)| id)
             .collect()
     } else {
         vec![]
@@ -201,7 +196,7 @@ pub fn select<'a>(st: &'a Store, f: &StateFilter) -> Selection<'a> {
     let scoped = f.service.is_some() || f.node.is_some() || f.state.is_some();
     for k in [Kind::Network, Kind::Secret, Kind::Config, Kind::Cluster, Kind::Volume] {
         if want(k) && (!scoped || f.kind == Some(k)) {
-            others.insert(k, st.iter(k).collect());
+            others.insert(k, st.ids(k).collect());
         }
     }
     Selection { nodes, services, tasks, others }
@@ -266,9 +261,8 @@ impl<'a> View<'a> {
             let mut status = json!({"RunningTasks": running, "DesiredTasks": desired});
             if job {
                 let done = st
-                    .tasks()
-                    .filter(|t| t.service_id == s.id)
-                    .filter(|t| t.status.as_ref().map(|x| x.state) == Some(api::TaskState::Complete as i32))
+                    .task_keys()
+                    .filter(|(_, t)| t.service_id == s.id && t.state == api::TaskState::Complete as i32)
                     .count();
                 status["CompletedTasks"] = json!(done);
             }
@@ -291,10 +285,20 @@ impl<'a> View<'a> {
     /// The selected objects of one kind as Docker API JSON, made one by one.
     fn objects(&self, k: Kind) -> Box<dyn Iterator<Item = Value> + '_> {
         match k {
-            Kind::Node => Box::new(self.sel.nodes.iter().map(|n| self.node(n))),
+            Kind::Node => Box::new(self.sel.nodes.iter().filter_map(|id| self.r.store.node(id)).map(|n| self.node(&n))),
             Kind::Service => Box::new(self.sel.services.iter().map(|s| self.service(s))),
-            Kind::Task => Box::new(self.sel.tasks.iter().map(|t| dapi::task(t, self.red))),
-            k => Box::new(self.sel.others.get(&k).into_iter().flatten().filter_map(|o| self.other(o))),
+            Kind::Task => {
+                Box::new(self.sel.tasks.iter().filter_map(|id| self.r.store.task(id)).map(|t| dapi::task(&t, self.red)))
+            }
+            k => Box::new(
+                self.sel
+                    .others
+                    .get(&k)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(move |id| self.r.store.get(k, id))
+                    .filter_map(|o| self.other(&o)),
+            ),
         }
     }
 
@@ -430,7 +434,7 @@ pub fn write_text<W: Write + ?Sized>(
     if f.kind.is_none_or(|k| k == Kind::Node) && !(f.service.is_some() && f.node.is_none()) {
         o.push_str("\nNODES\n");
         let mut t = Table::new(&["ID", "HOSTNAME", "STATUS", "AVAILABILITY", "MANAGER STATUS", "ENGINE VERSION"]);
-        for n in &sel.nodes {
+        for n in sel.nodes.iter().filter_map(|id| st.node(id)) {
             let star = if self_node == Some(n.id.as_str()) { " *" } else { "" };
             let host = n.description.as_ref().map(|d| d.hostname.clone()).unwrap_or_default();
             let status = cap(dapi::node_state(n.status.as_ref().map(|s| s.state).unwrap_or(0)));
@@ -457,14 +461,14 @@ pub fn write_text<W: Write + ?Sized>(
     if f.kind.is_none_or(|k| k == Kind::Service) && f.node.is_none() && f.state.is_none() {
         o.push_str("\nSERVICES\n");
         let mut t = Table::new(&["ID", "NAME", "MODE", "REPLICAS", "IMAGE", "PORTS"]);
-        let mut svcs = sel.services.clone();
-        svcs.sort_by_key(|s| Object::Service((*s).clone()).name());
+        let mut svcs: Vec<&api::Service> = sel.services.iter().collect();
+        svcs.sort_by_key(|s| service_name(s));
         for s in svcs {
             let (run, des, _) = replicas(s, st);
             let id: String = s.id.chars().take(12).collect();
             t.row(vec![
                 id,
-                Object::Service(s.clone()).name(),
+                service_name(s),
                 mode_name(s).into(),
                 format!("{run}/{des}"),
                 image(s.spec.as_ref().and_then(|x| x.task.as_ref())),
@@ -481,8 +485,8 @@ pub fn write_text<W: Write + ?Sized>(
         if let Some(nets) = sel.others.get(&Kind::Network) {
             o.push_str("\nNETWORKS\n");
             let mut t = Table::new(&["ID", "NAME", "DRIVER", "SCOPE", "SUBNETS", "VERSION"]);
-            for x in nets {
-                if let Object::Network(n) = x {
+            for x in nets.iter().filter_map(|id| st.get(Kind::Network, id)) {
+                if let Object::Network(n) = &x {
                     let spec = n.spec.as_ref();
                     let driver = n
                         .driver_state
@@ -515,7 +519,7 @@ pub fn write_text<W: Write + ?Sized>(
             if let Some(v) = sel.others.get(&k) {
                 o.push_str(&format!("\n{title} (data redacted)\n"));
                 let mut t = Table::new(&["ID", "NAME", "CREATED", "UPDATED", "VERSION"]);
-                for x in v {
+                for x in v.iter().filter_map(|id| st.get(k, id)) {
                     let m = x.meta();
                     t.row(vec![
                         x.id().to_string(),
@@ -529,8 +533,8 @@ pub fn write_text<W: Write + ?Sized>(
             }
         }
         if let Some(cl) = sel.others.get(&Kind::Cluster) {
-            for x in cl {
-                if let Object::Cluster(c) = x {
+            for x in cl.iter().filter_map(|id| st.get(Kind::Cluster, id)) {
+                if let Object::Cluster(c) = &x {
                     o.push_str(&cluster_text(c));
                 }
             }
@@ -595,29 +599,33 @@ fn cluster_text(c: &api::Cluster) -> String {
 
 /// `docker service ps` for a set of tasks: grouped by name (`service.slot`), newest first, older
 /// ones under ` \_ `.
-pub fn tasks_table(st: &Store, tasks: &[&api::Task]) -> String {
+pub fn tasks_table(st: &Store, tasks: &[&str]) -> String {
     tasks_table_of(st, tasks).render()
 }
 
-/// [`tasks_table`] as a table.
-fn tasks_table_of(st: &Store, tasks: &[&api::Task]) -> Table {
-    let mut groups: BTreeMap<String, Vec<&api::Task>> = BTreeMap::new();
-    for t in tasks {
-        let svc = service_of(st, &t.service_id).map(|s| Object::Service(s.clone()).name());
-        let name = match svc {
+/// [`tasks_table`] as a table. Tasks are grouped by their keys and decoded one group at a time.
+fn tasks_table_of(st: &Store, tasks: &[&str]) -> Table {
+    let svc_names: std::collections::HashMap<String, String> =
+        st.services().map(|s| (service_name(&s), s.id)).map(|(n, id)| (id, n)).collect();
+    let hosts = hostnames(st);
+    let wanted: std::collections::HashSet<&str> = tasks.iter().copied().collect();
+    let mut groups: BTreeMap<String, Vec<&str>> = BTreeMap::new();
+    for (id, k) in st.task_keys().filter(|(id, _)| wanted.contains(id)) {
+        let name = match svc_names.get(&k.service_id) {
             Some(n) if !n.is_empty() => {
-                if t.slot != 0 {
-                    format!("{n}.{}", t.slot)
+                if k.slot != 0 {
+                    format!("{n}.{}", k.slot)
                 } else {
-                    format!("{n}.{}", t.node_id)
+                    format!("{n}.{}", k.node_id)
                 }
             }
-            _ => crate::decode::object::task_name(t),
+            _ => st.task(id).map(|t| crate::decode::object::task_name(&t)).unwrap_or_default(),
         };
-        groups.entry(name).or_default().push(t);
+        groups.entry(name).or_default().push(id);
     }
     let mut tb = Table::new(&["ID", "NAME", "IMAGE", "NODE", "DESIRED STATE", "CURRENT STATE", "ERROR", "PORTS"]);
-    for (name, mut ts_) in groups {
+    for (name, ids) in groups {
+        let mut ts_: Vec<api::Task> = ids.iter().filter_map(|id| st.task(id)).collect();
         ts_.sort_by(|a, b| {
             let ka = a.meta.as_ref().and_then(|m| m.created_at).map(|t| (t.seconds, t.nanos));
             let kb = b.meta.as_ref().and_then(|m| m.created_at).map(|t| (t.seconds, t.nanos));
@@ -639,11 +647,16 @@ fn tasks_table_of(st: &Store, tasks: &[&api::Task]) -> Table {
                 })
                 .unwrap_or_default();
             let id: String = t.id.chars().take(12).collect();
+            let node = match hosts.get(&t.node_id) {
+                _ if t.node_id.is_empty() => String::new(),
+                Some(h) => h.clone(),
+                None => t.node_id.clone(),
+            };
             tb.row(vec![
                 id,
                 if i == 0 { name.clone() } else { format!(" \\_ {name}") },
                 image(t.spec.as_ref()),
-                if t.node_id.is_empty() { String::new() } else { node_name(st, &t.node_id) },
+                node,
                 cap(dapi::task_state(t.desired_state)),
                 cur.trim_end().to_string(),
                 err,

@@ -732,7 +732,7 @@ impl<'a> Replay<'a> {
         }
         for (verb, obj) in actions {
             if steps {
-                let before = self.r.store.get(obj.kind(), obj.id()).cloned();
+                let before = self.r.store.get(obj.kind(), obj.id());
                 v.step(Step::Action { at: &at, verb, before: before.as_ref(), after: &obj });
             }
             if applies {

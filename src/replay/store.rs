@@ -5,9 +5,24 @@
 //! rules (create of an existing ID, update or remove of a missing one) the action is still applied
 //! as best it can be and an anomaly is returned, never an error: the replay engine turns each
 //! into a finding.
+//!
+//! The store is compact: every object is kept as its protobuf encoding, and decoded when it is
+//! read ([`Store::get`], [`Store::iter`]). A decoded swarmkit object is about ten times the size
+//! of its encoding (a Swarm3k task is ~1.3 KB on the wire and ~15 KB as prost structs), so this
+//! is what keeps a 68,000-task state in about 100 MB. Tasks also keep a [`TaskKey`], the few
+//! fields the commands group and count by (service, node, slot, states, job iteration), so
+//! counting replicas or checking references never decodes a task.
+//!
+//! Invariants:
+//! - what a read returns is exactly what was inserted (encoding and decoding are lossless for
+//!   the fields our `.proto` subset knows, and the store never sees others);
+//! - reads return owned values: nothing borrowed from the store outlives the call that made it,
+//!   so a reader that keeps many objects pays for them itself;
+//! - `bytes(kind)` gives each object's encoded length, which is its size in a snapshot.
 
 use crate::decode::object::{Kind, Object, Verb};
 use crate::pb::docker::swarmkit::v1 as api;
+use bytes::Bytes;
 use std::collections::BTreeMap;
 
 /// An action that did not fit the store's state.
@@ -37,20 +52,84 @@ impl std::fmt::Display for Anomaly {
     }
 }
 
-/// The store: one map per kind, keyed by ID.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// What the commands group and count tasks by, kept beside each task's bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TaskKey {
+    /// `service_id`.
+    pub service_id: String,
+    /// `node_id` (empty until the task is assigned).
+    pub node_id: String,
+    /// `slot` (0 for global services).
+    pub slot: u64,
+    /// `status.state` (0 when there is no status).
+    pub state: i32,
+    /// `desired_state`.
+    pub desired_state: i32,
+    /// `job_iteration.index`, for job tasks.
+    pub job_iteration: Option<u64>,
+}
+
+impl TaskKey {
+    fn of(t: &api::Task) -> TaskKey {
+        TaskKey {
+            service_id: t.service_id.clone(),
+            node_id: t.node_id.clone(),
+            slot: t.slot,
+            state: t.status.as_ref().map(|s| s.state).unwrap_or(0),
+            desired_state: t.desired_state,
+            job_iteration: t.job_iteration.as_ref().map(|v| v.index),
+        }
+    }
+}
+
+/// One stored object: its encoding, and for a task its key.
+#[derive(Debug, Clone)]
+struct Packed {
+    bytes: Bytes,
+    task: Option<Box<TaskKey>>,
+}
+
+impl Packed {
+    fn of(o: &Object) -> Packed {
+        let task = match o {
+            Object::Task(t) => Some(Box::new(TaskKey::of(t))),
+            _ => None,
+        };
+        Packed { bytes: Bytes::from(o.encode()), task }
+    }
+}
+
+/// The store: one map per kind, keyed by ID, of objects kept as their encoding.
+#[derive(Debug, Clone, Default)]
 pub struct Store {
-    // Boxed: an `Object` is as big as its largest variant (several KB inline), and B-tree nodes
-    // hold eleven values each, half-full on average; boxing halves the store's footprint.
-    maps: BTreeMap<Kind, BTreeMap<String, Box<Object>>>,
+    maps: BTreeMap<Kind, BTreeMap<String, Packed>>,
     /// Tasks are kept as projections ([`Object::projected`]).
     projected: bool,
+}
+
+impl PartialEq for Store {
+    /// Two stores are equal when they hold the same objects. Compared decoded: protobuf map
+    /// fields may be encoded in any order, so equal objects can have different bytes.
+    fn eq(&self, other: &Store) -> bool {
+        Kind::ALL.iter().all(|&k| {
+            self.count(k) == other.count(k)
+                && self.maps.get(&k).into_iter().flatten().all(|(id, p)| match other.packed(k, id) {
+                    Some(q) => p.bytes == q.bytes || decode(k, p) == decode(k, q),
+                    None => false,
+                })
+        })
+    }
+}
+
+fn decode(kind: Kind, p: &Packed) -> Option<Object> {
+    // The bytes were encoded by `Packed::of` from a decoded object: they always decode.
+    Object::decode(kind, p.bytes.clone()).ok()
 }
 
 impl Store {
     /// An empty store that keeps tasks as projections (what integrity checks read: IDs, names,
     /// service, slot, node, states), not whole objects. For checks only, never for printing a
-    /// state: a Swarm3k store is about a tenth of its full size this way.
+    /// state.
     pub fn projected() -> Store {
         Store { projected: true, ..Default::default() }
     }
@@ -77,40 +156,74 @@ impl Store {
         st
     }
 
+    fn pack(&self, o: Object) -> (Kind, String, Packed) {
+        let o = if self.projected { o.projected() } else { o };
+        (o.kind(), o.id().to_string(), Packed::of(&o))
+    }
+
     /// Insert or replace.
     pub fn insert(&mut self, o: Object) {
-        let o = if self.projected { o.projected() } else { o };
-        self.maps.entry(o.kind()).or_default().insert(o.id().to_string(), Box::new(o));
+        let (kind, id, p) = self.pack(o);
+        self.maps.entry(kind).or_default().insert(id, p);
     }
 
     /// Apply one store action; returns an anomaly when the action did not fit.
     pub fn apply(&mut self, verb: Verb, obj: Object) -> Option<Anomaly> {
-        let obj = if self.projected { obj.projected() } else { obj };
         let kind = obj.kind();
-        let id = obj.id().to_string();
+        if verb == Verb::Remove {
+            let id = obj.id().to_string();
+            let gone = self.maps.get_mut(&kind).and_then(|m| m.remove(&id));
+            return gone.is_none().then_some(Anomaly::RemoveMissing(kind, id));
+        }
+        if verb == Verb::Unknown {
+            return Some(Anomaly::UnknownVerb(kind, obj.id().to_string()));
+        }
+        let (kind, id, p) = self.pack(obj);
         let map = self.maps.entry(kind).or_default();
+        let existed = map.insert(id.clone(), p).is_some();
         match verb {
-            Verb::Create => {
-                let existed = map.insert(id.clone(), Box::new(obj)).is_some();
-                existed.then_some(Anomaly::CreateExisting(kind, id))
-            }
-            Verb::Update => {
-                let existed = map.insert(id.clone(), Box::new(obj)).is_some();
-                (!existed).then_some(Anomaly::UpdateMissing(kind, id))
-            }
-            Verb::Remove => map.remove(&id).is_none().then_some(Anomaly::RemoveMissing(kind, id)),
-            Verb::Unknown => Some(Anomaly::UnknownVerb(kind, id)),
+            Verb::Create => existed.then_some(Anomaly::CreateExisting(kind, id)),
+            _ => (!existed).then_some(Anomaly::UpdateMissing(kind, id)),
         }
     }
 
-    /// Objects of one kind, by ID order.
-    pub fn iter(&self, kind: Kind) -> impl Iterator<Item = &Object> {
-        self.maps.get(&kind).into_iter().flat_map(|m| m.values().map(|b| &**b))
+    fn packed(&self, kind: Kind, id: &str) -> Option<&Packed> {
+        self.maps.get(&kind).and_then(|m| m.get(id))
     }
 
-    /// Look up by ID.
-    pub fn get(&self, kind: Kind, id: &str) -> Option<&Object> {
-        self.maps.get(&kind).and_then(|m| m.get(id)).map(|b| &**b)
+    fn entries(&self, kind: Kind) -> impl Iterator<Item = (&str, &Packed)> {
+        self.maps.get(&kind).into_iter().flat_map(|m| m.iter().map(|(id, p)| (id.as_str(), p)))
+    }
+
+    /// Objects of one kind, by ID order, each decoded as it is reached.
+    pub fn iter(&self, kind: Kind) -> impl Iterator<Item = Object> + '_ {
+        self.entries(kind).filter_map(move |(_, p)| decode(kind, p))
+    }
+
+    /// The IDs of one kind, by ID order (no decoding).
+    pub fn ids(&self, kind: Kind) -> impl Iterator<Item = &str> {
+        self.entries(kind).map(|(id, _)| id)
+    }
+
+    /// Each object's ID and encoded length (its size in a snapshot's `StoreSnapshot`), by ID
+    /// order (no decoding).
+    pub fn sizes(&self, kind: Kind) -> impl Iterator<Item = (&str, usize)> {
+        self.entries(kind).map(|(id, p)| (id, p.bytes.len()))
+    }
+
+    /// Look up by ID, decoded.
+    pub fn get(&self, kind: Kind, id: &str) -> Option<Object> {
+        self.packed(kind, id).and_then(|p| decode(kind, p))
+    }
+
+    /// One object's encoding (no decoding).
+    pub fn encoded(&self, kind: Kind, id: &str) -> Option<&[u8]> {
+        self.packed(kind, id).map(|p| &p.bytes[..])
+    }
+
+    /// Whether an object of this kind and ID is in the store (no decoding).
+    pub fn contains(&self, kind: Kind, id: &str) -> bool {
+        self.packed(kind, id).is_some()
     }
 
     /// Count of one kind.
@@ -118,20 +231,49 @@ impl Store {
         self.maps.get(&kind).map(|m| m.len()).unwrap_or(0)
     }
 
-    /// Nodes.
-    pub fn nodes(&self) -> impl Iterator<Item = &api::Node> {
+    /// Every task's ID and key, by ID order (no decoding).
+    pub fn task_keys(&self) -> impl Iterator<Item = (&str, &TaskKey)> {
+        self.entries(Kind::Task).filter_map(|(id, p)| p.task.as_deref().map(|k| (id, k)))
+    }
+
+    /// One task, decoded.
+    pub fn task(&self, id: &str) -> Option<api::Task> {
+        match self.get(Kind::Task, id) {
+            Some(Object::Task(t)) => Some(t),
+            _ => None,
+        }
+    }
+
+    /// One node, decoded.
+    pub fn node(&self, id: &str) -> Option<api::Node> {
+        match self.get(Kind::Node, id) {
+            Some(Object::Node(n)) => Some(n),
+            _ => None,
+        }
+    }
+
+    /// One service, decoded.
+    pub fn service(&self, id: &str) -> Option<api::Service> {
+        match self.get(Kind::Service, id) {
+            Some(Object::Service(s)) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// Nodes, decoded one at a time.
+    pub fn nodes(&self) -> impl Iterator<Item = api::Node> + '_ {
         self.iter(Kind::Node).filter_map(|o| if let Object::Node(n) = o { Some(n) } else { None })
     }
-    /// Services.
-    pub fn services(&self) -> impl Iterator<Item = &api::Service> {
+    /// Services, decoded one at a time.
+    pub fn services(&self) -> impl Iterator<Item = api::Service> + '_ {
         self.iter(Kind::Service).filter_map(|o| if let Object::Service(n) = o { Some(n) } else { None })
     }
-    /// Tasks.
-    pub fn tasks(&self) -> impl Iterator<Item = &api::Task> {
+    /// Tasks, decoded one at a time.
+    pub fn tasks(&self) -> impl Iterator<Item = api::Task> + '_ {
         self.iter(Kind::Task).filter_map(|o| if let Object::Task(n) = o { Some(n) } else { None })
     }
-    /// Clusters.
-    pub fn clusters(&self) -> impl Iterator<Item = &api::Cluster> {
+    /// Clusters, decoded one at a time.
+    pub fn clusters(&self) -> impl Iterator<Item = api::Cluster> + '_ {
         self.iter(Kind::Cluster).filter_map(|o| if let Object::Cluster(n) = o { Some(n) } else { None })
     }
 }
@@ -148,4 +290,108 @@ pub fn snapshot_store(
     let mut put = |o: Object| st.insert(o);
     let s = crate::decode::snapshot::snapshot_state(payload, encrypted, deks, Some(&mut put), false)?;
     Ok((st, s))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn task(id: &str, svc: &str, slot: u64, state: i32) -> Object {
+        Object::Task(api::Task {
+            id: id.into(),
+            service_id: svc.into(),
+            slot,
+            status: Some(api::TaskStatus { state, err: "no suitable node".into(), ..Default::default() }),
+            desired_state: api::TaskState::Running as i32,
+            ..Default::default()
+        })
+    }
+
+    #[test]
+    fn a_read_returns_what_was_written() {
+        let mut st = Store::default();
+        let t = task("t1", "s1", 3, api::TaskState::Pending as i32);
+        assert_eq!(st.apply(Verb::Create, t.clone()), None);
+        assert_eq!(st.get(Kind::Task, "t1"), Some(t.clone()));
+        assert_eq!(st.iter(Kind::Task).collect::<Vec<_>>(), vec![t]);
+        let keys: Vec<_> = st.task_keys().collect();
+        assert_eq!(keys.len(), 1);
+        assert_eq!(keys[0].0, "t1");
+        assert_eq!(
+            keys[0].1,
+            &TaskKey {
+                service_id: "s1".into(),
+                slot: 3,
+                state: api::TaskState::Pending as i32,
+                desired_state: api::TaskState::Running as i32,
+                ..Default::default()
+            }
+        );
+    }
+
+    #[test]
+    fn sizes_are_the_snapshot_encoding() {
+        let mut st = Store::default();
+        let t = task("t1", "s1", 1, 0);
+        let len = t.encode().len();
+        st.insert(t);
+        assert_eq!(st.sizes(Kind::Task).collect::<Vec<_>>(), vec![("t1", len)]);
+    }
+
+    #[test]
+    fn actions_that_do_not_fit_are_anomalies_and_still_applied() {
+        let mut st = Store::default();
+        assert_eq!(
+            st.apply(Verb::Update, task("t1", "s1", 1, 0)),
+            Some(Anomaly::UpdateMissing(Kind::Task, "t1".into()))
+        );
+        assert!(st.contains(Kind::Task, "t1"));
+        assert_eq!(
+            st.apply(Verb::Create, task("t1", "s1", 2, 0)),
+            Some(Anomaly::CreateExisting(Kind::Task, "t1".into()))
+        );
+        assert_eq!(st.task("t1").map(|t| t.slot), Some(2));
+        assert_eq!(st.apply(Verb::Remove, task("t1", "", 0, 0)), None);
+        assert_eq!(st.apply(Verb::Remove, task("t1", "", 0, 0)), Some(Anomaly::RemoveMissing(Kind::Task, "t1".into())));
+        assert_eq!(st.count(Kind::Task), 0);
+    }
+
+    #[test]
+    fn a_projected_store_keeps_what_checks_read() {
+        let mut st = Store::projected();
+        st.insert(task("t1", "s1", 1, 4));
+        let t = st.task("t1").unwrap();
+        assert_eq!((t.service_id.as_str(), t.slot), ("s1", 1));
+        assert_eq!(t.status.map(|s| (s.state, s.err)), Some((4, String::new())));
+    }
+
+    #[test]
+    fn equal_stores_compare_equal_whatever_their_map_order() {
+        let mut labels = std::collections::HashMap::new();
+        for i in 0..32 {
+            labels.insert(format!("k{i}"), format!("v{i}"));
+        }
+        let svc = |labels| {
+            Object::Service(api::Service {
+                id: "s1".into(),
+                spec: Some(api::ServiceSpec {
+                    annotations: Some(api::Annotations { name: "web".into(), labels, ..Default::default() }),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            })
+        };
+        let (mut a, mut b) = (Store::default(), Store::default());
+        a.insert(svc(labels.clone()));
+        b.insert(svc(labels
+            .iter()
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()));
+        assert_eq!(a, b);
+        b.insert(task("t1", "s1", 1, 0));
+        assert_ne!(a, b);
+    }
 }

@@ -196,15 +196,22 @@ pub fn hard_state(a: &Analysis, loaded_snapshot: u64) -> Vec<Finding> {
     out
 }
 
-fn group<'a>(m: &mut BTreeMap<String, Vec<&'a api::Task>>, k: &str, t: &'a api::Task) {
-    m.entry(k.to_string()).or_default().push(t);
+fn group<'a>(m: &mut BTreeMap<String, Vec<&'a str>>, k: &str, id: &'a str) {
+    m.entry(k.to_string()).or_default().push(id);
 }
 
-fn names(ts: &[&api::Task]) -> String {
-    let mut v: Vec<String> =
-        ts.iter().take(3).map(|t| format!("{} ({})", crate::decode::object::task_name(t), t.id)).collect();
-    if ts.len() > 3 {
-        v.push(format!("and {} more", ts.len() - 3));
+/// The first three tasks as `name (id)`, decoded only for their names.
+fn names(st: &crate::replay::store::Store, ids: &[&str]) -> String {
+    let mut v: Vec<String> = ids
+        .iter()
+        .take(3)
+        .map(|id| {
+            let name = st.task(id).map(|t| crate::decode::object::task_name(&t)).unwrap_or_default();
+            format!("{name} ({id})")
+        })
+        .collect();
+    if ids.len() > 3 {
+        v.push(format!("and {} more", ids.len() - 3));
     }
     v.join(", ")
 }
@@ -229,22 +236,22 @@ pub fn store(a: &Analysis) -> Vec<Finding> {
             .index(at),
         );
     }
-    let mut missing_service: BTreeMap<String, Vec<&api::Task>> = BTreeMap::new();
-    let mut missing_node: BTreeMap<String, Vec<&api::Task>> = BTreeMap::new();
-    let mut slots: BTreeMap<(String, String), Vec<&api::Task>> = BTreeMap::new();
-    for t in st.tasks() {
+    let mut missing_service: BTreeMap<String, Vec<&str>> = BTreeMap::new();
+    let mut missing_node: BTreeMap<String, Vec<&str>> = BTreeMap::new();
+    let mut slots: BTreeMap<(String, String), Vec<&str>> = BTreeMap::new();
+    for (id, t) in st.task_keys() {
         let live_desired = t.desired_state <= TASK_RUNNING;
-        let live_state = t.status.as_ref().map(|s| s.state).unwrap_or(0) <= TASK_RUNNING;
-        if !t.service_id.is_empty() && st.get(Kind::Service, &t.service_id).is_none() && t.desired_state < TASK_REMOVE {
-            group(&mut missing_service, &t.service_id, t);
+        let live_state = t.state <= TASK_RUNNING;
+        if !t.service_id.is_empty() && !st.contains(Kind::Service, &t.service_id) && t.desired_state < TASK_REMOVE {
+            group(&mut missing_service, &t.service_id, id);
         }
-        if !t.node_id.is_empty() && st.get(Kind::Node, &t.node_id).is_none() && live_desired {
-            group(&mut missing_node, &t.node_id, t);
+        if !t.node_id.is_empty() && !st.contains(Kind::Node, &t.node_id) && live_desired {
+            group(&mut missing_node, &t.node_id, id);
         }
         if live_desired && live_state && !t.service_id.is_empty() {
             let key = if t.slot != 0 { format!("slot {}", t.slot) } else { format!("node {}", t.node_id) };
             if t.slot != 0 || !t.node_id.is_empty() {
-                slots.entry((t.service_id.clone(), key)).or_default().push(t);
+                slots.entry((t.service_id.clone(), key)).or_default().push(id);
             }
         }
     }
@@ -256,7 +263,7 @@ pub fn store(a: &Analysis) -> Vec<Finding> {
                 format!(
                     "{} task(s) point at service {svc}, which is not in the store, and are not marked for removal: {}",
                     ts.len(),
-                    names(ts)
+                    names(st, ts)
                 ),
             )
             .index(at),
@@ -270,7 +277,7 @@ pub fn store(a: &Analysis) -> Vec<Finding> {
                 format!(
                     "{} task(s) meant to run are assigned to node {node}, which is not in the store: {}",
                     ts.len(),
-                    names(ts)
+                    names(st, ts)
                 ),
             )
             .index(at),
@@ -280,13 +287,12 @@ pub fn store(a: &Analysis) -> Vec<Finding> {
         if ts.len() < 2 {
             continue;
         }
-        let start_first = match st.get(Kind::Service, svc) {
-            Some(crate::decode::object::Object::Service(s)) => s.spec.as_ref().is_some_and(|sp| {
+        let start_first = st.service(svc).is_some_and(|s| {
+            s.spec.as_ref().is_some_and(|sp| {
                 sp.update.as_ref().is_some_and(|u| u.order == START_FIRST)
                     || sp.rollback.as_ref().is_some_and(|u| u.order == START_FIRST)
-            }),
-            _ => false,
-        };
+            })
+        });
         if start_first {
             continue;
         }
@@ -297,7 +303,7 @@ pub fn store(a: &Analysis) -> Vec<Finding> {
                 format!(
                     "service {svc} has {} live tasks in {key} (one expected; the service does not update start-first): {}",
                     ts.len(),
-                    names(ts)
+                    names(st, ts)
                 ),
             )
             .index(at),
@@ -311,19 +317,19 @@ pub fn store(a: &Analysis) -> Vec<Finding> {
         if let Some(task) = &spec.task {
             if let Some(api::task_spec::Runtime::Container(c)) = &task.runtime {
                 for r in &c.secrets {
-                    if !r.secret_id.is_empty() && st.get(Kind::Secret, &r.secret_id).is_none() {
+                    if !r.secret_id.is_empty() && !st.contains(Kind::Secret, &r.secret_id) {
                         dangling.push(format!("secret {} ({})", r.secret_name, r.secret_id));
                     }
                 }
                 for r in &c.configs {
-                    if !r.config_id.is_empty() && st.get(Kind::Config, &r.config_id).is_none() {
+                    if !r.config_id.is_empty() && !st.contains(Kind::Config, &r.config_id) {
                         dangling.push(format!("config {} ({})", r.config_name, r.config_id));
                     }
                 }
             }
             for n in &task.networks {
                 if !n.target.is_empty()
-                    && st.get(Kind::Network, &n.target).is_none()
+                    && !st.contains(Kind::Network, &n.target)
                     && !st.iter(Kind::Network).any(|o| o.name() == n.target)
                 {
                     dangling.push(format!("network {}", n.target));

@@ -18,7 +18,7 @@
 
 use super::*;
 use crate::analyses::history::{self, Step};
-use crate::decode::object::{Kind, Object, Verb};
+use crate::decode::object::{Kind, Object, Verb, service_name};
 use crate::pb::docker::swarmkit::v1 as api;
 use crate::render::state::replicas;
 use crate::replay::analysis::Analysis;
@@ -145,7 +145,7 @@ impl Tracker {
         }
         let o = self.infos.len();
         self.order.insert(s.id.clone(), o);
-        self.infos.push(ServiceInfo { id: s.id.clone(), name: Object::Service(s.clone()).name(), mode: mode(s) });
+        self.infos.push(ServiceInfo { id: s.id.clone(), name: service_name(&s), mode: mode(s) });
         self.cur.push(None);
         o
     }
@@ -192,9 +192,9 @@ impl Tracker {
                 let (r, d, _) = replicas(s, tasks);
                 // As the daemon counts RunningTasks: only on nodes that exist and are not down.
                 let elsewhere = tasks
-                    .tasks()
-                    .filter(|t| t.status.as_ref().map(|x| x.state) == Some(api::TaskState::Running as i32))
-                    .filter(|t| !self.active_nodes.contains(&t.node_id))
+                    .task_keys()
+                    .filter(|(_, t)| t.state == api::TaskState::Running as i32)
+                    .filter(|(_, t)| !self.active_nodes.contains(&t.node_id))
                     .count() as u64;
                 [r.saturating_sub(elsewhere), d]
             });
@@ -284,7 +284,7 @@ pub fn compute(a: &Analysis, inputs: Vec<String>) -> Convergence {
     walk_committed(a, |step| match step {
         Step::Base { index, store, .. } => {
             for o in store.iter(Kind::Node).chain(store.iter(Kind::Service)).chain(store.iter(Kind::Task)) {
-                tr.apply(Verb::Create, o);
+                tr.apply(Verb::Create, &o);
             }
             tr.pending = Some((index, None));
             tr.flush(false);

@@ -9,7 +9,7 @@
 use super::*;
 use crate::analyses::history::Step;
 use crate::decode::docker_api as dapi;
-use crate::decode::object::{Kind, Object, Verb};
+use crate::decode::object::{Kind, Object, Verb, service_name};
 use crate::replay::analysis::Analysis;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -106,12 +106,12 @@ pub fn compute(a: &Analysis, inputs: Vec<String>) -> Tasks {
     walk_committed(a, |step| match step {
         Step::Base { index, store, .. } => {
             for o in store.iter(Kind::Task) {
-                let g = group_of(state_of(o).unwrap_or("new"));
+                let g = group_of(state_of(&o).unwrap_or("new"));
                 states.insert(o.id().to_string(), g);
                 counts[g] += 1;
             }
             for s in store.services() {
-                svc_names.insert(s.id.clone(), Object::Service(s.clone()).name());
+                svc_names.insert(s.id.clone(), service_name(&s));
             }
             raw.push((index, None, counts));
         }

@@ -9,7 +9,14 @@ use std::process::ExitCode;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// mimalloc's `mi_option_purge_delay`: how long freed memory stays mapped before it goes back to
+/// the OS (default 10 ms, which in practice keeps a replay's freed batches resident: on a 303 MB
+/// WAL `info` ended holding 219 MB it no longer used, against 26 MB with 0).
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
 fn main() -> ExitCode {
+    // SAFETY: sets one entry of mimalloc's option table, before any other thread exists.
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0) };
     let cli = match swarmsift::cli::parse() {
         Ok(cli) => cli,
         // --help, --version or a usage error: clap has printed it.

@@ -584,6 +584,7 @@ pub fn load(paths: &[PathBuf], opts: &Options) -> Result<Archive> {
             deks: &deks,
             source: &newest.source,
             entries: &[],
+            keep: opts.keep(),
         };
         Replay::start(log, rules, Start::For(end)).map(|mut r| {
             r.advance_to(end, &mut keep);
@@ -630,6 +631,7 @@ pub fn load(paths: &[PathBuf], opts: &Options) -> Result<Archive> {
         membership,
         state_index,
         findings,
+        keep: opts.keep(),
     };
     let report = Report {
         inputs: summaries,

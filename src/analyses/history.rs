@@ -9,7 +9,6 @@
 
 use crate::decode::docker_api::{self as dapi, Redaction};
 use crate::decode::object::{Kind, Object, Verb, service_name};
-use crate::decode::snapshot::decode_snapshot;
 use crate::error::{Code, Finding, Severity};
 use crate::replay::analysis::Analysis;
 use crate::replay::store::Store;
@@ -148,8 +147,15 @@ pub fn resolve_object(a: &Analysis, q: &str) -> Result<(Kind, String, String), S
         }
     }
     if let Some(i) = a.snapshots.iter().position(|s| s.valid) {
-        if let Ok((s, _)) = decode_snapshot(a.snap_payloads[i].as_deref().unwrap_or(&[]), a.encrypted, &a.deks) {
-            let st = Store::from_snapshot(s.store.unwrap_or_default());
+        // Object by object into a projected store (names are kept): never the whole decoded
+        // snapshot at once.
+        let payload = a.snap_payloads[i].as_deref().unwrap_or(&[]);
+        if let Ok((st, _)) = crate::replay::store::snapshot_store(
+            payload,
+            a.encrypted,
+            &a.deks,
+            crate::replay::store::Keep { projected_tasks: true, secret_data: false },
+        ) {
             for k in Kind::ALL {
                 for o in st.iter(k) {
                     add(k, o.id(), &o.name());

@@ -254,8 +254,11 @@ pub fn compare(paths: &[PathBuf], unlock_key: Option<UnlockKey>, read: ReadOptio
     let mut unreadable = Vec::new();
     for p in paths {
         let name = short_name(p);
-        match verify::load_tolerant(p, &Options { unlock_key: unlock_key.clone(), read, ..Default::default() })
-            .and_then(|(a, k)| verify::verify_loaded(a, k, None))
+        match verify::load_tolerant(
+            p,
+            &Options { unlock_key: unlock_key.clone(), read, digest_secret_data: true, ..Default::default() },
+        )
+        .and_then(|(a, k)| verify::verify_loaded(a, k, None))
         {
             Ok(v) => loaded.push((name, v)),
             Err(e) => unreadable.push((name, e.to_string())),

@@ -632,8 +632,10 @@ pub fn verify(path: &Path, opts: &VerifyOptions) -> Result<Verification> {
             crate::replay::analysis::Detail::Check
         },
         progress: opts.progress,
-        // The store checks read only IDs, names, slots, nodes and states of tasks.
+        // The store checks read only IDs, names, slots, nodes and states of tasks, and never a
+        // secret's or config's payload.
         projected_store: true,
+        digest_secret_data: true,
         ..Default::default()
     };
     let (a, access) = load_tolerant(path, &lo)?;

@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::render::changes::DiffEnd;
 use crate::render::chart::{self, Chart, convergence, recovery, snapshots, tasks};
 use crate::render::json::pretty;
-use crate::replay::analysis::Detail;
+use crate::replay::analysis::{Detail, Options};
 use crate::replay::point::{self as replay, Point};
 
 use clap::{Args, ValueEnum};
@@ -219,7 +219,9 @@ pub fn run_chart_to(args: &ChartArgs, out: &mut dyn Write) -> Result<u8> {
     if let Some(c) = &args.calibration {
         recovery::Calibration::parse(c)?;
     }
-    let ar = archive::load(&args.paths, &args.input.options(Detail::Entries, false)?)?;
+    // Charts never show a secret's or config's payload.
+    let opts = Options { digest_secret_data: true, ..args.input.options(Detail::Entries, false)? };
+    let ar = archive::load(&args.paths, &opts)?;
     let c = compute(args.kind, &ar, args.calibration.as_deref())?;
     if let Some(o) = &args.output {
         c.write(o, size)?;
@@ -247,7 +249,9 @@ pub fn run_chart_to(args: &ChartArgs, out: &mut dyn Write) -> Result<u8> {
 /// Run `archive`: the listing, or a view of the merged history, printed into `out`. Exit 0, or 1
 /// on errors or conflicts in the copies.
 pub fn run_archive_to(args: &ArchiveArgs, out: &mut dyn Write) -> Result<u8> {
-    let ar = archive::load(&args.paths, &args.input.options(Detail::Entries, false)?)?;
+    // Payloads are printed only with --show-secrets: otherwise the stores keep a digest.
+    let opts = Options { digest_secret_data: !args.show_secrets, ..args.input.options(Detail::Entries, false)? };
+    let ar = archive::load(&args.paths, &opts)?;
     let a = &ar.merged;
     let red = Redaction { show_secrets: args.show_secrets };
     let json = args.format == NumbersFormat::Json;

@@ -61,7 +61,13 @@ fn options<F: ValueEnum + Default + Clone + Send + Sync + 'static>(
     detail: Detail,
     progress: bool,
 ) -> Result<Options> {
-    Ok(Options { allow_no_keys: c.no_decrypt, ..c.input.options(detail, progress)? })
+    // Nothing prints a secret's or config's payload unless --show-secrets: the stores then keep
+    // only a digest of each.
+    Ok(Options {
+        allow_no_keys: c.no_decrypt,
+        digest_secret_data: !c.show_secrets,
+        ..c.input.options(detail, progress)?
+    })
 }
 
 /// Load an input: `Entries` (every entry decoded, summaries kept: history, timeline, times),

@@ -184,6 +184,35 @@ impl Object {
     }
 }
 
+impl Object {
+    /// A secret or config with its payload (`spec.data`) replaced by the payload's SHA-256: the
+    /// same size class of object without the secret, that still differs when the payload does.
+    /// An empty payload stays empty; other objects are unchanged.
+    pub fn digested(self) -> Object {
+        use sha2::Digest as _;
+        let digest = |d: &mut bytes::Bytes| {
+            if !d.is_empty() {
+                *d = bytes::Bytes::copy_from_slice(&sha2::Sha256::digest(&d[..]));
+            }
+        };
+        match self {
+            Object::Secret(mut s) => {
+                if let Some(sp) = s.spec.as_mut() {
+                    digest(&mut sp.data);
+                }
+                Object::Secret(s)
+            }
+            Object::Config(mut c) => {
+                if let Some(sp) = c.spec.as_mut() {
+                    digest(&mut sp.data);
+                }
+                Object::Config(c)
+            }
+            o => o,
+        }
+    }
+}
+
 fn ann_name(a: &Option<api::Annotations>) -> String {
     a.as_ref().map(|a| a.name.clone()).unwrap_or_default()
 }

@@ -31,7 +31,7 @@ use crate::input::source::{ReadOptions, Source};
 use crate::pb::docker::swarmkit::v1 as api;
 pub use crate::replay::engine::SnapInfo;
 use crate::replay::engine::{Log, Replay, Rules, Visitor, choose_base, gap_finding};
-use crate::replay::store::{Store, snapshot_store};
+use crate::replay::store::{Keep, Store, snapshot_store};
 use prost::Message;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -53,6 +53,16 @@ pub struct Options {
     /// Build [`Analysis::state`] as a projection ([`Store::projected`]): enough for integrity
     /// checks (`verify`), far smaller, not for printing a state.
     pub projected_store: bool,
+    /// Keep secret and config payloads in every store built from this input only as their
+    /// SHA-256 ([`Keep::secret_data`] off): for commands that never print them.
+    pub digest_secret_data: bool,
+}
+
+impl Options {
+    /// What the stores built from this input keep.
+    pub fn keep(&self) -> Keep {
+        Keep { projected_tasks: self.projected_store, secret_data: !self.digest_secret_data }
+    }
 }
 
 /// Receives entries from [`Analysis::load_with`] as they are decoded.
@@ -196,6 +206,9 @@ pub struct Analysis {
     pub state_index: u64,
     /// Every finding.
     pub findings: Vec<Finding>,
+    /// What the stores built from this input keep ([`Options::keep`]); replays to other points
+    /// keep the same, with whole tasks.
+    pub keep: Keep,
 }
 
 /// The findings of one decoded entry (not its replay): unreadable data, and old entries that a
@@ -320,9 +333,9 @@ fn merge_by_index<T>(first: Vec<T>, second: Vec<T>, key: impl Fn(&T) -> u64) -> 
     out
 }
 
-/// An empty store as the options ask (full or projected).
+/// An empty store as the options ask.
 fn new_store(opts: &Options) -> Store {
-    if opts.projected_store { Store::projected() } else { Store::default() }
+    Store::new(opts.keep())
 }
 
 impl Analysis {
@@ -336,6 +349,7 @@ impl Analysis {
             deks: &self.deks,
             source: &self.source,
             entries: &self.entries,
+            keep: Keep { projected_tasks: false, ..self.keep },
         }
     }
 
@@ -450,8 +464,7 @@ impl Analysis {
                         let on_wire = opts.detail == Detail::Check && !build;
                         let r = sf.container_ok.then(|| {
                             if build {
-                                snapshot_store(payload, encrypted, &deks, opts.projected_store)
-                                    .map(|(st, s)| (s, Some(st)))
+                                snapshot_store(payload, encrypted, &deks, opts.keep()).map(|(st, s)| (s, Some(st)))
                             } else {
                                 snapshot_state(payload, encrypted, &deks, None, on_wire).map(|s| (s, None))
                             }
@@ -539,14 +552,9 @@ impl Analysis {
                 let (st, m) = match built[i].take() {
                     Some(x) => x,
                     // The presumptive base was not usable: build the store from this one.
-                    None => snapshot_store(
-                        snap_payloads[i].as_deref().unwrap_or(&[]),
-                        encrypted,
-                        &deks,
-                        opts.projected_store,
-                    )
-                    .map(|(st, s)| (st, s.membership.unwrap_or_default()))
-                    .unwrap_or_default(),
+                    None => snapshot_store(snap_payloads[i].as_deref().unwrap_or(&[]), encrypted, &deks, opts.keep())
+                        .map(|(st, s)| (st, s.membership.unwrap_or_default()))
+                        .unwrap_or_default(),
                 };
                 (st, m, snapshots[i].index)
             }
@@ -581,6 +589,7 @@ impl Analysis {
             deks: &deks,
             source: &source,
             entries: &[],
+            keep: opts.keep(),
         };
         let mut replay = Replay::from_base(log, rules, base_snapshot.filter(|_| !structure_only), state, membership);
         if let Some(u) = done_upto {
@@ -691,6 +700,7 @@ impl Analysis {
             findings,
             stats,
             detail: opts.detail,
+            keep: opts.keep(),
         })
     }
 

@@ -34,7 +34,7 @@ use crate::format::wal::release_entries;
 use crate::format::wal::{EntryRec, WalLog};
 use crate::input::source::Source;
 use crate::pb::docker::swarmkit::v1 as api;
-use crate::replay::store::{Store, snapshot_store};
+use crate::replay::store::{Keep, Store, snapshot_store};
 use serde::Serialize;
 
 /// Split entries into batches of at most [`BATCH`] entries and [`BATCH_BYTES`] of data (at least
@@ -233,6 +233,8 @@ pub struct Log<'a> {
     pub source: &'a Source,
     /// Entry summaries the load kept (for [`Start::Earliest`]: which entries do not read).
     pub entries: &'a [DecodedEntry],
+    /// What the replay's stores keep (the base snapshot's and any it bridges to).
+    pub keep: Keep,
 }
 
 /// Where an entry is, and what the rules say of it.
@@ -445,7 +447,7 @@ impl<'a> Replay<'a> {
         let mut built = None;
         while let Some(i) = base {
             let s = &log.snapshots[i];
-            match snapshot_store(log.payloads[i].as_deref().unwrap_or(&[]), log.encrypted, log.deks, false) {
+            match snapshot_store(log.payloads[i].as_deref().unwrap_or(&[]), log.encrypted, log.deks, log.keep) {
                 Ok((st, ss)) => {
                     built = Some((st, ss.membership.unwrap_or_default()));
                     break;
@@ -473,7 +475,7 @@ impl<'a> Replay<'a> {
                         first_live.unwrap_or(0)
                     ));
                 }
-                (None, Store::default(), Membership::default())
+                (None, Store::new(log.keep), Membership::default())
             }
         };
         let mut r = Replay::from_base(log, rules, base, store, membership);
@@ -658,7 +660,7 @@ impl<'a> Replay<'a> {
             .collect();
         while let Some(i) = cands.pop() {
             let s = &log.snapshots[i];
-            match snapshot_store(log.payloads[i].as_deref().unwrap_or(&[]), log.encrypted, log.deks, false) {
+            match snapshot_store(log.payloads[i].as_deref().unwrap_or(&[]), log.encrypted, log.deks, log.keep) {
                 Ok((st, ss)) => {
                     self.r.notes.push(format!(
                         "the log holds no entries {}-{}: continuing from snapshot {}",

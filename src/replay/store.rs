@@ -82,20 +82,53 @@ impl TaskKey {
     }
 }
 
-/// One stored object: its encoding, and for a task its key.
+/// What a store keeps of each object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Keep {
+    /// Tasks reduced to what integrity checks read ([`Object::projected`]): IDs, names, service,
+    /// slot, node, states. For checks only, never for printing a state.
+    pub projected_tasks: bool,
+    /// Secret and config payloads (`spec.data`) as they are. Otherwise each is replaced by its
+    /// SHA-256 ([`Object::digested`]): still non-empty, and still different when the payload
+    /// changed, so redacted output and diffs are unchanged, while a store that never prints
+    /// the payloads does not hold them (400 configs of 360 KB are 137 MiB).
+    pub secret_data: bool,
+}
+
+impl Keep {
+    /// Every object whole.
+    pub const ALL: Keep = Keep { projected_tasks: false, secret_data: true };
+}
+
+impl Default for Keep {
+    fn default() -> Keep {
+        Keep::ALL
+    }
+}
+
+/// One stored object: its encoding, its size as it was written (before a digest replaced its
+/// payload), and for a task its key.
 #[derive(Debug, Clone)]
 struct Packed {
     bytes: Bytes,
+    len: usize,
     task: Option<Box<TaskKey>>,
 }
 
 impl Packed {
-    fn of(o: &Object) -> Packed {
-        let task = match o {
+    fn of(o: Object, keep: Keep) -> Packed {
+        let o = if keep.projected_tasks { o.projected() } else { o };
+        let task = match &o {
             Object::Task(t) => Some(Box::new(TaskKey::of(t))),
             _ => None,
         };
-        Packed { bytes: Bytes::from(o.encode()), task }
+        let full = o.encode();
+        let len = full.len();
+        let bytes = match o {
+            Object::Secret(_) | Object::Config(_) if !keep.secret_data => o.digested().encode(),
+            _ => full,
+        };
+        Packed { bytes: Bytes::from(bytes), len, task }
     }
 }
 
@@ -103,8 +136,7 @@ impl Packed {
 #[derive(Debug, Clone, Default)]
 pub struct Store {
     maps: BTreeMap<Kind, BTreeMap<String, Packed>>,
-    /// Tasks are kept as projections ([`Object::projected`]).
-    projected: bool,
+    keep: Keep,
 }
 
 impl PartialEq for Store {
@@ -127,11 +159,21 @@ fn decode(kind: Kind, p: &Packed) -> Option<Object> {
 }
 
 impl Store {
+    /// An empty store that keeps what `keep` says.
+    pub fn new(keep: Keep) -> Store {
+        Store { keep, ..Default::default() }
+    }
+
     /// An empty store that keeps tasks as projections (what integrity checks read: IDs, names,
     /// service, slot, node, states), not whole objects. For checks only, never for printing a
     /// state.
     pub fn projected() -> Store {
-        Store { projected: true, ..Default::default() }
+        Store::new(Keep { projected_tasks: true, ..Keep::ALL })
+    }
+
+    /// What this store keeps.
+    pub fn keep(&self) -> Keep {
+        self.keep
     }
 
     /// Load from a snapshot's `StoreSnapshot`.
@@ -157,8 +199,8 @@ impl Store {
     }
 
     fn pack(&self, o: Object) -> (Kind, String, Packed) {
-        let o = if self.projected { o.projected() } else { o };
-        (o.kind(), o.id().to_string(), Packed::of(&o))
+        let (kind, id) = (o.kind(), o.id().to_string());
+        (kind, id, Packed::of(o, self.keep))
     }
 
     /// Insert or replace.
@@ -205,10 +247,16 @@ impl Store {
         self.entries(kind).map(|(id, _)| id)
     }
 
-    /// Each object's ID and encoded length (its size in a snapshot's `StoreSnapshot`), by ID
-    /// order (no decoding).
+    /// Each object's ID and encoded length as it was written (its size in a snapshot's
+    /// `StoreSnapshot`, payload included where [`Keep::secret_data`] is off), by ID order (no
+    /// decoding).
     pub fn sizes(&self, kind: Kind) -> impl Iterator<Item = (&str, usize)> {
-        self.entries(kind).map(|(id, p)| (id, p.bytes.len()))
+        self.entries(kind).map(|(id, p)| (id, p.len))
+    }
+
+    /// One object's encoded length as it was written (see [`Store::sizes`]).
+    pub fn size(&self, kind: Kind, id: &str) -> Option<usize> {
+        self.packed(kind, id).map(|p| p.len)
     }
 
     /// Look up by ID, decoded.
@@ -216,7 +264,7 @@ impl Store {
         self.packed(kind, id).and_then(|p| decode(kind, p))
     }
 
-    /// One object's encoding (no decoding).
+    /// One object's encoding as the store keeps it (no decoding).
     pub fn encoded(&self, kind: Kind, id: &str) -> Option<&[u8]> {
         self.packed(kind, id).map(|p| &p.bytes[..])
     }
@@ -278,15 +326,15 @@ impl Store {
     }
 }
 
-/// Decrypt and read a snapshot payload into a new store (tasks projected when `projected`),
+/// Decrypt and read a snapshot payload into a new store that keeps what `keep` says,
 /// object by object: the decoded `api.Snapshot` is never held next to the store.
 pub fn snapshot_store(
     payload: &[u8],
     encrypted: bool,
     deks: &[crate::crypto::Dek],
-    projected: bool,
+    keep: Keep,
 ) -> Result<(Store, crate::decode::snapshot::SnapState), String> {
-    let mut st = if projected { Store::projected() } else { Store::default() };
+    let mut st = Store::new(keep);
     let mut put = |o: Object| st.insert(o);
     let s = crate::decode::snapshot::snapshot_state(payload, encrypted, deks, Some(&mut put), false)?;
     Ok((st, s))
@@ -363,6 +411,31 @@ mod tests {
         let t = st.task("t1").unwrap();
         assert_eq!((t.service_id.as_str(), t.slot), ("s1", 1));
         assert_eq!(t.status.map(|s| (s.state, s.err)), Some((4, String::new())));
+    }
+
+    #[test]
+    fn a_store_without_secret_data_keeps_a_digest_and_the_size() {
+        let config = |data: &'static [u8]| {
+            Object::Config(api::Config {
+                id: "c1".into(),
+                spec: Some(api::ConfigSpec { data: bytes::Bytes::from_static(data), ..Default::default() }),
+                ..Default::default()
+            })
+        };
+        let mut st = Store::new(Keep { secret_data: false, ..Keep::ALL });
+        let full = config(b"listen 80; server_name example.org;");
+        st.insert(full.clone());
+        assert_eq!(st.size(Kind::Config, "c1"), Some(full.encode().len()));
+        let Some(Object::Config(c)) = st.get(Kind::Config, "c1") else { panic!("config lost") };
+        let data = c.spec.unwrap().data;
+        assert_eq!(data.len(), 32, "a SHA-256 in place of the payload");
+        assert_ne!(&data[..], b"listen 80; server_name example.org;");
+        let mut other = Store::new(Keep { secret_data: false, ..Keep::ALL });
+        other.insert(config(b"listen 81; server_name example.org;"));
+        assert_ne!(st, other, "a changed payload is still a change");
+        let mut kept = Store::default();
+        kept.insert(full.clone());
+        assert_eq!(kept.get(Kind::Config, "c1"), Some(full));
     }
 
     #[test]

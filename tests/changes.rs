@@ -140,3 +140,59 @@ fn state_filters_and_points() {
         assert!(out.contains(h), "state text has {h}");
     }
 }
+
+/// Config payloads: `state --show-secrets` prints each config's `Spec.Data` as `docker config
+/// inspect` did (the truth of the capture); without the flag every payload is `<redacted>`,
+/// and the same configs are listed with the same versions. (The stores of a run without
+/// `--show-secrets` keep only a digest of each payload.)
+#[test]
+fn config_payloads_are_shown_only_when_asked_and_then_exactly() {
+    let truth: Value =
+        serde_json::from_str(&std::fs::read_to_string("fixtures/churn/truth/final.json").unwrap()).unwrap();
+    let want: Vec<(String, u64, String)> = truth["configs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["ID"].as_str().unwrap().to_string(),
+                c["Version"]["Index"].as_u64().unwrap(),
+                c["Spec"]["Data"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(want.len(), 2, "the churn capture has two configs");
+    let rows = |v: &Value| -> Vec<(String, u64, String)> {
+        v["configs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                (
+                    c["ID"].as_str().unwrap().to_string(),
+                    c["Version"]["Index"].as_u64().unwrap(),
+                    c["Spec"]["Data"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    let mut shown = rows(&json(&["state", CHURN, "--format", "json", "--show-secrets"]));
+    let mut want_sorted = want.clone();
+    shown.sort();
+    want_sorted.sort();
+    assert_eq!(shown, want_sorted);
+    let hidden = rows(&json(&["state", CHURN, "--format", "json"]));
+    assert_eq!(hidden.len(), 2);
+    for (id, version, data) in &hidden {
+        assert_eq!(data, "<redacted>", "config {id}");
+        assert!(want.iter().any(|(i, v, _)| i == id && v == version), "config {id} at version {version}");
+    }
+    // A config created between two points is a change in both modes.
+    for extra in [&[][..], &["--show-secrets"][..]] {
+        let mut args = vec!["diff", CHURN, "--from", "200", "--to", "last", "--format", "json", "--kind", "config"];
+        args.extend_from_slice(extra);
+        let d = json(&args);
+        let created: Vec<&str> = d["created"].as_array().unwrap().iter().map(|o| o["name"].as_str().unwrap()).collect();
+        assert_eq!(created, vec!["cfg2"], "{extra:?}");
+    }
+}

@@ -175,6 +175,23 @@ pub fn is_torn(data: &[u8], start: u64, end: u64) -> bool {
 /// Scan one segment. `is_last` enables etcd's torn-write rule, which only applies to the last
 /// segment.
 pub fn scan_segment(name: &str, display: &str, data: &Bytes, is_last: bool) -> SegmentScan {
+    scan_segment_with(name, display, data, is_last, &|_, _| {})
+}
+
+/// Bytes of a segment scanned between two calls of a scan's `scanned` callback.
+const SCANNED_STEP: u64 = 4 << 20;
+
+/// [`scan_segment`], calling `scanned(from, to)` each time about [`SCANNED_STEP`] more bytes
+/// have been scanned, with the byte range scanned since the last call (so that the caller can
+/// release mapped pages as it goes: a 64 MB segment is otherwise resident whole until its scan
+/// ends, and two segments scan at once).
+pub fn scan_segment_with(
+    name: &str,
+    display: &str,
+    data: &Bytes,
+    is_last: bool,
+    scanned: &dyn Fn(u64, u64),
+) -> SegmentScan {
     let (seq, name_index) = crate::input::layout::parse_wal_name(name).unwrap_or((0, 0));
     let len = data.len() as u64;
     let mut s = SegmentScan {
@@ -191,8 +208,13 @@ pub fn scan_segment(name: &str, display: &str, data: &Bytes, is_last: bool) -> S
     };
     let mut off: u64 = 0;
     let mut running: u32 = 0;
+    let mut reported: u64 = 0;
     let finding = |code, sev, msg: String, off: u64| Finding::new(code, sev, msg).file(display).offset(off);
     loop {
+        if off - reported >= SCANNED_STEP {
+            scanned(reported, off);
+            reported = off;
+        }
         let remaining = len - off;
         if remaining == 0 {
             s.end = SegmentEnd::Eof { offset: off };
@@ -463,7 +485,7 @@ pub fn read_wal_with(segments: Vec<(String, String, Bytes)>, done: &(dyn Fn(&[u8
         .par_iter()
         .enumerate()
         .map(|(i, (name, disp, data))| {
-            let s = scan_segment(name, disp, data, i + 1 == n);
+            let s = scan_segment_with(name, disp, data, i + 1 == n, &|a, b| done(&data[a as usize..b as usize]));
             done(data);
             s
         })

@@ -132,6 +132,27 @@ impl Packed {
     }
 }
 
+/// An object made ready for a store that keeps what `keep` says ([`Store::apply_packed`]):
+/// encoded (and digested) where it was decoded, so that a replay does this work on its pool,
+/// and the decoded object, with its payload, is freed by the thread that allocated it.
+#[derive(Debug, Clone)]
+pub struct PackedObject {
+    kind: Kind,
+    id: String,
+    keep: Keep,
+    /// `None` for a removal or an unknown verb: nothing is stored.
+    packed: Option<Packed>,
+}
+
+impl PackedObject {
+    /// Pack `obj` for action `verb` into what a store with `keep` holds.
+    pub fn new(verb: Verb, obj: Object, keep: Keep) -> PackedObject {
+        let (kind, id) = (obj.kind(), obj.id().to_string());
+        let packed = matches!(verb, Verb::Create | Verb::Update).then(|| Packed::of(obj, keep));
+        PackedObject { kind, id, keep, packed }
+    }
+}
+
 /// The store: one map per kind, keyed by ID, of objects kept as their encoding.
 #[derive(Debug, Clone, Default)]
 pub struct Store {
@@ -211,21 +232,31 @@ impl Store {
 
     /// Apply one store action; returns an anomaly when the action did not fit.
     pub fn apply(&mut self, verb: Verb, obj: Object) -> Option<Anomaly> {
-        let kind = obj.kind();
-        if verb == Verb::Remove {
-            let id = obj.id().to_string();
-            let gone = self.maps.get_mut(&kind).and_then(|m| m.remove(&id));
-            return gone.is_none().then_some(Anomaly::RemoveMissing(kind, id));
-        }
-        if verb == Verb::Unknown {
-            return Some(Anomaly::UnknownVerb(kind, obj.id().to_string()));
-        }
-        let (kind, id, p) = self.pack(obj);
-        let map = self.maps.entry(kind).or_default();
-        let existed = map.insert(id.clone(), p).is_some();
-        match verb {
-            Verb::Create => existed.then_some(Anomaly::CreateExisting(kind, id)),
-            _ => (!existed).then_some(Anomaly::UpdateMissing(kind, id)),
+        self.apply_packed(verb, PackedObject::new(verb, obj, self.keep))
+    }
+
+    /// Apply one store action whose object was packed beforehand ([`PackedObject::new`]). An
+    /// object packed for another [`Keep`] is unpacked and packed again.
+    pub fn apply_packed(&mut self, verb: Verb, obj: PackedObject) -> Option<Anomaly> {
+        let PackedObject { kind, id, keep, packed } = obj;
+        let packed = match packed {
+            Some(p) if keep != self.keep => decode(kind, &p).map(|o| Packed::of(o, self.keep)),
+            p => p,
+        };
+        match (verb, packed) {
+            (Verb::Remove, _) => {
+                let gone = self.maps.get_mut(&kind).and_then(|m| m.remove(&id));
+                gone.is_none().then_some(Anomaly::RemoveMissing(kind, id))
+            }
+            (Verb::Create, Some(p)) => {
+                let existed = self.maps.entry(kind).or_default().insert(id.clone(), p).is_some();
+                existed.then_some(Anomaly::CreateExisting(kind, id))
+            }
+            (Verb::Update, Some(p)) => {
+                let existed = self.maps.entry(kind).or_default().insert(id.clone(), p).is_some();
+                (!existed).then_some(Anomaly::UpdateMissing(kind, id))
+            }
+            _ => Some(Anomaly::UnknownVerb(kind, id)),
         }
     }
 

@@ -149,6 +149,12 @@ fn every_capture() {
         ("three-managers", "manager3.tar.gz"),
         ("three-managers", "manager3-after-panic.tar.gz"),
         ("big-wal", "swarm.tar.gz"),
+        ("modern-autolock", "swarm.tar.gz"),
+        ("modern-fips", "swarm.tar.gz"),
+        ("modern-three-managers", "manager1.tar.gz"),
+        ("modern-three-managers", "manager2.tar.gz"),
+        ("modern-three-managers", "manager3.tar.gz"),
+        ("modern-three-managers", "manager3-after-panic.tar.gz"),
     ] {
         let key = common::unlock_key(name);
         let tarball = common::scenario(name).join(file);

@@ -114,6 +114,26 @@ fn clean_captures_verify_ok() {
     }
 }
 
+/// The Docker 29 captures, FIPS mode included, verify like the 20.10 ones: with their unlock
+/// key every payload after the DEK rotation decrypts and Docker would start normally.
+#[test]
+fn docker_29_captures_verify_ok() {
+    for (scenario, capture) in [
+        ("modern-autolock", "swarm.tar.gz"),
+        ("modern-fips", "swarm.tar.gz"),
+        ("modern-three-managers", "manager2.tar.gz"),
+        ("modern-three-managers", "manager3.tar.gz"),
+    ] {
+        let t = format!("fixtures/{scenario}/{capture}");
+        let unlock_key = common::unlock_key(scenario).map(|k| swarmsift::crypto::keys::UnlockKey::parse(&k).unwrap());
+        let opts = VerifyOptions { unlock_key, ..Default::default() };
+        let v = verify::verify(Path::new(&t), &opts).unwrap();
+        assert!(v.ok, "{t}: {}", swarmsift::render::verify::text(&v));
+        assert!(v.verdict.starts_with("BACKUP OK: Docker would start normally"), "{t}: {}", v.verdict);
+        assert!(v.findings.iter().all(|f| f.severity == Severity::Info), "{t}: {:?}", v.findings);
+    }
+}
+
 #[test]
 fn flip_bit_in_an_entry_after_the_snapshot() {
     let (_d, swarm) = unpack(CHURN);

@@ -391,9 +391,19 @@ fn managers_recommend_a_manager_with_every_committed_entry() {
 
 #[test]
 fn managers_explain_the_tocommit_panic() {
-    let m1 = fixture(&format!("{TM}/manager1.tar.gz"));
-    let m2 = fixture(&format!("{TM}/manager2.tar.gz"));
-    let m3 = fixture(&format!("{TM}/manager3-after-panic.tar.gz"));
+    explains_the_tocommit_panic(TM);
+}
+
+/// Docker 29.7.2 (etcd raft 3.6) still panics the same way after demote/restart/promote.
+#[test]
+fn managers_explain_the_tocommit_panic_of_docker_29() {
+    explains_the_tocommit_panic("fixtures/modern-three-managers");
+}
+
+fn explains_the_tocommit_panic(tm: &str) {
+    let m1 = fixture(&format!("{tm}/manager1.tar.gz"));
+    let m2 = fixture(&format!("{tm}/manager2.tar.gz"));
+    let m3 = fixture(&format!("{tm}/manager3-after-panic.tar.gz"));
     let rep = swarmsift::analyses::managers::compare(&[m1, m2.clone(), m3.clone()], None, Default::default()).unwrap();
     let panicked = load(&m3);
     let raft_id = panicked.member.as_ref().unwrap().raft_id;
@@ -414,7 +424,7 @@ fn managers_explain_the_tocommit_panic() {
     assert!(b.explanation.contains("tocommit(N) is out of range [lastIndex(0)]"), "{}", b.explanation);
     assert!(b.explanation.contains("29180"));
     // The N Docker printed lies within the bounds given.
-    let md = std::fs::read_to_string(fixture(&format!("{TM}/scenario.md"))).unwrap();
+    let md = std::fs::read_to_string(fixture(&format!("{tm}/scenario.md"))).unwrap();
     let n: u64 = md.split("tocommit(").nth(1).unwrap().split(')').next().unwrap().parse().unwrap();
     let (lo, hi) = b.tocommit_between.unwrap();
     assert!(lo <= n && n <= hi, "{n} not in {lo}-{hi}");

@@ -215,17 +215,128 @@ fn big_wal_spanning_two_segments_equals_docker_inspect() {
     check_final("big-wal", "swarm.tar.gz");
 }
 
-/// The truth of three-managers was taken from the new leader after the old one was killed.
-#[test]
-fn three_managers_final_state_equals_docker_inspect_on_every_live_manager() {
-    let meta: Value =
-        serde_json::from_str(&std::fs::read_to_string(common::scenario("three-managers").join("meta.json")).unwrap())
-            .unwrap();
-    let killed = meta["killed_leader"].as_str().unwrap_or("manager1").to_string();
+/// The truth of a three-manager scenario was taken from the new leader after the old one was
+/// killed; every manager that was still running then must show it.
+fn check_final_on_every_live_manager(scenario: &str) {
+    let meta = common::meta(scenario);
+    let killed = meta["killed_leader"].as_str().expect("meta.json killed_leader").to_string();
+    let mut checked = 0;
     for m in ["manager1", "manager2", "manager3"] {
         if m == killed {
             continue;
         }
-        check_final("three-managers", &format!("{m}.tar.gz"));
+        check_final(scenario, &format!("{m}.tar.gz"));
+        checked += 1;
     }
+    assert_eq!(checked, 2, "{scenario}: two managers survive the kill");
+}
+
+#[test]
+fn three_managers_final_state_equals_docker_inspect_on_every_live_manager() {
+    check_final_on_every_live_manager("three-managers");
+}
+
+// ---- captures from Docker 29 (fixtures/record.sh modern-*)
+
+#[test]
+fn modern_autolock_final_state_equals_docker_inspect() {
+    check_final("modern-autolock", "swarm.tar.gz");
+}
+
+#[test]
+fn modern_three_managers_final_state_equals_docker_inspect_on_every_live_manager() {
+    check_final_on_every_live_manager("modern-three-managers");
+}
+
+#[test]
+fn modern_fips_final_state_equals_docker_inspect() {
+    check_final("modern-fips", "swarm.tar.gz");
+}
+
+/// The FIPS-mode capture really is Fernet: every entry's and every snapshot's record says
+/// algorithm 2, and they all decrypt (the final-state test above needs them).
+#[test]
+fn modern_fips_is_encrypted_with_fernet_throughout() {
+    use swarmsift::crypto::{Algorithm, record_algorithm};
+    let meta = common::meta("modern-fips");
+    assert_eq!(meta["fips"], true);
+    assert_eq!(meta["cipher"], "fernet");
+    let a = load(&common::scenario("modern-fips").join("swarm.tar.gz"), "modern-fips");
+    let with_data: Vec<_> = a.wal.entries.iter().filter(|e| !e.data.is_empty()).collect();
+    assert!(with_data.len() > 100, "{} entries with data", with_data.len());
+    for e in with_data {
+        assert_eq!(record_algorithm(&e.data).ok(), Some(Algorithm::Fernet), "entry {}", e.index);
+    }
+    assert!(!a.snapshots.is_empty());
+    assert!(a.snapshots.iter().all(|s| s.valid), "every snapshot decrypts and decodes");
+    let (_guard, swarm) = common::unpack(&common::scenario("modern-fips").join("swarm.tar.gz"));
+    let snapdir = swarm.join("raft/snap-v3-encrypted");
+    let mut snaps = 0;
+    for f in std::fs::read_dir(&snapdir).unwrap().flatten() {
+        let name = f.file_name().to_string_lossy().into_owned();
+        let data = bytes::Bytes::from(std::fs::read(f.path()).unwrap());
+        let snap = swarmsift::format::snap::read_snap(&name, &name, &data);
+        let payload = snap.payload.expect("snapshot payload");
+        assert_eq!(record_algorithm(&payload).ok(), Some(Algorithm::Fernet), "{name}");
+        snaps += 1;
+    }
+    assert_eq!(snaps, a.snapshots.len());
+    // Autolock rotated the DEK right after init: the entries up to the rotation's snapshot (the
+    // oldest kept) are under the retired DEK; every entry after it decrypts and decodes.
+    let oldest = a.snapshots[0].index;
+    for e in a.entries.iter().filter(|e| e.index > oldest) {
+        assert!(
+            !matches!(
+                e.payload,
+                swarmsift::decode::entry::Payload::Undecryptable { .. }
+                    | swarmsift::decode::entry::Payload::Undecodable { .. }
+            ),
+            "entry {}",
+            e.index
+        );
+    }
+    // The cluster of a FIPS-mode manager is named "FIPS.<id>" (swarmkit's generateFIPSClusterID).
+    let cid = meta["cluster_id"].as_str().unwrap();
+    assert!(cid.starts_with("FIPS."), "{cid}");
+    assert!(a.state.get(Kind::Cluster, cid).is_some());
+}
+
+/// `era()` (the `Docker era` line of `info`) names the engine range of every capture: from the
+/// snapshot markers when there is one, else from the node's own engine version.
+#[test]
+fn docker_era_names_the_engine_range_of_every_capture() {
+    const OLD: &str = "Docker 1.13 to 20.10 (snapshot markers without ConfState: etcd 3.0-3.3)";
+    const NEW: &str = "Docker 23.0 or later (snapshot markers carry a ConfState: etcd 3.5+)";
+    const OLD_NO_MARKER: &str =
+        "Docker 1.13 to 20.10 (no snapshot marker to date the WAL; the node's engine is 20.x: etcd 3.0-3.3)";
+    const NEW_NO_MARKER: &str =
+        "Docker 23.0 or later (no snapshot marker to date the WAL; the node's engine is 29.x: etcd 3.5+)";
+    let captures = [
+        ("churn", "swarm.tar.gz", OLD),
+        ("autolock", "swarm.tar.gz", OLD),
+        ("three-managers", "manager2.tar.gz", OLD),
+        ("big-wal", "swarm.tar.gz", OLD_NO_MARKER),
+        ("modern-autolock", "swarm.tar.gz", NEW),
+        ("modern-fips", "swarm.tar.gz", NEW),
+        ("modern-three-managers", "manager1.tar.gz", NEW_NO_MARKER),
+        ("modern-three-managers", "manager2.tar.gz", NEW),
+        ("modern-three-managers", "manager3.tar.gz", NEW),
+    ];
+    for (scenario, capture, range) in captures {
+        let a = load(&common::scenario(scenario).join(capture), scenario);
+        let era = a.era();
+        assert_eq!(era.first().map(String::as_str), Some(range), "{scenario}/{capture}: {era:?}");
+        let version = common::meta(scenario)["engine_version"].as_str().unwrap().to_string();
+        let own = format!("engine {version} (this node's own description in the store)");
+        assert_eq!(era.get(1), Some(&own), "{scenario}/{capture}: {era:?}");
+    }
+    // A manager whose log was wiped has no node object of its own: nothing dates it.
+    let wiped = "modern-three-managers";
+    let a = load(&common::scenario(wiped).join("manager3-after-panic.tar.gz"), wiped);
+    assert_eq!(a.era(), vec!["Docker 1.13 or later (wal-v3-encrypted)".to_string()]);
+    // `info` prints the same line.
+    let tarball = common::scenario("modern-three-managers").join("manager1.tar.gz");
+    let (code, out, err) = common::run(&["info", tarball.to_str().unwrap()], &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(&format!("Docker era:    {NEW_NO_MARKER}; engine 29.7.2")), "{out}");
 }

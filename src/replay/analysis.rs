@@ -710,34 +710,50 @@ impl Analysis {
     }
 
     /// The Docker version era, with the evidence for it.
+    ///
+    /// The WAL dates itself only through its snapshot markers (etcd 3.5, in Docker 23.0 and
+    /// later, adds a ConfState to them). A WAL without one (no snapshot taken yet) is dated by
+    /// the node's own engine version in the store, when there is one.
     pub fn era(&self) -> Vec<String> {
         let mut v = Vec::new();
+        let engine = self.own_engine_version();
         match self.layout.kind {
             LayoutKind::Legacy => v.push("Docker 1.12 (plaintext wal/snap, etcd 2.3 frames)".to_string()),
             LayoutKind::V3Plain => v.push("Docker 1.13 development build (plaintext wal-v3)".to_string()),
             LayoutKind::V3Encrypted => {
                 let markers: Vec<_> = self.wal.markers.iter().filter(|m| m.index > 0).collect();
+                let major = engine.as_deref().and_then(|e| {
+                    e.trim_start_matches('v').split(['.', '-', '+']).next().and_then(|m| m.parse::<u32>().ok())
+                });
                 if markers.iter().any(|m| m.has_conf_state) {
                     v.push("Docker 23.0 or later (snapshot markers carry a ConfState: etcd 3.5+)".to_string());
                 } else if !markers.is_empty() {
                     v.push("Docker 1.13 to 20.10 (snapshot markers without ConfState: etcd 3.0-3.3)".to_string());
+                } else if let Some(m) = major.filter(|m| *m >= 23) {
+                    v.push(format!(
+                        "Docker 23.0 or later (no snapshot marker to date the WAL; the node's engine is {m}.x: etcd 3.5+)"
+                    ));
+                } else if let Some(m) = major.filter(|m| (1..23).contains(m)) {
+                    v.push(format!(
+                        "Docker 1.13 to 20.10 (no snapshot marker to date the WAL; the node's engine is {m}.x: etcd 3.0-3.3)"
+                    ));
                 } else {
                     v.push("Docker 1.13 or later (wal-v3-encrypted)".to_string());
                 }
             }
             LayoutKind::Bare => {}
         }
-        if let Some(m) = &self.member {
-            if let Some(Object::Node(n)) = self.state.get(Kind::Node, &m.node_id) {
-                if let Some(ev) =
-                    n.description.as_ref().and_then(|d| d.engine.as_ref()).map(|e| e.engine_version.clone())
-                {
-                    if !ev.is_empty() {
-                        v.push(format!("engine {ev} (this node's own description in the store)"));
-                    }
-                }
-            }
+        if let Some(ev) = engine {
+            v.push(format!("engine {ev} (this node's own description in the store)"));
         }
         v
+    }
+
+    /// The engine version in this node's own description in the store, if any.
+    fn own_engine_version(&self) -> Option<String> {
+        let m = self.member.as_ref()?;
+        let Some(Object::Node(n)) = self.state.get(Kind::Node, &m.node_id) else { return None };
+        let ev = n.description.as_ref()?.engine.as_ref()?.engine_version.clone();
+        (!ev.is_empty()).then_some(ev)
     }
 }

@@ -33,6 +33,13 @@ pub fn truth(scenario_name: &str, file: &str) -> serde_json::Value {
     serde_json::from_str(&s).expect("truth json")
 }
 
+/// A scenario's `meta.json`.
+pub fn meta(scenario_name: &str) -> serde_json::Value {
+    let p = scenario(scenario_name).join("meta.json");
+    let s = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    serde_json::from_str(&s).expect("meta json")
+}
+
 /// The unlock key recorded for a scenario (meta.json `unlock_key`).
 pub fn unlock_key(scenario_name: &str) -> Option<String> {
     let p = scenario(scenario_name).join("meta.json");

@@ -8,6 +8,7 @@ pub mod archive;
 pub mod decrypt;
 pub mod history;
 pub mod managers;
+pub mod metrics;
 pub mod salvage;
 pub mod sizes;
 pub mod synth;

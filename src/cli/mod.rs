@@ -9,6 +9,7 @@
 pub mod args;
 pub mod chart;
 pub mod forensics;
+pub mod metrics;
 pub mod output;
 pub mod run;
 pub mod synth;

@@ -358,6 +358,7 @@ fn influxdb_stores_the_series_and_answers_the_counts_of_state_at() {
         assert_eq!(stored as usize, stamps.len(), "{path}");
         // Chosen times: spread over the points; each is the state of the last index at or before it.
         let rows = csv(sc, &path, None);
+        dashboard_queries_answer(http_port, &db, &rows);
         let mut times: Vec<(jiff::Timestamp, u64)> = Vec::new();
         for r in &rows {
             match times.last_mut() {
@@ -404,6 +405,32 @@ fn influxdb_stores_the_series_and_answers_the_counts_of_state_at() {
             assert_same(&format!("InfluxDB, {path} at {t} (index {index})"), &got, &want);
         }
     }
+}
+
+/// Every query of the shipped Grafana dashboard (docs/grafana-swarm.json) runs on InfluxDB over
+/// the log's span and answers with series.
+fn dashboard_queries_answer(port: u16, db: &str, rows: &[Csv]) {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/grafana-swarm.json");
+    let d: Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+    let (first, last) = (rows[0].time.as_nanosecond(), rows[rows.len() - 1].time.as_nanosecond());
+    let mut n = 0;
+    for panel in d["panels"].as_array().unwrap() {
+        for t in panel["targets"].as_array().unwrap() {
+            let q = t["query"]
+                .as_str()
+                .unwrap()
+                .replace("$timeFilter", &format!("time >= {first} AND time <= {last}"))
+                .replace("$__interval", "1s");
+            let v = influx_query(port, db, &q);
+            let series = influx_series(&v);
+            // A panel of failures has nothing to show for a log without failures.
+            let expected =
+                !q.contains("'failed'") || rows.iter().any(|r| r.status == "failed" || r.status == "rejected");
+            assert_eq!(!series.is_empty(), expected, "dashboard panel {:?}: {q}: {v}", panel["title"]);
+            n += 1;
+        }
+    }
+    assert!(n >= 5);
 }
 
 /// Parse `promtool tsdb dump` lines: `{__name__="x", status="running"} 4 1795778580000`.

@@ -9,6 +9,7 @@ pub mod decrypt;
 pub mod history;
 pub mod managers;
 pub mod metrics;
+pub mod quorum;
 pub mod salvage;
 pub mod sizes;
 pub mod synth;

@@ -12,6 +12,7 @@ pub mod info;
 pub mod json;
 pub mod managers;
 pub mod metrics;
+pub mod quorum;
 pub mod salvage;
 pub mod sizes;
 pub mod state;

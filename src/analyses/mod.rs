@@ -4,6 +4,7 @@
 //!
 //! Layer: above [`crate::replay::point`], below [`crate::render`]. Nothing here formats text.
 
+pub mod advise;
 pub mod archive;
 pub mod decrypt;
 pub mod history;

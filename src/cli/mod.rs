@@ -6,6 +6,7 @@
 //! Layer: the top one. The binary (`src/main.rs`) only calls [`parse`] and [`run()`] and turns
 //! the result into an exit code: 0 = ok, 1 = problems found in the data, 2 = could not run.
 
+pub mod advise;
 pub mod args;
 pub mod chart;
 pub mod forensics;

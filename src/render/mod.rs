@@ -5,6 +5,7 @@
 //! `history`, `diff`, `timeline`) are written into a writer piece by piece ([`json`] for the JSON
 //! side), never built whole in memory.
 
+pub mod advise;
 pub mod archive;
 pub mod changes;
 pub mod chart;

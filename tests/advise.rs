@@ -157,3 +157,38 @@ fn the_text_form_lists_every_item_with_its_sources() {
     assert!(out.contains("11 items: 0 critical, 3 warning, 2 info, 6 ok"), "{out}");
     assert!(out.contains("  source (chapter): keep managers drained"), "{out}");
 }
+
+#[test]
+fn a_lost_quorum_recovered_with_force_new_cluster_is_found() {
+    // fixtures/forced-new-cluster: three managers, two stopped (no quorum left), the survivor
+    // recovered with `docker swarm init --force-new-cluster`.
+    let items = advise("forced-new-cluster", "manager1.tar.gz");
+    assert_eq!(sev(&items, "quorum.lost"), "warning");
+    let ev = item(&items, "quorum.lost")["evidence"].as_array().unwrap();
+    assert_eq!(ev.len(), 1, "{ev:?}");
+    let d = ev[0]["detail"].as_str().unwrap();
+    assert!(d.contains("removed in a row with no demotion, leaving only") && d.ends_with(" of 3"), "{d}");
+    // The evidence's index is the first of the removals the timeline shows.
+    let p = common::scenario("forced-new-cluster").join("manager1.tar.gz").display().to_string();
+    let (code, out, err) = common::run(&["timeline", &p, "--format", "json"], &[]);
+    assert_eq!(code, 0, "{err}");
+    let tl: Value = serde_json::from_str(&out).unwrap();
+    let removals: Vec<u64> = tl["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["class"] == "membership" && e["text"].as_str().unwrap().starts_with("ConfChangeRemoveNode"))
+        .map(|e| e["index"].as_u64().unwrap())
+        .collect();
+    assert_eq!(removals.len(), 2, "{removals:?}");
+    assert_eq!(ev[0]["index"].as_u64(), Some(removals[0]));
+    assert_eq!(removals[1], removals[0] + 1, "consecutive entries");
+    // One manager is left.
+    assert_eq!(sev(&items, "managers.count"), "warning");
+    let meta: Value = serde_json::from_str(
+        &std::fs::read_to_string(common::scenario("forced-new-cluster").join("meta.json")).unwrap(),
+    )
+    .unwrap();
+    let survivor = meta["managers"]["manager1"]["node_id"].as_str().unwrap().to_string();
+    assert_eq!(nodes_in(&items, "managers.count"), BTreeSet::from([survivor]));
+}

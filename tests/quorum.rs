@@ -105,3 +105,24 @@ fn every_quorum_event_of_the_timeline_is_the_state_at_its_index() {
         }
     }
 }
+
+#[test]
+fn a_forced_new_cluster_takes_the_quorum_from_3_to_1() {
+    let p = path("forced-new-cluster", "manager1.tar.gz");
+    let before = common::truth("forced-new-cluster", "01-before-loss.json");
+    let managers = before["nodes"].as_array().unwrap().iter().filter(|n| n["Spec"]["Role"] == "manager").count();
+    assert_eq!(managers, 3);
+    let end = json_of(&["state", &p, "--format", "json"]);
+    assert_eq!(end["quorum"], json!({"managers": 1, "quorum": 1, "tolerates": 0}));
+    let tl = json_of(&["timeline", &p, "--format", "json"]);
+    let texts: Vec<&str> = tl["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["class"] == "quorum")
+        .map(|e| e["text"].as_str().unwrap())
+        .collect();
+    assert!(texts.contains(&"managers 3 -> 2: quorum 2, tolerates no failure"), "{texts:?}");
+    assert!(texts.contains(&"managers 2 -> 1: quorum 1, tolerates no failure (quorum was 2)"), "{texts:?}");
+    assert!(texts.iter().any(|t| t.starts_with("below a safe manager count: 2 managers")), "{texts:?}");
+}

@@ -229,3 +229,9 @@ fn three_managers_final_state_equals_docker_inspect_on_every_live_manager() {
         check_final("three-managers", &format!("{m}.tar.gz"));
     }
 }
+
+/// A swarm that lost quorum, recovered with `docker swarm init --force-new-cluster`.
+#[test]
+fn forced_new_cluster_final_state_equals_docker_inspect() {
+    check_final("forced-new-cluster", "manager1.tar.gz");
+}

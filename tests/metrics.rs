@@ -202,6 +202,12 @@ fn every_step_sample_holds_the_whole_state_at_its_index() {
             assert_eq!(w[1].duration_since(w[0]).as_secs() % 15, 0, "{path}: samples on the 15 s grid");
             assert_eq!(w[0].as_second() % 15, 0);
         }
+        // The last sample is at or after the last entry and holds the final state.
+        let changes = csv(sc, &path, None);
+        let last_change = changes.last().unwrap();
+        assert!(*times.last().unwrap() >= last_change.time, "{path}");
+        let end: Value = serde_json::from_str(&sift(sc, &["state", &path, "--format", "json"])).unwrap();
+        assert_eq!(Some(rows.last().unwrap().index), end["index"].as_u64(), "{path}: the last sample is the end");
         for t in spread(&times, 6) {
             let at: Vec<&Csv> = rows.iter().filter(|r| r.time == t).collect();
             let index = at[0].index;

@@ -24,8 +24,9 @@
 //! - **What is written.** Without a step: at every committed entry that changed a value, the
 //!   series whose value changed (a status whose count fell to 0 is written as 0; a node that is
 //!   removed is no longer written). With a step: at every multiple of the step from the first
-//!   timed entry to the last, every series (every node present, every status seen so far), as a
-//!   scraper would have sampled it; the point's index is the last entry at or before that time.
+//!   timed entry up to the first multiple at or after the last one (which holds the final
+//!   state), every series (every node present, every status seen so far), as a scraper would
+//!   have sampled it; the point's index is the last entry at or before that time.
 
 use crate::analyses::history::{Step, walk};
 use crate::decode::docker_api as dapi;
@@ -303,11 +304,9 @@ impl Builder {
             // A snapshot past the last entry: its state, at the last time known.
             self.emit_changes();
         }
-        if self.step.is_some() {
-            if let Some(t) = self.time {
-                // The last sample at or after the last entry shows the final state.
-                self.emit_steps_before(t + SignedDuration::from_nanos(1));
-            }
+        if let (Some(step), Some(t)) = (self.step, self.time) {
+            // Up to the first sample at or after the last entry: it shows the final state.
+            self.emit_steps_before(ceil_to(t, step) + SignedDuration::from_nanos(1));
         }
     }
 }

@@ -340,3 +340,9 @@ fn docker_era_names_the_engine_range_of_every_capture() {
     assert_eq!(code, 0, "{err}");
     assert!(out.contains(&format!("Docker era:    {NEW_NO_MARKER}; engine 29.7.2")), "{out}");
 }
+
+/// A swarm that lost quorum, recovered with `docker swarm init --force-new-cluster`.
+#[test]
+fn forced_new_cluster_final_state_equals_docker_inspect() {
+    check_final("forced-new-cluster", "manager1.tar.gz");
+}

@@ -336,7 +336,7 @@ pub struct Event {
     /// Where.
     #[serde(flatten)]
     pub at: At,
-    /// Event class: `election`, `membership`, `node`, `service`, `task`, `snapshot`, `cluster`,
+    /// Event class: `election`, `membership`, `quorum`, `node`, `service`, `task`, `snapshot`, `cluster`,
     /// `damage` (what the replay met: anomalies, unreadable entries, gaps, an unknown commit).
     pub class: &'static str,
     /// Object kind concerned, if any.
@@ -364,8 +364,10 @@ pub fn timeline(a: &Analysis) -> Vec<Event> {
     let red = Redaction { show_secrets: false };
     let mut ev = Vec::new();
     let mut svc_names: std::collections::HashMap<String, String> = std::collections::HashMap::new();
+    let mut quorum = crate::analyses::quorum::Tracker::default();
     let found = walk(a, true, |step| match step {
         Step::Base { file, index, store } => {
+            quorum.base(a.snapshots.iter().find(|s| s.file == file).and_then(|s| s.membership.as_ref()));
             for s in store.services() {
                 svc_names.insert(s.id.clone(), service_name(&s));
             }
@@ -384,16 +386,24 @@ pub fn timeline(a: &Analysis) -> Vec<Event> {
             id: None,
             text: format!("term {} begins (was {from}): a new leader was elected", at.term),
         }),
-        Step::Conf { at, change, raft_id, member } => ev.push(Event {
-            at: at.clone(),
-            class: "membership",
-            kind: Some(Kind::Node),
-            id: member.as_ref().map(|m| m.0.clone()),
-            text: match member {
-                Some((n, addr)) => format!("{change}: raft member {raft_id:x} = node {n} at {addr}"),
-                None => format!("{change}: raft member {raft_id:x}"),
-            },
-        }),
+        Step::Conf { at, change, raft_id, member } => {
+            ev.push(Event {
+                at: at.clone(),
+                class: "membership",
+                kind: Some(Kind::Node),
+                id: member.as_ref().map(|m| m.0.clone()),
+                text: match member {
+                    Some((n, addr)) => format!("{change}: raft member {raft_id:x} = node {n} at {addr}"),
+                    None => format!("{change}: raft member {raft_id:x}"),
+                },
+            });
+            // Manager count and quorum after a live change (overwritten entries never applied).
+            if at.overwritten_by_term.is_none() {
+                for text in quorum.conf(change, raft_id) {
+                    ev.push(Event { at: at.clone(), class: "quorum", kind: None, id: None, text });
+                }
+            }
+        }
         Step::Action { at, verb, before, after } => {
             let j = object_json(after, &red);
             let prev = before.map(|b| object_json(b, &red));

@@ -151,6 +151,10 @@ pub struct ManagersReport {
     pub notes: Vec<String>,
     /// Count of problems (unreadable inputs, damaged dirs, divergent committed entries, behind).
     pub problems: usize,
+    /// Quorum of the cluster's membership, in the most advanced manager's final state.
+    pub quorum: Option<crate::analyses::quorum::Quorum>,
+    /// Placement of those managers by subnet.
+    pub topology: Option<crate::analyses::quorum::Topology>,
 }
 
 fn short_name(p: &std::path::Path) -> String {
@@ -525,5 +529,7 @@ pub fn compare(paths: &[PathBuf], unlock_key: Option<UnlockKey>, read: ReadOptio
         behind,
         notes,
         problems,
+        quorum: ref_a.map(|a| crate::analyses::quorum::Quorum::of_membership(&a.membership)),
+        topology: ref_a.map(|a| crate::analyses::quorum::topology(&a.membership)),
     })
 }

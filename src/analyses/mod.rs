@@ -4,10 +4,13 @@
 //!
 //! Layer: above [`crate::replay::point`], below [`crate::render`]. Nothing here formats text.
 
+pub mod advise;
 pub mod archive;
 pub mod decrypt;
 pub mod history;
 pub mod managers;
+pub mod metrics;
+pub mod quorum;
 pub mod salvage;
 pub mod sizes;
 pub mod synth;

@@ -222,6 +222,11 @@ pub enum Cmd {
     Chart(crate::cli::chart::ChartArgs),
     /// Treat several copies of swarm or snap dirs, taken over time, as one history.
     Archive(crate::cli::chart::ArchiveArgs),
+    /// The production checklist judged on the data: each item with its evidence and source.
+    Advise(crate::cli::advise::AdviseArgs),
+    /// The history as monitoring series (swarm, swarm_node, swarm_task_status): InfluxDB line
+    /// protocol, OpenMetrics or CSV.
+    Metrics(crate::cli::metrics::MetricsArgs),
     /// Write a plaintext copy (etcd format, all snapshots) to a new directory. Never touches the source.
     Decrypt {
         #[command(flatten)]

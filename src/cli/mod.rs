@@ -6,9 +6,11 @@
 //! Layer: the top one. The binary (`src/main.rs`) only calls [`parse`] and [`run()`] and turns
 //! the result into an exit code: 0 = ok, 1 = problems found in the data, 2 = could not run.
 
+pub mod advise;
 pub mod args;
 pub mod chart;
 pub mod forensics;
+pub mod metrics;
 pub mod output;
 pub mod run;
 pub mod synth;

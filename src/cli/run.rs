@@ -52,6 +52,8 @@ pub fn run_to(cli: Cli, out: Out<'_>) -> Result<u8> {
         Cmd::Chart(args) => crate::cli::chart::run_chart_to(&args, out),
         Cmd::Archive(args) => crate::cli::chart::run_archive_to(&args, out),
         Cmd::Decrypt { common, output } => decrypt(&common, &output, progress, out),
+        Cmd::Metrics(args) => crate::cli::metrics::run_metrics(&args, out),
+        Cmd::Advise(args) => crate::cli::advise::run_advise(&args, progress, out),
     }
 }
 

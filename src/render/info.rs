@@ -106,6 +106,8 @@ pub fn json(a: &Analysis) -> Value {
         "state_index": a.state_index,
         "objects": object_counts(a),
         "membership": a.membership,
+        "quorum": crate::analyses::quorum::Quorum::of_membership(&a.membership),
+        "topology": crate::analyses::quorum::topology(&a.membership),
         "sizes": crate::analyses::sizes::info_json(a),
         "findings": a.findings,
     })
@@ -264,6 +266,7 @@ pub fn text(a: &Analysis) -> String {
             a.membership.removed.iter().map(|x| format!("{x:x}")).collect::<Vec<_>>().join(", ")
         ));
     }
+    o.push_str(&crate::render::quorum::text(&a.membership));
     if a.findings.is_empty() {
         o.push_str("\nFINDINGS: none\n");
     } else {

@@ -72,6 +72,14 @@ pub fn text(r: &ManagersReport) -> String {
     for l in &r.losses {
         s.push_str(&format!("  From {}: {}\n", l.manager, l.note));
     }
+    if let (Some(q), Some(t)) = (&r.quorum, &r.topology) {
+        // The membership the most advanced manager holds at its end.
+        s.push_str(&crate::render::quorum::text_of(q, t).replacen(
+            "QUORUM\n",
+            "QUORUM (the raft members in the most advanced manager's final state)\n",
+            1,
+        ));
+    }
     if !r.behind.is_empty() {
         s.push_str("\nBEHIND WHAT THE CLUSTER BELIEVES\n");
         for b in &r.behind {

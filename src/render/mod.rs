@@ -5,12 +5,15 @@
 //! `history`, `diff`, `timeline`) are written into a writer piece by piece ([`json`] for the JSON
 //! side), never built whole in memory.
 
+pub mod advise;
 pub mod archive;
 pub mod changes;
 pub mod chart;
 pub mod info;
 pub mod json;
 pub mod managers;
+pub mod metrics;
+pub mod quorum;
 pub mod salvage;
 pub mod sizes;
 pub mod state;

@@ -315,6 +315,8 @@ impl<'a> View<'a> {
             uncommitted_applied: &r.uncommitted,
             notes: &r.notes,
             membership: &r.membership,
+            quorum: crate::analyses::quorum::Quorum::of_membership(&r.membership),
+            topology: crate::analyses::quorum::topology(&r.membership),
         }
     }
 }
@@ -330,6 +332,8 @@ struct Header<'a> {
     uncommitted_applied: &'a [u64],
     notes: &'a [String],
     membership: &'a Membership,
+    quorum: crate::analyses::quorum::Quorum,
+    topology: crate::analyses::quorum::Topology,
 }
 
 /// The NDJSON header record: `{"kind": "header", ...Header}`.
@@ -343,7 +347,7 @@ struct HeaderRecord<'a> {
 impl Serialize for View<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let h = self.header();
-        let mut m = s.serialize_map(Some(7 + OBJECT_KEYS.len() + 1))?;
+        let mut m = s.serialize_map(Some(7 + OBJECT_KEYS.len() + 3))?;
         m.serialize_entry("index", &h.index)?;
         m.serialize_entry("term", &h.term)?;
         m.serialize_entry("time", &h.time)?;
@@ -355,6 +359,8 @@ impl Serialize for View<'_> {
             m.serialize_entry(key, &Seq(|| self.objects(k)))?;
         }
         m.serialize_entry("membership", &h.membership)?;
+        m.serialize_entry("quorum", &h.quorum)?;
+        m.serialize_entry("topology", &h.topology)?;
         m.end()
     }
 }
@@ -552,6 +558,7 @@ pub fn write_text<W: Write + ?Sized>(
                     r.membership.removed.iter().map(|x| format!("{x:x}")).collect::<Vec<_>>().join(", ")
                 ));
             }
+            o.push_str(&super::quorum::text(&r.membership));
         }
     }
     w.write_all(o.as_bytes())

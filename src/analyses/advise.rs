@@ -268,16 +268,13 @@ pub fn advise(a: &Analysis) -> Vec<Advice> {
     let mut ev = Vec::new();
     for n in a.state.nodes().filter(|n| manager_ids.contains(&n.id) || role_of(n) == api::NodeRole::Manager as i32) {
         let avail = n.spec.as_ref().map(|s| s.availability).unwrap_or(0);
-        let running = a
-            .state
-            .tasks()
-            .filter(|t| t.node_id == n.id && t.status.as_ref().map(|s| s.state) == Some(api::TaskState::Running as i32))
-            .count();
+        let running =
+            a.state.task_keys().filter(|(_, t)| t.node_id == n.id && t.state == api::TaskState::Running as i32).count();
         if avail != api::node_spec::Availability::Drain as i32 && running > 0 {
             ev.push(Evidence::object(
                 Kind::Node,
                 &n.id,
-                &hostname(n),
+                &hostname(&n),
                 at,
                 format!("manager, availability {}, {running} task(s) running on it", dapi::availability(avail)),
             ));
@@ -445,11 +442,7 @@ pub fn advise(a: &Analysis) -> Vec<Advice> {
                     Some("https://docs.docker.com/reference/cli/docker/swarm/update/"),
                 )],
             });
-            let dead = a
-                .state
-                .tasks()
-                .filter(|t| t.status.as_ref().map(|s| s.state).unwrap_or(0) > api::TaskState::Running as i32)
-                .count();
+            let dead = a.state.task_keys().filter(|(_, t)| t.state > api::TaskState::Running as i32).count();
             let mut ev = vec![Evidence::object(
                 Kind::Cluster,
                 &id,
@@ -519,7 +512,7 @@ pub fn advise(a: &Analysis) -> Vec<Advice> {
         .filter(|n| manager_ids.contains(&n.id))
         .map(|n| {
             let cpu = n.description.as_ref().and_then(|d| d.resources.as_ref()).map(|r| r.nano_cpus).unwrap_or(0);
-            (n.id.clone(), hostname(n), cpu)
+            (n.id.clone(), hostname(&n), cpu)
         })
         .collect();
     let small: Vec<&(String, String, i64)> = mgr_cpu.iter().filter(|m| m.2 < BIG_SWARM_VCPUS * 1_000_000_000).collect();

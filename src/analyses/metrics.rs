@@ -142,14 +142,15 @@ struct Mirror {
 
 impl Mirror {
     fn load(&mut self, st: &Store) {
-        self.nodes = st.iter(Kind::Node).filter_map(|o| node_res(o).map(|r| (o.id().to_string(), r))).collect();
+        self.nodes = st.iter(Kind::Node).filter_map(|o| node_res(&o).map(|r| (o.id().to_string(), r))).collect();
         self.services = st.count(Kind::Service) as u64;
         self.tasks = st.count(Kind::Task) as u64;
         for c in self.status.values_mut() {
             *c = 0;
         }
-        for s in st.iter(Kind::Task).filter_map(status_of) {
-            *self.status.entry(s).or_default() += 1;
+        // From the tasks' keys: no task is decoded.
+        for (_, k) in st.task_keys() {
+            *self.status.entry(dapi::task_state(k.state)).or_default() += 1;
         }
     }
 
@@ -439,11 +440,11 @@ mod tests {
             (Verb::Unknown, task("d", 512)),
         ];
         for (verb, o) in acts {
-            let before = st.get(Kind::Task, o.id()).cloned();
+            let before = st.get(Kind::Task, o.id());
             m.apply(verb, before.as_ref(), &o);
             st.apply(verb, o);
             let mut want: BTreeMap<&str, u64> = BTreeMap::new();
-            for s in st.iter(Kind::Task).filter_map(status_of) {
+            for s in st.iter(Kind::Task).filter_map(|o| status_of(&o)) {
                 *want.entry(s).or_default() += 1;
             }
             let got: BTreeMap<&str, u64> = m.status.iter().filter(|(_, c)| **c > 0).map(|(k, c)| (*k, *c)).collect();

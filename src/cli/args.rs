@@ -231,6 +231,12 @@ pub enum Cmd {
         #[arg(short = 'o', long = "output")]
         output: PathBuf,
     },
+    /// Write a post-mortem as one self-contained HTML file: verdict and findings, managers and
+    /// what to recover from, state at the end and at the last healthy point, timeline, charts,
+    /// sizes.
+    Report(crate::cli::report::ReportArgs),
+    /// Print a man page or a shell completion script, from these very flag definitions.
+    Generate(crate::cli::generate::GenerateArgs),
 }
 
 /// Parse the process's arguments. On `--help`, `--version` or a usage error clap has printed

@@ -9,7 +9,9 @@
 pub mod args;
 pub mod chart;
 pub mod forensics;
+pub mod generate;
 pub mod output;
+pub mod report;
 pub mod run;
 pub mod synth;
 

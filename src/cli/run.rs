@@ -52,6 +52,8 @@ pub fn run_to(cli: Cli, out: Out<'_>) -> Result<u8> {
         Cmd::Chart(args) => crate::cli::chart::run_chart_to(&args, out),
         Cmd::Archive(args) => crate::cli::chart::run_archive_to(&args, out),
         Cmd::Decrypt { common, output } => decrypt(&common, &output, progress, out),
+        Cmd::Report(args) => crate::cli::report::run_report(&args, progress, out),
+        Cmd::Generate(args) => crate::cli::generate::run_generate(&args, out),
     }
 }
 

@@ -11,6 +11,7 @@ pub mod chart;
 pub mod info;
 pub mod json;
 pub mod managers;
+pub mod report;
 pub mod salvage;
 pub mod sizes;
 pub mod state;

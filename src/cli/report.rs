@@ -54,8 +54,8 @@ pub struct ReportArgs {
     /// Docker engine version to judge consequences for (see `verify --engine-version`).
     #[arg(long, value_name = "VERSION")]
     pub engine_version: Option<String>,
-    /// Recovery chart: fixed rates instead of measuring them on this machine (see `chart
-    /// --calibration`).
+    /// Recovery chart: fixed rates instead of measuring them on this machine, as `chart
+    /// recovery` takes them.
     #[arg(long, value_name = "SNAP_BYTES_PER_S,ENTRIES_PER_S[,WAL_BYTES_PER_S]")]
     pub calibration: Option<String>,
 }

@@ -6,7 +6,7 @@
 //! in the data; an `Err` is exit code 2 (the binary prints it as one line), except a broken pipe
 //! on the output ([`crate::cli::output::is_broken_pipe`]).
 
-use crate::cli::args::{Cli, Cmd, Common, FilterArgs, PointArgs, parse_kind};
+use crate::cli::args::{Cli, Cmd, Common, FilterArgs, PointArgs, SecretArgs, parse_kind};
 use crate::cli::output::{self, Output};
 use crate::cli::{Format, StreamFormat};
 use crate::decode::docker_api::Redaction;
@@ -32,17 +32,43 @@ pub fn run(cli: Cli) -> Result<u8> {
     Ok(code)
 }
 
+/// Reject a flag the command cannot honour in this combination, instead of ignoring it:
+/// `--show-secrets` with the text tables of `state` and `archive --state` (they never print
+/// secret data; the other commands that print none do not take the flag at all),
+/// the global `--quiet`/`--no-progress` on `generate` (no progress
+/// to hide).
+pub fn check_flags(cli: &Cli) -> Result<()> {
+    let nope = |cmd: &str, flag: &str, why: &str| Err(Error::Usage(format!("`{cmd}` does not take {flag}: {why}")));
+    match &cli.cmd {
+        Cmd::State { common, secrets, .. } if secrets.show_secrets && common.format == StreamFormat::Text => nope(
+            "state --format text",
+            "--show-secrets",
+            "its tables never print secret or config data; use --format json or ndjson",
+        ),
+        Cmd::Archive(a) if a.show_secrets && a.diff.is_none() && (a.state.is_none() || a.format == Format::Text) => {
+            nope(
+                "archive",
+                "--show-secrets",
+                "only --diff, and --state with --format json, print secret or config data",
+            )
+        }
+        Cmd::Generate(_) if !cli.progress() => nope("generate", "--quiet/--no-progress", "it draws no progress bar"),
+        _ => Ok(()),
+    }
+}
+
 /// [`run`] printing into `out` (flushed by the caller).
 pub fn run_to(cli: Cli, out: Out<'_>) -> Result<u8> {
+    check_flags(&cli)?;
     let progress = cli.progress();
     match cli.cmd {
         Cmd::Info(c) => info(&c, progress, out),
         Cmd::Wal { common, from, to, kind, id } => wal(&common, from, to, kind.as_deref(), id, progress, out),
         Cmd::Snapshots(c) => snapshots(&c, progress, out),
-        Cmd::State { common, point, filter } => state(&common, &point, &filter, progress, out),
-        Cmd::History { common, object, tasks } => history(&common, &object, tasks, progress, out),
-        Cmd::Diff { common, other, from, to, kind } => {
-            diff(&common, other, from.as_deref(), to.as_deref(), kind.as_deref(), progress, out)
+        Cmd::State { common, point, filter, secrets } => state(&common, &point, &filter, secrets, progress, out),
+        Cmd::History { common, object, tasks, secrets } => history(&common, &object, tasks, secrets, progress, out),
+        Cmd::Diff { common, other, from, to, kind, secrets } => {
+            diff(&common, other, (from.as_deref(), to.as_deref()), kind.as_deref(), secrets, progress, out)
         }
         Cmd::Timeline { common, filter } => timeline(&common, &filter, progress, out),
         Cmd::Verify(args) => crate::cli::forensics::run_verify(args, progress, out),
@@ -51,7 +77,9 @@ pub fn run_to(cli: Cli, out: Out<'_>) -> Result<u8> {
         Cmd::Synth(args) => crate::cli::synth::run_synth(&args, out),
         Cmd::Chart(args) => crate::cli::chart::run_chart_to(&args, out),
         Cmd::Archive(args) => crate::cli::chart::run_archive_to(&args, out),
-        Cmd::Decrypt { common, output } => decrypt(&common, &output, progress, out),
+        Cmd::Decrypt { path, format, input, output } => {
+            decrypt(&Common { path, format, input, no_decrypt: false }, &output, progress, out)
+        }
         Cmd::Report(args) => crate::cli::report::run_report(&args, progress, out),
         Cmd::Generate(args) => crate::cli::generate::run_generate(&args, out),
     }
@@ -126,7 +154,14 @@ fn snapshots(c: &Common, progress: bool, out: Out<'_>) -> Result<u8> {
     Ok(if a.snapshots.iter().any(|s| !s.valid) { 1 } else { 0 })
 }
 
-fn state(c: &Common<StreamFormat>, point: &PointArgs, filter: &FilterArgs, progress: bool, out: Out<'_>) -> Result<u8> {
+fn state(
+    c: &Common<StreamFormat>,
+    point: &PointArgs,
+    filter: &FilterArgs,
+    secrets: SecretArgs,
+    progress: bool,
+    out: Out<'_>,
+) -> Result<u8> {
     let f = filter.filter()?;
     let p = point.point()?;
     // A time needs every entry's time; otherwise the replay decodes only the base snapshot and
@@ -136,7 +171,7 @@ fn state(c: &Common<StreamFormat>, point: &PointArgs, filter: &FilterArgs, progr
     let r = replay::replay(&a, &p, filter.include_uncommitted)?;
     let me = a.member.as_ref().map(|m| m.node_id.clone());
     let leader = replay::probable_leader(&a, &r);
-    let red = Redaction { show_secrets: c.show_secrets };
+    let red = Redaction { show_secrets: secrets.show_secrets };
     match c.format {
         StreamFormat::Json => render::state::write_json(out, &r, &f, &red, me.as_deref(), leader),
         StreamFormat::Ndjson => render::state::write_ndjson(out, &r, &f, &red, me.as_deref(), leader),
@@ -146,10 +181,17 @@ fn state(c: &Common<StreamFormat>, point: &PointArgs, filter: &FilterArgs, progr
     Ok(0)
 }
 
-fn history(c: &Common<StreamFormat>, object: &str, tasks: bool, progress: bool, out: Out<'_>) -> Result<u8> {
+fn history(
+    c: &Common<StreamFormat>,
+    object: &str,
+    tasks: bool,
+    secrets: SecretArgs,
+    progress: bool,
+    out: Out<'_>,
+) -> Result<u8> {
     let a = load(c, Detail::Entries, progress)?;
     let (kind, id, name) = crate::analyses::history::resolve_object(&a, object).map_err(Error::Usage)?;
-    let red = Redaction { show_secrets: c.show_secrets };
+    let red = Redaction { show_secrets: secrets.show_secrets };
     let v = crate::analyses::history::history(&a, kind, &id, tasks && kind == Kind::Service, &red);
     match c.format {
         StreamFormat::Json => render::changes::write_history_json(out, kind.name(), &id, &name, &v),
@@ -163,14 +205,14 @@ fn history(c: &Common<StreamFormat>, object: &str, tasks: bool, progress: bool, 
 fn diff(
     c: &Common<StreamFormat>,
     other: Option<PathBuf>,
-    from: Option<&str>,
-    to: Option<&str>,
+    (from, to): (Option<&str>, Option<&str>),
     kind: Option<&str>,
+    secrets: SecretArgs,
     progress: bool,
     out: Out<'_>,
 ) -> Result<u8> {
     let kind = parse_kind(kind)?;
-    let red = Redaction { show_secrets: c.show_secrets };
+    let red = Redaction { show_secrets: secrets.show_secrets };
     let times = [from, to].iter().any(|x| x.map(Point::parse).is_some_and(|p| matches!(p, Ok(Point::Time(_)))));
     let a = load(c, if times { Detail::Entries } else { Detail::Structure }, progress)?;
     let (ra, rb, la, lb) = match other {

@@ -226,7 +226,7 @@ pub fn run_report(args: &ReportArgs, progress: bool, out: &mut dyn Write) -> Res
         return Err(Error::Usage("no input could be read".into()));
     }
     let managers = if args.paths.len() > 1 {
-        Some(crate::analyses::managers::compare(&args.paths, unlock_key.clone(), read)?)
+        Some(crate::analyses::managers::compare_with(&args.paths, unlock_key.clone(), read, progress)?)
     } else {
         None
     };

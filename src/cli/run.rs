@@ -72,11 +72,11 @@ pub fn run_to(cli: Cli, out: Out<'_>) -> Result<u8> {
         }
         Cmd::Timeline { common, filter } => timeline(&common, &filter, progress, out),
         Cmd::Verify(args) => crate::cli::forensics::run_verify(args, progress, out),
-        Cmd::Salvage(args) => crate::cli::forensics::run_salvage(args, out),
-        Cmd::Managers(args) => crate::cli::forensics::run_managers(args, out),
-        Cmd::Synth(args) => crate::cli::synth::run_synth(&args, out),
-        Cmd::Chart(args) => crate::cli::chart::run_chart_to(&args, out),
-        Cmd::Archive(args) => crate::cli::chart::run_archive_to(&args, out),
+        Cmd::Salvage(args) => crate::cli::forensics::run_salvage(args, progress, out),
+        Cmd::Managers(args) => crate::cli::forensics::run_managers(args, progress, out),
+        Cmd::Synth(args) => crate::cli::synth::run_synth(&args, progress, out),
+        Cmd::Chart(args) => crate::cli::chart::run_chart_to(&args, progress, out),
+        Cmd::Archive(args) => crate::cli::chart::run_archive_to(&args, progress, out),
         Cmd::Decrypt { path, format, input, output } => {
             decrypt(&Common { path, format, input, no_decrypt: false }, &output, progress, out)
         }

@@ -86,7 +86,7 @@ pub fn parse_size(s: &str) -> std::result::Result<u64, String> {
 }
 
 /// Options from the flags.
-pub fn options(a: &SynthArgs) -> Result<SynthOptions> {
+pub fn options(a: &SynthArgs, progress: bool) -> Result<SynthOptions> {
     let unlock_key = match &a.unlock_key_file {
         Some(p) => {
             let text = std::fs::read_to_string(p).map_err(|e| Error::Io { path: p.clone(), source: e })?;
@@ -115,13 +115,14 @@ pub fn options(a: &SynthArgs) -> Result<SynthOptions> {
         networks: a.networks,
         autolock: a.autolock || unlock_key.is_some(),
         unlock_key,
+        progress,
         ..SynthOptions::default()
     })
 }
 
 /// Run `synth`: generate, print the report (text or JSON) into `out`. Exit code 0.
-pub fn run_synth(args: &SynthArgs, out: &mut dyn std::io::Write) -> Result<u8> {
-    let o = options(args)?;
+pub fn run_synth(args: &SynthArgs, progress: bool, out: &mut dyn std::io::Write) -> Result<u8> {
+    let o = options(args, progress)?;
     let started = std::time::Instant::now();
     let rep = synth::generate(&args.output, &o)?;
     let secs = started.elapsed().as_secs_f64();

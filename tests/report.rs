@@ -5,6 +5,8 @@
 //! checks see an external request and a console error when there is one.
 
 mod common;
+#[path = "common/corrupt.rs"]
+mod corrupt;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -194,4 +196,38 @@ fn report_output_must_be_html() {
     let (code, _, err) = common::run(&["report", &p[0].display().to_string(), "-o", "/tmp/x.svg"], &[]);
     assert_eq!(code, 2);
     assert!(err.contains(".html"), "{err}");
+}
+
+#[test]
+fn report_on_a_damaged_manager_says_so_and_centres_on_the_incident() {
+    let (_t, swarm) = common::unpack(&common::scenario("churn").join("swarm.tar.gz"));
+    let wal = corrupt::segments(&swarm).into_iter().next().expect("a segment");
+    corrupt::flip_bit(&wal, 100_000, 4);
+    let dir = tempfile::tempdir().unwrap();
+    let html = dir.path().join("r.html");
+    let (code, out, err) = common::run(
+        &[
+            "report",
+            &swarm.display().to_string(),
+            "-o",
+            &html.display().to_string(),
+            "--format",
+            "json",
+            "--calibration",
+            "50000000,20000",
+        ],
+        &[],
+    );
+    assert_eq!(code, 1, "damage found: {err}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(v["inputs"][0]["ok"], false);
+    let (inc, healthy) =
+        (v["incident_index"].as_u64().expect("an incident"), v["healthy_index"].as_u64().expect("a healthy point"));
+    assert!(healthy < inc, "{v}");
+    let src = std::fs::read_to_string(&html).unwrap();
+    assert!(src.contains("class=\"verdict bad\""), "the verdict is shown as bad");
+    assert!(src.contains("wal.crc_mismatch"), "the finding is listed");
+    assert!(src.contains("carries no raft index"), "the report says why the damage does not centre the timeline");
+    assert!(src.contains(&format!("--at {healthy}")), "the healthy state says how to print it");
+    assert_eq!(external_refs(&src), Vec::<String>::new());
 }

@@ -76,3 +76,20 @@ fn a_decrypted_copy_is_reported_as_one() {
     let (code, v, _) = common::run(&["verify", &plain.display().to_string()], &[]);
     assert_eq!(code, 0, "{v}");
 }
+
+#[test]
+fn a_snapshot_chart_without_snapshots_says_so() {
+    let (_t, swarm) = common::unpack(&common::scenario("churn").join("swarm.tar.gz"));
+    for e in std::fs::read_dir(swarm.join("raft/snap-v3-encrypted")).unwrap().flatten() {
+        std::fs::remove_file(e.path()).unwrap();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let svg = dir.path().join("s.svg");
+    let (code, out, err) =
+        common::run(&["chart", "snapshots", &swarm.display().to_string(), "-o", &svg.display().to_string()], &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("no snapshot in this input"), "{out}");
+    let s = std::fs::read_to_string(&svg).unwrap();
+    assert!(s.contains("No .snap file to chart"), "the image says so");
+    assert!(!s.contains("the largest") && !s.contains("0 snapshots"), "no ratio against nothing");
+}

@@ -119,6 +119,17 @@ pub fn incident(v: &Verification, conv: &Convergence) -> Incident {
             conv.samples.iter().any(|s| s.replicas.get(i).copied().flatten().is_some_and(|[r, d]| d > 0 && r >= d))
         })
         .collect();
+    // Damage without a raft index (a bad CRC, a torn frame): said, since it cannot centre the
+    // timeline.
+    let why = match v.findings.iter().find(|f| f.severity == Severity::Error && f.index.is_none()) {
+        Some(f) if damage.is_none() => format!(
+            "{} at {} offset {} carries no raft index; {why}",
+            f.code,
+            f.file.as_deref().unwrap_or("?"),
+            f.offset.map(|o| o.to_string()).unwrap_or_else(|| "?".into())
+        ),
+        _ => why,
+    };
     let healthy_sample = conv
         .samples
         .iter()

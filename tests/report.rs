@@ -63,6 +63,41 @@ fn load(page: &Path, window: &str) -> Loaded {
     }
 }
 
+/// Print `page` to PDF with the browser (what "print to PDF" gives a reader).
+fn print_to_pdf(page: &Path) -> Vec<u8> {
+    let profile = tempfile::tempdir().expect("profile dir");
+    let pdf = profile.path().join("r.pdf");
+    let out = Command::new(chromium())
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--host-resolver-rules=MAP * ~NOTFOUND",
+            "--no-pdf-header-footer",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().join("u").display()))
+        .arg(format!("--print-to-pdf={}", pdf.display()))
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .expect("chromium --print-to-pdf");
+    assert!(out.status.success(), "chromium --print-to-pdf failed: {}", String::from_utf8_lossy(&out.stderr));
+    std::fs::read(&pdf).expect("PDF written")
+}
+
+/// Page objects in a PDF (`/Type /Page`, not `/Pages`).
+fn pdf_pages(pdf: &[u8]) -> usize {
+    let mut n = 0;
+    for pat in [&b"/Type /Page"[..], &b"/Type/Page"[..]] {
+        n += pdf.windows(pat.len() + 1).filter(|w| w.starts_with(pat) && w[pat.len()] != b's').count();
+    }
+    n
+}
+
 /// Console errors and failed requests in a browser log.
 fn log_problems(log: &str) -> Vec<String> {
     log.lines()
@@ -183,6 +218,10 @@ fn report_on_three_managers_loads_clean_in_a_browser() {
         + l.dom.matches("<tr class=\"warning\">").count()
         + l.dom.matches("<tr class=\"info\">").count();
     assert_eq!(rows, findings, "one row per finding");
+    // Printable: the browser prints it to a PDF of several pages.
+    let pdf = print_to_pdf(&html);
+    assert!(pdf.starts_with(b"%PDF-"), "not a PDF");
+    assert!(pdf_pages(&pdf) >= 2, "a report of this size prints on several pages: {}", pdf_pages(&pdf));
     // A real screenshot: a PNG of the window size.
     assert_eq!(&l.screenshot[..8], b"\x89PNG\r\n\x1a\n");
     let w = u32::from_be_bytes(l.screenshot[16..20].try_into().unwrap());

@@ -254,9 +254,13 @@ pub fn tick(v: f64, span: f64) -> String {
     }
 }
 
-/// A duration in words: `350 ms`, `4.2 s`, `3 min 12 s`.
+/// A duration in words: `420 µs`, `350 ms`, `4.2 s`, `3 min 12 s`; in the unit
+/// [`seconds_unit`] picks for an axis whose top is this duration, so that a subtitle and its
+/// axis agree.
 pub fn duration_text(secs: f64) -> String {
-    if secs < 1.0 {
+    if secs < 1e-3 {
+        format!("{:.0} µs", secs * 1e6)
+    } else if secs < 1.0 {
         format!("{:.0} ms", secs * 1000.0)
     } else if secs < 60.0 {
         format!("{secs:.1} s")
@@ -403,6 +407,18 @@ pub fn round6(v: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn duration_words_agree_with_the_axis_unit() {
+        for (secs, want) in
+            [(0.00042, "420 µs"), (0.0031, "3 ms"), (0.35, "350 ms"), (4.2, "4.2 s"), (192.0, "3 min 12 s")]
+        {
+            let text = duration_text(secs);
+            assert_eq!(text, want);
+            let unit = seconds_unit(secs).1;
+            assert!(secs >= 60.0 || text.ends_with(unit), "{text} under a {unit} axis");
+        }
+    }
 
     #[test]
     fn png_header_and_crc() {

@@ -168,14 +168,23 @@ pub fn inputs_label(names: &[String]) -> String {
     }
 }
 
-/// Text style in the shipped font.
-pub fn font(size: f64) -> TextStyle<'static> {
-    (FAMILY, size).into_font().color(&BLACK)
+/// A font size plotters' bitmap text puts on one baseline: an even number of pixels. Its
+/// glyph placement (`size / 2 + top`, truncated toward zero) rounds glyphs that reach above
+/// the middle of the line and glyphs that stay below it in opposite directions at odd sizes,
+/// which lifts a decimal point or a colon off the baseline in PNGs (`13·0KiB`). Odd sizes are
+/// taken down to the even size below.
+pub fn even_size(size: f64) -> f64 {
+    ((size / 2.0).floor() * 2.0).max(2.0)
 }
 
-/// Bold text style in the shipped font.
+/// Text style in the shipped font (size: see [`even_size`]).
+pub fn font(size: f64) -> TextStyle<'static> {
+    (FAMILY, even_size(size)).into_font().color(&BLACK)
+}
+
+/// Bold text style in the shipped font (size: see [`even_size`]).
 pub fn bold(size: f64) -> TextStyle<'static> {
-    (FAMILY, size).into_font().style(FontStyle::Bold).color(&BLACK)
+    (FAMILY, even_size(size)).into_font().style(FontStyle::Bold).color(&BLACK)
 }
 
 /// Draw a title and subtitle lines at the top; returns the area below them.
@@ -187,8 +196,7 @@ pub fn header<DB: DrawingBackend>(
     root.fill(&WHITE).map_err(de)?;
     let h = 40 + 20 * subtitle.len() as u32;
     let (top, rest) = root.split_vertically(h);
-    top.draw(&Text::new(title.to_string(), (16, 10), (FAMILY, 24).into_font().style(FontStyle::Bold).color(&BLACK)))
-        .map_err(de)?;
+    top.draw(&Text::new(title.to_string(), (16, 10), bold(24.0))).map_err(de)?;
     for (i, s) in subtitle.iter().enumerate() {
         top.draw(&Text::new(s.clone(), (16, 40 + 20 * i as i32), font(15.0).color(&RGBColor(70, 70, 70))))
             .map_err(de)?;
@@ -417,6 +425,32 @@ mod tests {
             assert_eq!(text, want);
             let unit = seconds_unit(secs).1;
             assert!(secs >= 60.0 || text.ends_with(unit), "{text} under a {unit} axis");
+        }
+    }
+
+    /// Lowest row with ink of `t` drawn at (5, 5) in a bitmap.
+    fn lowest_ink_row(t: &str, style: TextStyle<'static>) -> Option<u32> {
+        let (w, h) = (60u32, 40u32);
+        let mut buf = vec![255u8; (w * h * 3) as usize];
+        {
+            let root = BitMapBackend::with_buffer(&mut buf, (w, h)).into_drawing_area();
+            root.draw(&Text::new(t.to_string(), (5, 5), style)).ok()?;
+            root.present().ok()?;
+        }
+        (0..h).rev().find(|y| (0..w).any(|x| buf[((y * w + x) * 3) as usize] < 160))
+    }
+
+    #[test]
+    fn decimal_points_sit_on_the_baseline_in_bitmaps() {
+        register_font().unwrap();
+        for sz in [11.0, 12.0, 13.0, 14.0, 15.0, 16.0, 18.0] {
+            for style in [font(sz), bold(sz)] {
+                let x = lowest_ink_row("x", style.clone());
+                for c in [".", ":", ","] {
+                    let d = lowest_ink_row(c, style.clone());
+                    assert!(x.is_some() && d >= x, "size {sz}: {c:?} ends at row {d:?}, x at {x:?}");
+                }
+            }
         }
     }
 

@@ -93,3 +93,31 @@ fn a_snapshot_chart_without_snapshots_says_so() {
     assert!(s.contains("No .snap file to chart"), "the image says so");
     assert!(!s.contains("the largest") && !s.contains("0 snapshots"), "no ratio against nothing");
 }
+
+#[test]
+fn a_small_chart_is_the_whole_chart_scaled_down() {
+    let churn = common::scenario("churn").join("swarm.tar.gz").display().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    for kind in ["convergence", "snapshots", "tasks", "recovery"] {
+        let svg = dir.path().join(format!("{kind}.svg"));
+        let png = dir.path().join(format!("{kind}.png"));
+        for out in [&svg, &png] {
+            let mut args = vec!["chart", kind, churn.as_str(), "-o", out.to_str().unwrap(), "--size", "640x360"];
+            if kind == "recovery" {
+                args.extend(["--calibration", "10000000,100000"]);
+            }
+            let (code, _, err) = common::run(&args, &[]);
+            assert_eq!(code, 0, "{kind}: {err}");
+        }
+        let s = std::fs::read_to_string(&svg).unwrap();
+        assert!(
+            s.starts_with("<svg width=\"640\" height=\"360\" viewBox=\"0 0 1280 720\""),
+            "{kind}: laid out on 1280x720, shown at 640x360: {}",
+            &s[..100.min(s.len())]
+        );
+        let p = std::fs::read(&png).unwrap();
+        let (w, h) =
+            (u32::from_be_bytes(p[16..20].try_into().unwrap()), u32::from_be_bytes(p[20..24].try_into().unwrap()));
+        assert_eq!((w, h), (640, 360), "{kind}");
+    }
+}

@@ -80,16 +80,72 @@ impl ImageFormat {
     }
 }
 
-/// Render to an SVG document.
+/// The smallest canvas the drawings lay out on: their titles, legends and labels are sized for
+/// it. A smaller image is this layout scaled down, so that nothing is cut or overflows.
+pub const MIN_LAYOUT: (u32, u32) = (1280, 720);
+
+/// The canvas an image of `size` is drawn on: the size itself, or, when it is smaller than
+/// [`MIN_LAYOUT`] in either direction, the size scaled up (same aspect ratio) until it is not.
+pub fn layout_size((w, h): (u32, u32)) -> (u32, u32) {
+    let k = (MIN_LAYOUT.0 as f64 / w.max(1) as f64).max(MIN_LAYOUT.1 as f64 / h.max(1) as f64);
+    if k <= 1.0 { (w, h) } else { ((w as f64 * k).round() as u32, (h as f64 * k).round() as u32) }
+}
+
+/// Render to an SVG document of [`Chart::size`], drawn on its [`layout_size`] (the `viewBox`).
 pub fn svg(c: &impl Chart) -> Result<String> {
     register_font()?;
+    let (w, h) = c.size();
+    let (lw, lh) = layout_size((w, h));
     let mut s = String::new();
     {
-        let root = SVGBackend::with_string(&mut s, c.size()).into_drawing_area();
+        let root = SVGBackend::with_string(&mut s, (lw, lh)).into_drawing_area();
         c.draw(&root).map_err(|e| Error::Usage(format!("drawing failed: {e}")))?;
         root.present().map_err(|e| Error::Usage(format!("drawing failed: {e:?}")))?;
     }
+    if (lw, lh) != (w, h) {
+        s = s.replacen(
+            &format!("<svg width=\"{lw}\" height=\"{lh}\""),
+            &format!("<svg width=\"{w}\" height=\"{h}\""),
+            1,
+        );
+    }
     Ok(s)
+}
+
+/// Scale an RGB bitmap down by averaging the source pixels each target pixel covers.
+pub fn downscale(src: &[u8], (sw, sh): (u32, u32), (w, h): (u32, u32)) -> Vec<u8> {
+    let mut out = vec![255u8; (w as usize) * (h as usize) * 3];
+    let span = |i: u32, n: u32, sn: u32| {
+        let a = (i as u64 * sn as u64 / n as u64) as u32;
+        let b = (((i as u64 + 1) * sn as u64).div_ceil(n as u64) as u32).clamp(a + 1, sn.max(1));
+        (a, b)
+    };
+    for y in 0..h {
+        let (y0, y1) = span(y, h, sh);
+        for x in 0..w {
+            let (x0, x1) = span(x, w, sw);
+            let mut acc = [0u64; 3];
+            let mut n = 0u64;
+            for sy in y0..y1 {
+                for sx in x0..x1 {
+                    let i = ((sy as usize) * (sw as usize) + sx as usize) * 3;
+                    if let Some(p) = src.get(i..i + 3) {
+                        acc[0] += p[0] as u64;
+                        acc[1] += p[1] as u64;
+                        acc[2] += p[2] as u64;
+                        n += 1;
+                    }
+                }
+            }
+            let o = ((y as usize) * (w as usize) + x as usize) * 3;
+            for k in 0..3 {
+                if let Some(v) = (acc[k] + n / 2).checked_div(n) {
+                    out[o + k] = v as u8;
+                }
+            }
+        }
+    }
+    out
 }
 
 /// Render to a file: SVG or PNG by extension. The file is written only when drawing succeeded.
@@ -103,11 +159,15 @@ pub fn write(c: &impl Chart, path: &Path) -> Result<()> {
         ImageFormat::Png => {
             register_font()?;
             let (w, h) = c.size();
-            let mut buf = vec![0u8; (w * h * 3) as usize];
+            let (lw, lh) = layout_size((w, h));
+            let mut buf = vec![0u8; (lw * lh * 3) as usize];
             {
-                let root = BitMapBackend::with_buffer(&mut buf, (w, h)).into_drawing_area();
+                let root = BitMapBackend::with_buffer(&mut buf, (lw, lh)).into_drawing_area();
                 c.draw(&root).map_err(|e| Error::Usage(format!("drawing failed: {e}")))?;
                 root.present().map_err(|e| Error::Usage(format!("drawing failed: {e:?}")))?;
+            }
+            if (lw, lh) != (w, h) {
+                buf = downscale(&buf, (lw, lh), (w, h));
             }
             std::fs::write(path, png_encode(&buf, w, h)).map_err(io)
         }
@@ -452,6 +512,19 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn small_images_are_the_standard_layout_scaled_down() {
+        assert_eq!(layout_size((1280, 720)), (1280, 720));
+        assert_eq!(layout_size((1920, 1080)), (1920, 1080));
+        assert_eq!(layout_size((640, 360)), (1280, 720));
+        assert_eq!(layout_size((400, 300)), (1280, 960));
+        assert_eq!(layout_size((800, 720)), (1280, 1152));
+        // A 2x2 checker of black and white averages to grey; sizes hold.
+        let src = [0u8, 0, 0, 255, 255, 255, 255, 255, 255, 0, 0, 0];
+        assert_eq!(downscale(&src, (2, 2), (1, 1)), vec![128, 128, 128]);
+        assert_eq!(downscale(&vec![7u8; 1280 * 720 * 3], (1280, 720), (640, 360)).len(), 640 * 360 * 3);
     }
 
     #[test]

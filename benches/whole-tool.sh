@@ -166,7 +166,7 @@ if [ "${1:-}" = "--synth" ]; then
     echo "synth:   ${flags[*]}"
     [ -z "$peer" ] || echo "peer:    $peer: $(peer_version)"
   } | tee "$out"
-  /usr/bin/time -f '%e %M' -o "$work/gen.time" "$bin" synth -o "$dir" "${flags[@]}" --json > "$work/synth.json"
+  /usr/bin/time -f '%e %M' -o "$work/gen.time" "$bin" synth -o "$dir" "${flags[@]}" --format json > "$work/synth.json"
   read -r gen_s gen_kb < "$work/gen.time"
   # an autolocked synth dir (--autolock, --unlock-key-file): its key, for us and for the peer
   k=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1])).get("unlock_key") or "")' "$work/synth.json" 2>/dev/null || true)
@@ -219,7 +219,7 @@ PY
     fi
   done
   rm -rf "$dir"
-  "$bin" synth -o "$work/half" "${half[@]}" --json > /dev/null
+  "$bin" synth -o "$work/half" "${half[@]}" --format json > /dev/null
   "$bin" info "$work/half" --format json > "$work/half.json" 2>/dev/null || true
   read -r hwal hentries < <(python3 - "$work/half.json" <<'PY'
 import json, sys

@@ -1,4 +1,5 @@
-//! Progress on stderr for long runs: one bar per stage (scan, snapshots, entries), in bytes.
+//! Progress on stderr for long runs: one bar per stage (scan, snapshots, entries), in bytes, or
+//! as a share of the work for runs that aim at targets (`synth`).
 //!
 //! Invariants:
 //! - Nothing is drawn unless the caller asked for progress *and* stderr is a terminal; stdout is
@@ -14,6 +15,9 @@ use std::io::IsTerminal;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+/// Units of a [`Bar::stage_fraction`] stage.
+const FRACTION: u64 = 10_000;
+
 /// A run shorter than this shows no bar.
 pub const SHOW_AFTER: Duration = Duration::from_millis(400);
 
@@ -28,7 +32,12 @@ pub struct Bar {
 impl Bar {
     /// A bar, drawn on stderr only when `enabled` and stderr is a terminal.
     pub fn new(enabled: bool) -> Bar {
-        let bar = (enabled && std::io::stderr().is_terminal()).then(|| {
+        Bar::counting(enabled && std::io::stderr().is_terminal())
+    }
+
+    /// A bar that counts when `counting` (drawn once [`SHOW_AFTER`] has passed).
+    fn counting(counting: bool) -> Bar {
+        let bar = counting.then(|| {
             let b = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::hidden());
             b.set_style(
                 ProgressStyle::with_template("{msg:>18} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
@@ -53,6 +62,28 @@ impl Bar {
         }
     }
 
+    /// Start a stage measured as a share of the work (drawn as a percentage): for runs whose
+    /// end is a set of targets rather than bytes to read (`synth`).
+    pub fn stage_fraction(&self, msg: &'static str) {
+        self.stage(msg, FRACTION);
+        if let Some(b) = &self.bar {
+            b.set_style(
+                ProgressStyle::with_template("{msg:>18} [{bar:30}] {percent:>3}% eta {eta}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> "),
+            );
+        }
+    }
+
+    /// Set the share of the work done in a [`Bar::stage_fraction`] stage (clamped to 0..=1).
+    pub fn set_fraction(&self, f: f64) {
+        if let Some(b) = &self.bar {
+            let f = if f.is_finite() { f.clamp(0.0, 1.0) } else { 0.0 };
+            b.set_position((f * FRACTION as f64) as u64);
+            self.maybe_show(b);
+        }
+    }
+
     /// Length of the current stage.
     pub fn len(&self) -> u64 {
         self.bar.as_ref().and_then(|b| b.length()).unwrap_or(0)
@@ -63,12 +94,22 @@ impl Bar {
         self.len() == 0
     }
 
-    /// Advance by `n` units.
+    /// Advance by `n` units. The position never goes past the total: work beyond the stage's
+    /// estimate raises the total to the position instead (`117.53 MiB/30.93 MiB` cannot show).
     pub fn inc(&self, n: u64) {
         if let Some(b) = &self.bar {
             b.inc(n);
+            let pos = b.position();
+            if b.length().is_none_or(|l| pos > l) {
+                b.set_length(pos);
+            }
             self.maybe_show(b);
         }
+    }
+
+    /// Position in the current stage.
+    pub fn position(&self) -> u64 {
+        self.bar.as_ref().map_or(0, |b| b.position())
     }
 
     /// Remove the bar from the terminal.
@@ -119,5 +160,38 @@ impl Drop for Bar {
         if let Some(b) = &self.bar {
             b.finish_and_clear();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn position_never_passes_the_total() {
+        let b = Bar::counting(true);
+        b.stage("x", 100);
+        b.inc(60);
+        assert_eq!((b.position(), b.len()), (60, 100));
+        b.inc(60);
+        assert!(b.position() <= b.len(), "{}/{}", b.position(), b.len());
+        assert_eq!(b.len(), 120);
+        b.stage("y", 0);
+        b.inc(5);
+        assert_eq!((b.position(), b.len()), (5, 5));
+        b.stage_fraction("z");
+        b.set_fraction(0.5);
+        assert_eq!((b.position(), b.len()), (FRACTION / 2, FRACTION));
+        b.set_fraction(7.0);
+        assert_eq!(b.position(), FRACTION);
+        b.finish();
+    }
+
+    #[test]
+    fn off_is_off() {
+        let b = Bar::new(false);
+        b.stage("x", 10);
+        b.inc(20);
+        assert_eq!((b.position(), b.len()), (0, 0));
     }
 }

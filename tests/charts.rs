@@ -435,15 +435,15 @@ fn the_commands_print_and_write() {
         input: input.clone(),
     };
     let mut printed = Vec::new();
-    assert_eq!(run_chart_to(&args, &mut printed).unwrap(), 0);
+    assert_eq!(run_chart_to(&args, false, &mut printed).unwrap(), 0);
     let v: serde_json::Value = serde_json::from_slice(&printed).unwrap();
     assert_eq!(v["image"], out.display().to_string());
     assert_eq!(v["failures"].as_array().unwrap().len(), 4);
     assert!(std::fs::read_to_string(&out).unwrap().starts_with("<svg width=\"1000\" height=\"600\""));
     let bad = ChartArgs { kind: ChartKind::Snapshots, calibration: Some("1,2".into()), ..args.clone() };
-    assert!(run_chart_to(&bad, &mut Vec::new()).is_err(), "--calibration is for recovery only");
+    assert!(run_chart_to(&bad, false, &mut Vec::new()).is_err(), "--calibration is for recovery only");
     let bad = ChartArgs { output: Some(dir.path().join("t.gif")), ..args.clone() };
-    assert!(run_chart_to(&bad, &mut Vec::new()).is_err());
+    assert!(run_chart_to(&bad, false, &mut Vec::new()).is_err());
     let a = ArchiveArgs {
         paths: vec![common::scenario("churn").join("swarm.tar.gz")],
         format: NumbersFormat::Text,
@@ -454,17 +454,17 @@ fn the_commands_print_and_write() {
         input,
     };
     let mut printed = Vec::new();
-    assert_eq!(run_archive_to(&a, &mut printed).unwrap(), 0);
+    assert_eq!(run_archive_to(&a, false, &mut printed).unwrap(), 0);
     assert!(String::from_utf8(printed).unwrap().starts_with("STATE at index 100"));
     let mut printed = Vec::new();
     let d = ArchiveArgs { state: None, diff: Some("40,last".into()), ..a.clone() };
-    assert_eq!(run_archive_to(&d, &mut printed).unwrap(), 0);
+    assert_eq!(run_archive_to(&d, false, &mut printed).unwrap(), 0);
     assert!(String::from_utf8(printed).unwrap().starts_with("DIFF index 40 -> index 220"));
     let bad = ArchiveArgs { state: None, diff: Some("40".into()), ..a.clone() };
-    assert!(run_archive_to(&bad, &mut Vec::new()).is_err());
+    assert!(run_archive_to(&bad, false, &mut Vec::new()).is_err());
     let mut printed = Vec::new();
     let l = ArchiveArgs { state: None, format: NumbersFormat::Json, ..a.clone() };
-    assert_eq!(run_archive_to(&l, &mut printed).unwrap(), 0);
+    assert_eq!(run_archive_to(&l, false, &mut printed).unwrap(), 0);
     let v: serde_json::Value = serde_json::from_slice(&printed).unwrap();
     assert_eq!(v["inputs"][0]["name"], "swarm.tar.gz");
 }

@@ -131,6 +131,15 @@ pub fn write_plaintext(a: &Analysis, out: &Path) -> Result<DecryptReport> {
         std::fs::write(&p, &file).map_err(|e| io(&p, e))?;
         rep.snapshots += 1;
     }
+    // Say what this directory is: `info` and `verify` then report it as a decrypted copy, not
+    // as a Docker 1.13 development build missing its key.
+    let marker = out.join(crate::input::layout::DECRYPTED_MARKER);
+    let note = format!(
+        "A plaintext copy of {} written by swarmsift decrypt {}: etcd WAL and snapshots with the payloads decrypted and the CRCs recomputed. Not written by Docker; Docker does not read this layout.\n",
+        a.source.input.display(),
+        env!("CARGO_PKG_VERSION")
+    );
+    std::fs::write(&marker, note).map_err(|e| io(&marker, e))?;
     // Keep the node certificate (not the private key) so identity checks still work.
     if let Some(cf) = &a.layout.cert_file {
         if let Ok(b) = a.source.read(cf) {

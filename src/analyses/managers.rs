@@ -254,13 +254,23 @@ fn membership_history(a: &Analysis, raft_id: u64) -> (Option<u64>, Option<u64>) 
 
 /// Compare managers.
 pub fn compare(paths: &[PathBuf], unlock_key: Option<UnlockKey>, read: ReadOptions) -> Result<ManagersReport> {
+    compare_with(paths, unlock_key, read, false)
+}
+
+/// [`compare`], with a progress bar on stderr (when it is a terminal) while each manager loads.
+pub fn compare_with(
+    paths: &[PathBuf],
+    unlock_key: Option<UnlockKey>,
+    read: ReadOptions,
+    progress: bool,
+) -> Result<ManagersReport> {
     let mut loaded: Vec<(String, Verification)> = Vec::new();
     let mut unreadable = Vec::new();
     for p in paths {
         let name = short_name(p);
         match verify::load_tolerant(
             p,
-            &Options { unlock_key: unlock_key.clone(), read, digest_secret_data: true, ..Default::default() },
+            &Options { unlock_key: unlock_key.clone(), read, progress, digest_secret_data: true, ..Default::default() },
         )
         .and_then(|(a, k)| verify::verify_loaded(a, k, None))
         {

@@ -48,6 +48,8 @@ pub struct SalvageOptions {
     pub read: ReadOptions,
     /// Docker engine version the copy is meant for (consequences in the final verification).
     pub engine_version: Option<String>,
+    /// Show a progress bar on stderr when it is a terminal (the load and the final check).
+    pub progress: bool,
 }
 
 /// Something left out of the copy.
@@ -257,6 +259,7 @@ pub fn salvage(input: &Path, out: &Path, opts: &SalvageOptions) -> Result<Salvag
         &crate::replay::analysis::Options {
             unlock_key: opts.unlock_key.clone(),
             read: opts.read,
+            progress: opts.progress,
             ..Default::default()
         },
     )?;
@@ -842,7 +845,7 @@ pub fn salvage(input: &Path, out: &Path, opts: &SalvageOptions) -> Result<Salvag
         unlock_key: opts.unlock_key.clone(),
         read: opts.read,
         engine_version: opts.engine_version.clone(),
-        progress: false,
+        progress: opts.progress,
         no_decrypt: false,
     };
     let (verdict, vf, verifies) = match verify::verify(out, &vopts) {

@@ -175,6 +175,8 @@ pub struct SynthOptions {
     pub engine_version: String,
     /// Unix time (seconds) the simulated history starts at (the clock then only moves forward).
     pub start_unix: u64,
+    /// Show a progress bar on stderr when it is a terminal.
+    pub progress: bool,
 }
 
 impl Default for SynthOptions {
@@ -199,6 +201,7 @@ impl Default for SynthOptions {
             segment_size: SEGMENT_SIZE,
             engine_version: "27.5.1".into(),
             start_unix: EPOCH,
+            progress: false,
         }
     }
 }
@@ -1870,9 +1873,29 @@ impl<'o> Sim<'o> {
             && self.wal.bytes_written + self.wal.w.buf.len() as u64 >= self.o.wal_bytes
     }
 
+    /// Share of the targets reached: the least advanced of tasks, entries and WAL bytes.
+    fn fraction(&self) -> f64 {
+        let share = |got: u64, want: u64| if want == 0 { 1.0 } else { got as f64 / want as f64 };
+        let tasks = if self.o.services > 0 {
+            share(self.rep.created.get("tasks").copied().unwrap_or(0), self.o.tasks)
+        } else {
+            1.0
+        };
+        tasks
+            .min(share(self.index, self.o.entries))
+            .min(share(self.wal.bytes_written + self.wal.w.buf.len() as u64, self.o.wal_bytes))
+    }
+
     fn churn(&mut self) -> Result<()> {
         let mut idle = 0u32;
+        let bar = crate::progress::Bar::new(self.o.progress);
+        bar.stage_fraction("synthesizing");
+        let mut step = 0u64;
         while !self.done() {
+            step += 1;
+            if step.is_multiple_of(256) {
+                bar.set_fraction(self.fraction());
+            }
             let before = self.index;
             let r = self.rng.below(100);
             let nsvc = self.svcs.len() as u64;
@@ -1929,6 +1952,7 @@ impl<'o> Sim<'o> {
                 idle = 0;
             }
         }
+        bar.finish();
         Ok(())
     }
 }

@@ -53,12 +53,19 @@ pub struct Common<F: ValueEnum + Default + Clone + Send + Sync + 'static = Forma
     pub format: F,
     #[command(flatten)]
     pub input: KeyArgs,
-    /// Show secret data, config data, keys and env values instead of redacting them.
-    #[arg(long)]
-    pub show_secrets: bool,
     /// Go on without the raft DEK: show structure only, payloads are reported undecryptable.
     #[arg(long)]
     pub no_decrypt: bool,
+}
+
+// `--show-secrets`: only on the commands that print secret, config or env data when asked
+// (`state`, `history`, `diff`); the others reject it as an unknown flag instead of ignoring it.
+#[allow(missing_docs)]
+#[derive(Args, Debug, Clone, Copy, Default)]
+pub struct SecretArgs {
+    /// Show secret data, config data, keys and env values instead of redacting them.
+    #[arg(long)]
+    pub show_secrets: bool,
 }
 
 // The point of the log a state is taken at: `--at`, `--at-time`, `--at-snapshot` (one at most).
@@ -170,6 +177,9 @@ pub enum Cmd {
         #[command(flatten)]
         #[allow(missing_docs)]
         filter: FilterArgs,
+        #[command(flatten)]
+        #[allow(missing_docs)]
+        secrets: SecretArgs,
     },
     /// Every version of one object (ID, unique ID prefix or name), with field-level diffs.
     History {
@@ -181,6 +191,9 @@ pub enum Cmd {
         /// For a service, include its tasks.
         #[arg(long)]
         tasks: bool,
+        #[command(flatten)]
+        #[allow(missing_docs)]
+        secrets: SecretArgs,
     },
     /// Objects created, updated (with field diffs) and removed between two points, or between
     /// the final states of two inputs (`diff PATH1 PATH2`).
@@ -199,6 +212,9 @@ pub enum Cmd {
         /// Only this kind.
         #[arg(long)]
         kind: Option<String>,
+        #[command(flatten)]
+        #[allow(missing_docs)]
+        secrets: SecretArgs,
     },
     /// Events in order: elections, membership, node status/availability, services, task failures,
     /// snapshots.
@@ -229,13 +245,24 @@ pub enum Cmd {
     Metrics(crate::cli::metrics::MetricsArgs),
     /// Write a plaintext copy (etcd format, all snapshots) to a new directory. Never touches the source.
     Decrypt {
+        /// Input: swarm dir, raft dir, .tar/.tar.gz backup, or a dir of .wal/.snap files.
+        path: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::default())]
+        format: Format,
         #[command(flatten)]
         #[allow(missing_docs)]
-        common: Common,
+        input: KeyArgs,
         /// Output directory (must not exist or be empty).
         #[arg(short = 'o', long = "output")]
         output: PathBuf,
     },
+    /// Write a post-mortem as one self-contained HTML file: verdict and findings, managers and
+    /// what to recover from, state at the end and at the last healthy point, timeline, charts,
+    /// sizes.
+    Report(crate::cli::report::ReportArgs),
+    /// Print a man page or a shell completion script, from these very flag definitions.
+    Generate(crate::cli::generate::GenerateArgs),
 }
 
 /// Parse the process's arguments. On `--help`, `--version` or a usage error clap has printed

@@ -208,7 +208,7 @@ pub fn compute(kind: ChartKind, ar: &Archive, calibration: Option<&str>) -> Resu
 
 /// Run `chart`: prints the numbers into `out`, writes the image. Exit 0, or 1 when the data has
 /// errors.
-pub fn run_chart_to(args: &ChartArgs, out: &mut dyn Write) -> Result<u8> {
+pub fn run_chart_to(args: &ChartArgs, progress: bool, out: &mut dyn Write) -> Result<u8> {
     let size = parse_size(&args.size)?;
     if let Some(o) = &args.output {
         chart::ImageFormat::from_path(o)?;
@@ -220,7 +220,7 @@ pub fn run_chart_to(args: &ChartArgs, out: &mut dyn Write) -> Result<u8> {
         recovery::Calibration::parse(c)?;
     }
     // Charts never show a secret's or config's payload.
-    let opts = Options { digest_secret_data: true, ..args.input.options(Detail::Entries, false)? };
+    let opts = Options { digest_secret_data: true, ..args.input.options(Detail::Entries, progress)? };
     let ar = archive::load(&args.paths, &opts)?;
     let c = compute(args.kind, &ar, args.calibration.as_deref())?;
     if let Some(o) = &args.output {
@@ -248,9 +248,9 @@ pub fn run_chart_to(args: &ChartArgs, out: &mut dyn Write) -> Result<u8> {
 
 /// Run `archive`: the listing, or a view of the merged history, printed into `out`. Exit 0, or 1
 /// on errors or conflicts in the copies.
-pub fn run_archive_to(args: &ArchiveArgs, out: &mut dyn Write) -> Result<u8> {
+pub fn run_archive_to(args: &ArchiveArgs, progress: bool, out: &mut dyn Write) -> Result<u8> {
     // Payloads are printed only with --show-secrets: otherwise the stores keep a digest.
-    let opts = Options { digest_secret_data: !args.show_secrets, ..args.input.options(Detail::Entries, false)? };
+    let opts = Options { digest_secret_data: !args.show_secrets, ..args.input.options(Detail::Entries, progress)? };
     let ar = archive::load(&args.paths, &opts)?;
     let a = &ar.merged;
     let red = Redaction { show_secrets: args.show_secrets };

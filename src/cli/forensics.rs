@@ -89,12 +89,13 @@ pub fn run_verify(args: VerifyArgs, progress: bool, out: &mut dyn Write) -> Resu
 }
 
 /// Run `salvage`.
-pub fn run_salvage(args: SalvageArgs, out: &mut dyn Write) -> Result<u8> {
+pub fn run_salvage(args: SalvageArgs, progress: bool, out: &mut dyn Write) -> Result<u8> {
     let unlock_key = crate::crypto::keyring::unlock_key_from(args.input.unlock_key_file.as_deref())?;
     let opts = crate::analyses::salvage::SalvageOptions {
         unlock_key,
         read: args.input.read(),
         engine_version: args.engine_version,
+        progress,
     };
     let rep = crate::analyses::salvage::salvage(&args.path, &args.output, &opts)?;
     match args.format {
@@ -106,10 +107,10 @@ pub fn run_salvage(args: SalvageArgs, out: &mut dyn Write) -> Result<u8> {
 }
 
 /// Run `managers`.
-pub fn run_managers(args: ManagersArgs, out: &mut dyn Write) -> Result<u8> {
+pub fn run_managers(args: ManagersArgs, progress: bool, out: &mut dyn Write) -> Result<u8> {
     let unlock_key = crate::crypto::keyring::unlock_key_from(args.input.unlock_key_file.as_deref())?;
     let read = args.input.read();
-    let rep = crate::analyses::managers::compare(&args.paths, unlock_key, read)?;
+    let rep = crate::analyses::managers::compare_with(&args.paths, unlock_key, read, progress)?;
     match args.format {
         Format::Json => pretty(out, &rep),
         Format::Text => out.write_all(crate::render::managers::text(&rep).as_bytes()),

@@ -10,8 +10,10 @@ pub mod advise;
 pub mod args;
 pub mod chart;
 pub mod forensics;
+pub mod generate;
 pub mod metrics;
 pub mod output;
+pub mod report;
 pub mod run;
 pub mod synth;
 

@@ -6,7 +6,7 @@
 //! in the data; an `Err` is exit code 2 (the binary prints it as one line), except a broken pipe
 //! on the output ([`crate::cli::output::is_broken_pipe`]).
 
-use crate::cli::args::{Cli, Cmd, Common, FilterArgs, PointArgs, parse_kind};
+use crate::cli::args::{Cli, Cmd, Common, FilterArgs, PointArgs, SecretArgs, parse_kind};
 use crate::cli::output::{self, Output};
 use crate::cli::{Format, StreamFormat};
 use crate::decode::docker_api::Redaction;
@@ -32,26 +32,56 @@ pub fn run(cli: Cli) -> Result<u8> {
     Ok(code)
 }
 
+/// Reject a flag the command cannot honour in this combination, instead of ignoring it:
+/// `--show-secrets` with the text tables of `state` and `archive --state` (they never print
+/// secret data; the other commands that print none do not take the flag at all),
+/// the global `--quiet`/`--no-progress` on `generate` (no progress
+/// to hide).
+pub fn check_flags(cli: &Cli) -> Result<()> {
+    let nope = |cmd: &str, flag: &str, why: &str| Err(Error::Usage(format!("`{cmd}` does not take {flag}: {why}")));
+    match &cli.cmd {
+        Cmd::State { common, secrets, .. } if secrets.show_secrets && common.format == StreamFormat::Text => nope(
+            "state --format text",
+            "--show-secrets",
+            "its tables never print secret or config data; use --format json or ndjson",
+        ),
+        Cmd::Archive(a) if a.show_secrets && a.diff.is_none() && (a.state.is_none() || a.format == Format::Text) => {
+            nope(
+                "archive",
+                "--show-secrets",
+                "only --diff, and --state with --format json, print secret or config data",
+            )
+        }
+        Cmd::Generate(_) if !cli.progress() => nope("generate", "--quiet/--no-progress", "it draws no progress bar"),
+        _ => Ok(()),
+    }
+}
+
 /// [`run`] printing into `out` (flushed by the caller).
 pub fn run_to(cli: Cli, out: Out<'_>) -> Result<u8> {
+    check_flags(&cli)?;
     let progress = cli.progress();
     match cli.cmd {
         Cmd::Info(c) => info(&c, progress, out),
         Cmd::Wal { common, from, to, kind, id } => wal(&common, from, to, kind.as_deref(), id, progress, out),
         Cmd::Snapshots(c) => snapshots(&c, progress, out),
-        Cmd::State { common, point, filter } => state(&common, &point, &filter, progress, out),
-        Cmd::History { common, object, tasks } => history(&common, &object, tasks, progress, out),
-        Cmd::Diff { common, other, from, to, kind } => {
-            diff(&common, other, from.as_deref(), to.as_deref(), kind.as_deref(), progress, out)
+        Cmd::State { common, point, filter, secrets } => state(&common, &point, &filter, secrets, progress, out),
+        Cmd::History { common, object, tasks, secrets } => history(&common, &object, tasks, secrets, progress, out),
+        Cmd::Diff { common, other, from, to, kind, secrets } => {
+            diff(&common, other, (from.as_deref(), to.as_deref()), kind.as_deref(), secrets, progress, out)
         }
         Cmd::Timeline { common, filter } => timeline(&common, &filter, progress, out),
         Cmd::Verify(args) => crate::cli::forensics::run_verify(args, progress, out),
-        Cmd::Salvage(args) => crate::cli::forensics::run_salvage(args, out),
-        Cmd::Managers(args) => crate::cli::forensics::run_managers(args, out),
-        Cmd::Synth(args) => crate::cli::synth::run_synth(&args, out),
-        Cmd::Chart(args) => crate::cli::chart::run_chart_to(&args, out),
-        Cmd::Archive(args) => crate::cli::chart::run_archive_to(&args, out),
-        Cmd::Decrypt { common, output } => decrypt(&common, &output, progress, out),
+        Cmd::Salvage(args) => crate::cli::forensics::run_salvage(args, progress, out),
+        Cmd::Managers(args) => crate::cli::forensics::run_managers(args, progress, out),
+        Cmd::Synth(args) => crate::cli::synth::run_synth(&args, progress, out),
+        Cmd::Chart(args) => crate::cli::chart::run_chart_to(&args, progress, out),
+        Cmd::Archive(args) => crate::cli::chart::run_archive_to(&args, progress, out),
+        Cmd::Decrypt { path, format, input, output } => {
+            decrypt(&Common { path, format, input, no_decrypt: false }, &output, progress, out)
+        }
+        Cmd::Report(args) => crate::cli::report::run_report(&args, progress, out),
+        Cmd::Generate(args) => crate::cli::generate::run_generate(&args, out),
         Cmd::Metrics(args) => crate::cli::metrics::run_metrics(&args, out),
         Cmd::Advise(args) => crate::cli::advise::run_advise(&args, progress, out),
     }
@@ -63,13 +93,9 @@ fn options<F: ValueEnum + Default + Clone + Send + Sync + 'static>(
     detail: Detail,
     progress: bool,
 ) -> Result<Options> {
-    // Nothing prints a secret's or config's payload unless --show-secrets: the stores then keep
-    // only a digest of each.
-    Ok(Options {
-        allow_no_keys: c.no_decrypt,
-        digest_secret_data: !c.show_secrets,
-        ..c.input.options(detail, progress)?
-    })
+    // Only `state`, `history` and `diff` with --show-secrets print a secret's or config's
+    // payload ([`load_shown`]): every other load keeps only a digest of each in its stores.
+    Ok(Options { allow_no_keys: c.no_decrypt, digest_secret_data: true, ..c.input.options(detail, progress)? })
 }
 
 /// Load an input: `Entries` (every entry decoded, summaries kept: history, timeline, times),
@@ -81,6 +107,18 @@ fn load<F: ValueEnum + Default + Clone + Send + Sync + 'static>(
     progress: bool,
 ) -> Result<Analysis> {
     Analysis::load(&c.path, &options(c, detail, progress)?)
+}
+
+/// [`load`] for a command that prints payloads when `secrets.show_secrets` is set: its stores then
+/// keep them.
+fn load_shown<F: ValueEnum + Default + Clone + Send + Sync + 'static>(
+    c: &Common<F>,
+    detail: Detail,
+    progress: bool,
+    secrets: &SecretArgs,
+) -> Result<Analysis> {
+    let o = Options { digest_secret_data: !secrets.show_secrets, ..options(c, detail, progress)? };
+    Analysis::load(&c.path, &o)
 }
 
 fn code(a: &Analysis) -> u8 {
@@ -132,17 +170,24 @@ fn snapshots(c: &Common, progress: bool, out: Out<'_>) -> Result<u8> {
     Ok(if a.snapshots.iter().any(|s| !s.valid) { 1 } else { 0 })
 }
 
-fn state(c: &Common<StreamFormat>, point: &PointArgs, filter: &FilterArgs, progress: bool, out: Out<'_>) -> Result<u8> {
+fn state(
+    c: &Common<StreamFormat>,
+    point: &PointArgs,
+    filter: &FilterArgs,
+    secrets: SecretArgs,
+    progress: bool,
+    out: Out<'_>,
+) -> Result<u8> {
     let f = filter.filter()?;
     let p = point.point()?;
     // A time needs every entry's time; otherwise the replay decodes only the base snapshot and
     // the entries above it, once.
     let detail = if matches!(p, Point::Time(_)) { Detail::Entries } else { Detail::Structure };
-    let a = load(c, detail, progress)?;
+    let a = load_shown(c, detail, progress, &secrets)?;
     let r = replay::replay(&a, &p, filter.include_uncommitted)?;
     let me = a.member.as_ref().map(|m| m.node_id.clone());
     let leader = replay::probable_leader(&a, &r);
-    let red = Redaction { show_secrets: c.show_secrets };
+    let red = Redaction { show_secrets: secrets.show_secrets };
     match c.format {
         StreamFormat::Json => render::state::write_json(out, &r, &f, &red, me.as_deref(), leader),
         StreamFormat::Ndjson => render::state::write_ndjson(out, &r, &f, &red, me.as_deref(), leader),
@@ -152,10 +197,17 @@ fn state(c: &Common<StreamFormat>, point: &PointArgs, filter: &FilterArgs, progr
     Ok(0)
 }
 
-fn history(c: &Common<StreamFormat>, object: &str, tasks: bool, progress: bool, out: Out<'_>) -> Result<u8> {
-    let a = load(c, Detail::Entries, progress)?;
+fn history(
+    c: &Common<StreamFormat>,
+    object: &str,
+    tasks: bool,
+    secrets: SecretArgs,
+    progress: bool,
+    out: Out<'_>,
+) -> Result<u8> {
+    let a = load_shown(c, Detail::Entries, progress, &secrets)?;
     let (kind, id, name) = crate::analyses::history::resolve_object(&a, object).map_err(Error::Usage)?;
-    let red = Redaction { show_secrets: c.show_secrets };
+    let red = Redaction { show_secrets: secrets.show_secrets };
     let v = crate::analyses::history::history(&a, kind, &id, tasks && kind == Kind::Service, &red);
     match c.format {
         StreamFormat::Json => render::changes::write_history_json(out, kind.name(), &id, &name, &v),
@@ -169,16 +221,16 @@ fn history(c: &Common<StreamFormat>, object: &str, tasks: bool, progress: bool, 
 fn diff(
     c: &Common<StreamFormat>,
     other: Option<PathBuf>,
-    from: Option<&str>,
-    to: Option<&str>,
+    (from, to): (Option<&str>, Option<&str>),
     kind: Option<&str>,
+    secrets: SecretArgs,
     progress: bool,
     out: Out<'_>,
 ) -> Result<u8> {
     let kind = parse_kind(kind)?;
-    let red = Redaction { show_secrets: c.show_secrets };
+    let red = Redaction { show_secrets: secrets.show_secrets };
     let times = [from, to].iter().any(|x| x.map(Point::parse).is_some_and(|p| matches!(p, Ok(Point::Time(_)))));
-    let a = load(c, if times { Detail::Entries } else { Detail::Structure }, progress)?;
+    let a = load_shown(c, if times { Detail::Entries } else { Detail::Structure }, progress, &secrets)?;
     let (ra, rb, la, lb) = match other {
         Some(p2) => {
             if from.is_some() || to.is_some() {
@@ -186,7 +238,7 @@ fn diff(
             }
             let mut c2 = c.clone();
             c2.path = p2;
-            let b = load(&c2, Detail::Structure, progress)?;
+            let b = load_shown(&c2, Detail::Structure, progress, &secrets)?;
             let ra = replay::replay(&a, &Point::Last, false)?;
             let rb = replay::replay(&b, &Point::Last, false)?;
             let la = format!("{} @{}", c.path.display(), ra.index);

@@ -65,8 +65,11 @@ pub struct SynthArgs {
     /// When the simulated history starts (RFC 3339); the clock only moves forward from there.
     #[arg(long, default_value = "2025-03-03T09:00:00Z")]
     pub start: String,
-    /// Print the report as JSON.
-    #[arg(long)]
+    /// Output format of the report.
+    #[arg(long, value_enum, default_value_t = crate::cli::Format::Text)]
+    pub format: crate::cli::Format,
+    /// Same as --format json (kept for scripts written before --format).
+    #[arg(long, hide = true, conflicts_with = "format")]
     pub json: bool,
 }
 
@@ -83,7 +86,7 @@ pub fn parse_size(s: &str) -> std::result::Result<u64, String> {
 }
 
 /// Options from the flags.
-pub fn options(a: &SynthArgs) -> Result<SynthOptions> {
+pub fn options(a: &SynthArgs, progress: bool) -> Result<SynthOptions> {
     let unlock_key = match &a.unlock_key_file {
         Some(p) => {
             let text = std::fs::read_to_string(p).map_err(|e| Error::Io { path: p.clone(), source: e })?;
@@ -112,17 +115,18 @@ pub fn options(a: &SynthArgs) -> Result<SynthOptions> {
         networks: a.networks,
         autolock: a.autolock || unlock_key.is_some(),
         unlock_key,
+        progress,
         ..SynthOptions::default()
     })
 }
 
 /// Run `synth`: generate, print the report (text or JSON) into `out`. Exit code 0.
-pub fn run_synth(args: &SynthArgs, out: &mut dyn std::io::Write) -> Result<u8> {
-    let o = options(args)?;
+pub fn run_synth(args: &SynthArgs, progress: bool, out: &mut dyn std::io::Write) -> Result<u8> {
+    let o = options(args, progress)?;
     let started = std::time::Instant::now();
     let rep = synth::generate(&args.output, &o)?;
     let secs = started.elapsed().as_secs_f64();
-    if args.json {
+    if args.json || args.format == crate::cli::Format::Json {
         let mut v = serde_json::to_value(&rep).unwrap_or_default();
         v["seconds"] = serde_json::json!(secs);
         crate::render::json::pretty(out, &v)

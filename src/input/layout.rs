@@ -65,7 +65,14 @@ pub struct Layout {
     pub stale_dirs: Vec<String>,
     /// Leftover `.tmp` files and dirs, and `.broken` files.
     pub leftovers: Vec<String>,
+    /// [`DECRYPTED_MARKER`] is present: a plaintext copy written by `swarmsift decrypt`, not a
+    /// directory Docker wrote.
+    pub decrypted_copy: bool,
 }
+
+/// The file `swarmsift decrypt` writes at the root of its copy, so that the copy is reported
+/// as what it is (its `wal-v3` layout is otherwise the one of Docker 1.13 development builds).
+pub const DECRYPTED_MARKER: &str = "SWARMSIFT-DECRYPTED-COPY";
 
 const PAIRS: &[(LayoutKind, &str, &str)] = &[
     (LayoutKind::V3Encrypted, "wal-v3-encrypted", "snap-v3-encrypted"),
@@ -208,6 +215,7 @@ pub fn detect(src: &Source) -> (Layout, Vec<Finding>) {
             .filter(|p| src.dir_exists(p))
             .collect(),
         leftovers,
+        decrypted_copy: src.exists(DECRYPTED_MARKER),
     };
     (layout, findings)
 }

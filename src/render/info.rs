@@ -166,6 +166,7 @@ pub fn text(a: &Analysis) -> String {
     let autolock = match a.keys.autolock {
         Some(true) => format!("on (key and DEK headers encrypted, kek-version {})", a.keys.kek_version.unwrap_or(0)),
         Some(false) => "off".into(),
+        None if a.layout.decrypted_copy => "not applicable (plaintext copy made by `swarmsift decrypt`)".into(),
         None => "unknown (no swarm-node.key)".into(),
     };
     kv(&mut o, "Autolock", autolock);
@@ -180,7 +181,8 @@ pub fn text(a: &Analysis) -> String {
             "none pending".into()
         },
     );
-    if let Some(p) = &a.keys.problem {
+    // A plaintext copy made by `decrypt` needs no key: its missing key is no problem.
+    if let Some(p) = a.keys.problem.as_ref().filter(|_| !a.layout.decrypted_copy || a.encrypted) {
         kv(&mut o, "Key problem", p.clone());
     }
     match a.wal.hard_state {

@@ -14,6 +14,7 @@ pub mod json;
 pub mod managers;
 pub mod metrics;
 pub mod quorum;
+pub mod report;
 pub mod salvage;
 pub mod sizes;
 pub mod state;

@@ -409,6 +409,21 @@ fn put<W: Write + ?Sized>(w: &mut W, o: &mut String, t: &Table) -> io::Result<()
     t.write(w)
 }
 
+/// The MANAGER STATUS column in Docker's words, from evidence only: `Leader` when the data names
+/// this node the leader (the vote of the last term, or the node object's own flag), `Reachable`
+/// or `Unreachable` as the leader last wrote them into the node object; blank otherwise (a
+/// worker, or a manager whose reachability the data does not record). Never a word Docker does
+/// not print.
+pub fn manager_status(n: &api::Node, raft_id: Option<u64>, leader: Option<u64>) -> String {
+    match (&n.manager_status, raft_id) {
+        (_, Some(rid)) if leader == Some(rid) => "Leader".to_string(),
+        (Some(m), _) if m.leader => "Leader".to_string(),
+        (Some(m), _) if m.reachability == 1 => "Unreachable".to_string(),
+        (Some(m), _) if m.reachability == 2 => "Reachable".to_string(),
+        _ => String::new(),
+    }
+}
+
 /// Write the text form, one section at a time.
 pub fn write_text<W: Write + ?Sized>(
     w: &mut W,
@@ -446,14 +461,7 @@ pub fn write_text<W: Write + ?Sized>(
             let status = cap(dapi::node_state(n.status.as_ref().map(|s| s.state).unwrap_or(0)));
             let avail = cap(dapi::availability(n.spec.as_ref().map(|s| s.availability).unwrap_or(0)));
             let raft_id = r.membership.members.iter().find(|(_, (id, _))| *id == n.id).map(|(rid, _)| *rid);
-            // Reachability is a live fact the data does not record: members show as "Member".
-            let mgr = match (&n.manager_status, raft_id) {
-                (_, Some(rid)) if leader == Some(rid) => "Leader".to_string(),
-                (Some(m), _) if m.leader => "Leader".to_string(),
-                (Some(m), _) if m.reachability != 0 => cap(dapi::reachability(m.reachability)),
-                (_, Some(_)) => "Member".to_string(),
-                (_, None) => String::new(),
-            };
+            let mgr = manager_status(&n, raft_id, leader);
             let ev = n
                 .description
                 .as_ref()

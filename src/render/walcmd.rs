@@ -263,6 +263,18 @@ pub fn wal_json(a: &Analysis, f: &WalFilter) -> String {
     stream_all(a, f, WalFormat::Json)
 }
 
+/// The VALID column: `yes` (decrypted and decoded), `NO`, or, for a sound container whose
+/// payload was not read, `not checked (no key)` when no key was available and `not checked`
+/// when only the structure was asked for.
+pub fn validity(a: &Analysis, s: &crate::replay::analysis::SnapInfo) -> &'static str {
+    match (s.valid, s.payload_checked) {
+        (false, _) => "NO",
+        (true, true) => "yes",
+        (true, false) if a.encrypted && a.deks.is_empty() => "not checked (no key)",
+        (true, false) => "not checked",
+    }
+}
+
 /// The snapshots table (shared with `info`).
 pub fn snapshots_table(a: &Analysis) -> String {
     let mut t = Table::new(&[
@@ -286,7 +298,7 @@ pub fn snapshots_table(a: &Analysis) -> String {
             s.term.to_string(),
             s.index.to_string(),
             s.bytes.to_string(),
-            if s.valid { "yes".into() } else { "NO".into() },
+            validity(a, s).into(),
             c("nodes"),
             c("services"),
             c("tasks"),

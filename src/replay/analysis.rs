@@ -515,6 +515,12 @@ impl Analysis {
                     info.wire = Some(st.wire);
                     b = store.map(|s| (s, st.membership.unwrap_or_default()));
                 }
+                // No key to open it with (the key finding says why): a sound container whose
+                // payload was not checked, not a damaged snapshot.
+                Some(Err(_)) if encrypted && deks.is_empty() && sf.container_ok => {
+                    info.valid = true;
+                    info.payload_checked = false;
+                }
                 Some(Err(e)) => {
                     findings.push(
                         Finding::new(Code::SnapPayload, Severity::Error, format!("snapshot payload: {e}"))
@@ -719,6 +725,9 @@ impl Analysis {
         let engine = self.own_engine_version();
         match self.layout.kind {
             LayoutKind::Legacy => v.push("Docker 1.12 (plaintext wal/snap, etcd 2.3 frames)".to_string()),
+            LayoutKind::V3Plain if self.layout.decrypted_copy => v.push(
+                "a plaintext copy written by `swarmsift decrypt` (wal-v3, etcd format), not by Docker".to_string(),
+            ),
             LayoutKind::V3Plain => v.push("Docker 1.13 development build (plaintext wal-v3)".to_string()),
             LayoutKind::V3Encrypted => {
                 let markers: Vec<_> = self.wal.markers.iter().filter(|m| m.index > 0).collect();

@@ -80,16 +80,72 @@ impl ImageFormat {
     }
 }
 
-/// Render to an SVG document.
+/// The smallest canvas the drawings lay out on: their titles, legends and labels are sized for
+/// it. A smaller image is this layout scaled down, so that nothing is cut or overflows.
+pub const MIN_LAYOUT: (u32, u32) = (1280, 720);
+
+/// The canvas an image of `size` is drawn on: the size itself, or, when it is smaller than
+/// [`MIN_LAYOUT`] in either direction, the size scaled up (same aspect ratio) until it is not.
+pub fn layout_size((w, h): (u32, u32)) -> (u32, u32) {
+    let k = (MIN_LAYOUT.0 as f64 / w.max(1) as f64).max(MIN_LAYOUT.1 as f64 / h.max(1) as f64);
+    if k <= 1.0 { (w, h) } else { ((w as f64 * k).round() as u32, (h as f64 * k).round() as u32) }
+}
+
+/// Render to an SVG document of [`Chart::size`], drawn on its [`layout_size`] (the `viewBox`).
 pub fn svg(c: &impl Chart) -> Result<String> {
     register_font()?;
+    let (w, h) = c.size();
+    let (lw, lh) = layout_size((w, h));
     let mut s = String::new();
     {
-        let root = SVGBackend::with_string(&mut s, c.size()).into_drawing_area();
+        let root = SVGBackend::with_string(&mut s, (lw, lh)).into_drawing_area();
         c.draw(&root).map_err(|e| Error::Usage(format!("drawing failed: {e}")))?;
         root.present().map_err(|e| Error::Usage(format!("drawing failed: {e:?}")))?;
     }
+    if (lw, lh) != (w, h) {
+        s = s.replacen(
+            &format!("<svg width=\"{lw}\" height=\"{lh}\""),
+            &format!("<svg width=\"{w}\" height=\"{h}\""),
+            1,
+        );
+    }
     Ok(s)
+}
+
+/// Scale an RGB bitmap down by averaging the source pixels each target pixel covers.
+pub fn downscale(src: &[u8], (sw, sh): (u32, u32), (w, h): (u32, u32)) -> Vec<u8> {
+    let mut out = vec![255u8; (w as usize) * (h as usize) * 3];
+    let span = |i: u32, n: u32, sn: u32| {
+        let a = (i as u64 * sn as u64 / n as u64) as u32;
+        let b = (((i as u64 + 1) * sn as u64).div_ceil(n as u64) as u32).clamp(a + 1, sn.max(1));
+        (a, b)
+    };
+    for y in 0..h {
+        let (y0, y1) = span(y, h, sh);
+        for x in 0..w {
+            let (x0, x1) = span(x, w, sw);
+            let mut acc = [0u64; 3];
+            let mut n = 0u64;
+            for sy in y0..y1 {
+                for sx in x0..x1 {
+                    let i = ((sy as usize) * (sw as usize) + sx as usize) * 3;
+                    if let Some(p) = src.get(i..i + 3) {
+                        acc[0] += p[0] as u64;
+                        acc[1] += p[1] as u64;
+                        acc[2] += p[2] as u64;
+                        n += 1;
+                    }
+                }
+            }
+            let o = ((y as usize) * (w as usize) + x as usize) * 3;
+            for k in 0..3 {
+                if let Some(v) = (acc[k] + n / 2).checked_div(n) {
+                    out[o + k] = v as u8;
+                }
+            }
+        }
+    }
+    out
 }
 
 /// Render to a file: SVG or PNG by extension. The file is written only when drawing succeeded.
@@ -103,11 +159,15 @@ pub fn write(c: &impl Chart, path: &Path) -> Result<()> {
         ImageFormat::Png => {
             register_font()?;
             let (w, h) = c.size();
-            let mut buf = vec![0u8; (w * h * 3) as usize];
+            let (lw, lh) = layout_size((w, h));
+            let mut buf = vec![0u8; (lw * lh * 3) as usize];
             {
-                let root = BitMapBackend::with_buffer(&mut buf, (w, h)).into_drawing_area();
+                let root = BitMapBackend::with_buffer(&mut buf, (lw, lh)).into_drawing_area();
                 c.draw(&root).map_err(|e| Error::Usage(format!("drawing failed: {e}")))?;
                 root.present().map_err(|e| Error::Usage(format!("drawing failed: {e:?}")))?;
+            }
+            if (lw, lh) != (w, h) {
+                buf = downscale(&buf, (lw, lh), (w, h));
             }
             std::fs::write(path, png_encode(&buf, w, h)).map_err(io)
         }
@@ -168,14 +228,23 @@ pub fn inputs_label(names: &[String]) -> String {
     }
 }
 
-/// Text style in the shipped font.
-pub fn font(size: f64) -> TextStyle<'static> {
-    (FAMILY, size).into_font().color(&BLACK)
+/// A font size plotters' bitmap text puts on one baseline: an even number of pixels. Its
+/// glyph placement (`size / 2 + top`, truncated toward zero) rounds glyphs that reach above
+/// the middle of the line and glyphs that stay below it in opposite directions at odd sizes,
+/// which lifts a decimal point or a colon off the baseline in PNGs (`13·0KiB`). Odd sizes are
+/// taken down to the even size below.
+pub fn even_size(size: f64) -> f64 {
+    ((size / 2.0).floor() * 2.0).max(2.0)
 }
 
-/// Bold text style in the shipped font.
+/// Text style in the shipped font (size: see [`even_size`]).
+pub fn font(size: f64) -> TextStyle<'static> {
+    (FAMILY, even_size(size)).into_font().color(&BLACK)
+}
+
+/// Bold text style in the shipped font (size: see [`even_size`]).
 pub fn bold(size: f64) -> TextStyle<'static> {
-    (FAMILY, size).into_font().style(FontStyle::Bold).color(&BLACK)
+    (FAMILY, even_size(size)).into_font().style(FontStyle::Bold).color(&BLACK)
 }
 
 /// Draw a title and subtitle lines at the top; returns the area below them.
@@ -187,8 +256,7 @@ pub fn header<DB: DrawingBackend>(
     root.fill(&WHITE).map_err(de)?;
     let h = 40 + 20 * subtitle.len() as u32;
     let (top, rest) = root.split_vertically(h);
-    top.draw(&Text::new(title.to_string(), (16, 10), (FAMILY, 24).into_font().style(FontStyle::Bold).color(&BLACK)))
-        .map_err(de)?;
+    top.draw(&Text::new(title.to_string(), (16, 10), bold(24.0))).map_err(de)?;
     for (i, s) in subtitle.iter().enumerate() {
         top.draw(&Text::new(s.clone(), (16, 40 + 20 * i as i32), font(15.0).color(&RGBColor(70, 70, 70))))
             .map_err(de)?;
@@ -254,9 +322,13 @@ pub fn tick(v: f64, span: f64) -> String {
     }
 }
 
-/// A duration in words: `350 ms`, `4.2 s`, `3 min 12 s`.
+/// A duration in words: `420 µs`, `350 ms`, `4.2 s`, `3 min 12 s`; in the unit
+/// [`seconds_unit`] picks for an axis whose top is this duration, so that a subtitle and its
+/// axis agree.
 pub fn duration_text(secs: f64) -> String {
-    if secs < 1.0 {
+    if secs < 1e-3 {
+        format!("{:.0} µs", secs * 1e6)
+    } else if secs < 1.0 {
         format!("{:.0} ms", secs * 1000.0)
     } else if secs < 60.0 {
         format!("{secs:.1} s")
@@ -403,6 +475,57 @@ pub fn round6(v: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn duration_words_agree_with_the_axis_unit() {
+        for (secs, want) in
+            [(0.00042, "420 µs"), (0.0031, "3 ms"), (0.35, "350 ms"), (4.2, "4.2 s"), (192.0, "3 min 12 s")]
+        {
+            let text = duration_text(secs);
+            assert_eq!(text, want);
+            let unit = seconds_unit(secs).1;
+            assert!(secs >= 60.0 || text.ends_with(unit), "{text} under a {unit} axis");
+        }
+    }
+
+    /// Lowest row with ink of `t` drawn at (5, 5) in a bitmap.
+    fn lowest_ink_row(t: &str, style: TextStyle<'static>) -> Option<u32> {
+        let (w, h) = (60u32, 40u32);
+        let mut buf = vec![255u8; (w * h * 3) as usize];
+        {
+            let root = BitMapBackend::with_buffer(&mut buf, (w, h)).into_drawing_area();
+            root.draw(&Text::new(t.to_string(), (5, 5), style)).ok()?;
+            root.present().ok()?;
+        }
+        (0..h).rev().find(|y| (0..w).any(|x| buf[((y * w + x) * 3) as usize] < 160))
+    }
+
+    #[test]
+    fn decimal_points_sit_on_the_baseline_in_bitmaps() {
+        register_font().unwrap();
+        for sz in [11.0, 12.0, 13.0, 14.0, 15.0, 16.0, 18.0] {
+            for style in [font(sz), bold(sz)] {
+                let x = lowest_ink_row("x", style.clone());
+                for c in [".", ":", ","] {
+                    let d = lowest_ink_row(c, style.clone());
+                    assert!(x.is_some() && d >= x, "size {sz}: {c:?} ends at row {d:?}, x at {x:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn small_images_are_the_standard_layout_scaled_down() {
+        assert_eq!(layout_size((1280, 720)), (1280, 720));
+        assert_eq!(layout_size((1920, 1080)), (1920, 1080));
+        assert_eq!(layout_size((640, 360)), (1280, 720));
+        assert_eq!(layout_size((400, 300)), (1280, 960));
+        assert_eq!(layout_size((800, 720)), (1280, 1152));
+        // A 2x2 checker of black and white averages to grey; sizes hold.
+        let src = [0u8, 0, 0, 255, 255, 255, 255, 255, 255, 0, 0, 0];
+        assert_eq!(downscale(&src, (2, 2), (1, 1)), vec![128, 128, 128]);
+        assert_eq!(downscale(&vec![7u8; 1280 * 720 * 3], (1280, 720), (640, 360)).len(), 640 * 360 * 3);
+    }
 
     #[test]
     fn png_header_and_crc() {

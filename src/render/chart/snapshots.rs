@@ -116,6 +116,10 @@ impl Snapshots {
     /// Table form.
     pub fn text(&self) -> String {
         let mut o = format!("SNAPSHOT SIZES ({})\n", inputs_label(&self.inputs));
+        if self.bars.is_empty() {
+            o.push_str("no snapshot in this input\n");
+            return o;
+        }
         let mut t = crate::render::table::Table::new(&[
             "INDEX",
             "TERM",
@@ -186,6 +190,22 @@ impl Snapshots {
 impl Chart for Snapshots {
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult {
         let n = self.bars.len();
+        if n == 0 {
+            // No data: say so, instead of an empty axis and ratios against nothing.
+            let area = header(
+                root,
+                "Snapshot sizes by object kind",
+                &[format!("{}: no snapshot in this input", inputs_label(&self.inputs))],
+            )?;
+            let (w, h) = area.dim_in_pixel();
+            area.draw(&Text::new(
+                "No .snap file to chart: the swarm has not taken a snapshot yet, or its snap dir is empty.".to_string(),
+                ((w as i32) / 2, (h as i32) / 3),
+                font(18.0).color(&RGBColor(90, 90, 90)).pos(Pos::new(HPos::Center, VPos::Center)),
+            ))
+            .map_err(de)?;
+            return Ok(());
+        }
         let idx = |f: fn(&Bar) -> u64| self.bars.iter().map(f).collect::<Vec<u64>>();
         let ixs = idx(|b| b.sizes.index);
         let sub = vec![

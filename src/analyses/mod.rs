@@ -7,6 +7,7 @@
 pub mod archive;
 pub mod decrypt;
 pub mod history;
+pub mod identity;
 pub mod managers;
 pub mod salvage;
 pub mod sizes;

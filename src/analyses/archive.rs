@@ -215,9 +215,8 @@ pub fn load(paths: &[PathBuf], opts: &Options) -> Result<Archive> {
                     g.describe(&all_names).join(". ")
                 ),
             ));
-            let mut k = 0;
             let mut rest = Vec::new();
-            for x in loaded.drain(..) {
+            for (k, x) in loaded.drain(..).enumerate() {
                 if g.group_of(k) == keep {
                     rest.push(x);
                 } else {
@@ -227,7 +226,6 @@ pub fn load(paths: &[PathBuf], opts: &Options) -> Result<Archive> {
                     );
                     apart.push(x);
                 }
-                k += 1;
             }
             loaded = rest;
         }

@@ -52,16 +52,19 @@ impl Identity {
 
     /// The cluster ID this input shows: the certificate's, else the store's single cluster.
     pub fn cluster_id(&self) -> Option<&str> {
-        self.cert_cluster_id.as_deref().or_else(|| match self.store_cluster_ids.as_slice() {
+        let store = match self.store_cluster_ids.as_slice() {
             [one] => Some(one.as_str()),
             _ => None,
-        })
+        };
+        self.cert_cluster_id.as_deref().or(store)
     }
 }
 
-/// The first index both logs hold under the same term, with each side's plaintext there
-/// (`None` when an entry cannot be read on one side).
-fn first_common_entry(a: &Analysis, b: &Analysis) -> Option<(u64, u64, Option<Vec<u8>>, Option<Vec<u8>>)> {
+/// An index, its term, and each side's plaintext there (`None` when it cannot be read).
+type CommonEntry = (u64, u64, Option<Vec<u8>>, Option<Vec<u8>>);
+
+/// The first index both logs hold under the same term, with each side's plaintext there.
+fn first_common_entry(a: &Analysis, b: &Analysis) -> Option<CommonEntry> {
     let (ea, eb) = (&a.wal.entries, &b.wal.entries);
     let (mut i, mut j) = (0, 0);
     while i < ea.len() && j < eb.len() {

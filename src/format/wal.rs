@@ -505,7 +505,7 @@ pub fn assemble_with(segments: Vec<SegmentScan>, done: &dyn Fn(usize)) -> WalLog
                         Code::WalSegmentSequenceGap,
                         Severity::Error,
                         format!(
-                            "segment sequence jumps from {} to {}: a segment is missing; Docker would refuse to read this WAL",
+                            "segment sequence jumps from {} to {}: a segment is missing (what Docker does depends on the segment it starts reading at: see the consequence)",
                             prev.seq, seg.seq
                         ),
                     )

@@ -340,3 +340,15 @@ fn torn_write_in_a_full_length_segment_stays_a_torn_write() {
     assert!(!v.to_string().contains("wal.copy_truncated"), "{v:#}");
     headline_agrees(&v);
 }
+
+#[test]
+fn entries_under_a_retired_dek_are_not_damage_in_a_walk() {
+    // autolock rotated its DEK: the oldest entries are intact but no key opens them, and a
+    // snapshot covers them. The walk starts at that snapshot, as before: no damage, exit 0.
+    let key = common::unlock_key("autolock").unwrap();
+    let (code, out, err) =
+        common::run(&["timeline", &fixture("fixtures/autolock/swarm.tar.gz")], &[("SWARMSIFT_UNLOCK_KEY", &key)]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(!out.contains("damage"), "{out}");
+    assert!(out.contains("history starts from snapshot"), "{out}");
+}

@@ -206,10 +206,11 @@ pub fn choose_base(snapshots: &[SnapInfo], target: u64) -> Option<usize> {
 pub enum Start {
     /// The base for this target ([`choose_base`]), falling back to older snapshots that read.
     For(u64),
-    /// As early as the log can be read: an empty store when the WAL reaches back to index 1, else
-    /// the oldest valid snapshot that the WAL continues. An entry that cannot be read is walked
-    /// through (a finding), and the state is taken again from the first valid snapshot at or past
-    /// it. For walks that want every version of the objects.
+    /// As early as the log can be read: an empty store when the WAL reaches back to index 1 and
+    /// every intact live entry up to the first snapshot reads, else the oldest valid snapshot
+    /// above the last intact entry no key opens. A damaged entry (its record's CRC fails) is
+    /// walked through (a finding), and the state is taken again from the first valid snapshot at
+    /// or past it. For walks that want every version of the objects.
     Earliest,
     /// An empty store at index 0.
     Empty,
@@ -232,7 +233,7 @@ pub struct Log<'a> {
     pub deks: &'a [Dek],
     /// The input (to release mapped pages).
     pub source: &'a Source,
-    /// Entry summaries the load kept (every entry under `Detail::Entries`, else the notable ones).
+    /// Entry summaries the load kept (for [`Start::Earliest`]: which entries do not read).
     pub entries: &'a [DecodedEntry],
 }
 
@@ -400,16 +401,29 @@ fn log_order(wal: &WalLog) -> Vec<&EntryRec> {
     all
 }
 
-/// The oldest snapshot from which the log can be replayed (None: from an empty store). Entries
-/// that do not read do not move the start: the walk goes through them (each is a
-/// `replay.entry_unreadable` finding) and takes the state again from the first valid snapshot at
-/// or past them ([`Replay::advance_to`]), so nothing before the damage is dropped.
+/// The oldest snapshot from which the log can be replayed (None: from an empty store). Intact
+/// entries that no key opens (a retired DEK: their records' CRCs match) move the start past
+/// them, as before a rotation's snapshot nothing else can be read. Entries whose record is
+/// damaged (CRC fails) do not: the walk goes through them (each is a `replay.entry_unreadable`
+/// finding) and takes the state again from the first valid snapshot at or past them
+/// ([`Replay::advance_to`]), so nothing before the damage is dropped.
 fn earliest_base(log: &Log<'_>) -> Option<usize> {
     let first = log.wal.first_index().unwrap_or(u64::MAX);
-    if first <= 1 {
+    let damaged = |e: &DecodedEntry| {
+        log.wal.segments.iter().position(|s| s.display == e.file).is_some_and(|seg| log.wal.crc_failed(seg, e.offset))
+    };
+    let unreadable = log
+        .entries
+        .iter()
+        .filter(|e| e.overwritten_by_term.is_none())
+        .filter(|e| matches!(e.payload, Payload::Undecryptable { .. } | Payload::Undecodable { .. }))
+        .filter(|e| !damaged(e))
+        .map(|e| e.index)
+        .max();
+    if first <= 1 && unreadable.is_none() {
         return None;
     }
-    let need = first.saturating_sub(1);
+    let need = unreadable.unwrap_or(0).max(first.saturating_sub(1));
     let oldest_valid = log.snapshots.iter().position(|s| s.valid);
     log.snapshots.iter().position(|s| s.valid && s.index >= need).or(oldest_valid)
 }

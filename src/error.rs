@@ -48,6 +48,8 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// the same problem and differ only in what it costs (a detail the consequence table needs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Code {
+    /// `archive.different_clusters`: the copies come from more than one cluster.
+    ArchiveDifferentClusters,
     /// `archive.entry_conflict`
     ArchiveEntryConflict,
     /// `archive.entry_overwritten`
@@ -68,6 +70,8 @@ pub enum Code {
     EntryUndecryptable,
     /// `entry.undecryptable_in_snapshot`
     EntryUndecryptableInSnapshot,
+    /// `entry.damaged_in_snapshot`: an entry the snapshot covers whose record fails its CRC.
+    EntryDamagedInSnapshot,
     /// `key.cert_expired`
     KeyCertExpired,
     /// `key.cert_node_mismatch`
@@ -80,6 +84,8 @@ pub enum Code {
     KeyLocked,
     /// `key.missing`
     KeyMissing,
+    /// `key.no_match`: the DEK opens no record of the input at all.
+    KeyNoMatch,
     /// `key.no_dek`
     KeyNoDek,
     /// `key.not_checked`
@@ -134,6 +140,9 @@ pub enum Code {
     WalCommitBeyondLog,
     /// `wal.commit_regression`
     WalCommitRegression,
+    /// `wal.copy_truncated`: the last segment is shorter than etcd's preallocation and ends
+    /// inside a record (a copy cut short).
+    WalCopyTruncated,
     /// `wal.crc_chain_break`
     WalCrcChainBreak,
     /// `wal.crc_mismatch`
@@ -201,6 +210,7 @@ impl Code {
     /// The stable string form.
     pub fn as_str(self) -> &'static str {
         match self {
+            Code::ArchiveDifferentClusters => "archive.different_clusters",
             Code::ArchiveEntryConflict => "archive.entry_conflict",
             Code::ArchiveEntryOverwritten => "archive.entry_overwritten",
             Code::ArchiveNoState => "archive.no_state",
@@ -211,12 +221,14 @@ impl Code {
             Code::EntryUndecodable => "entry.undecodable",
             Code::EntryUndecryptable => "entry.undecryptable",
             Code::EntryUndecryptableInSnapshot => "entry.undecryptable_in_snapshot",
+            Code::EntryDamagedInSnapshot => "entry.damaged_in_snapshot",
             Code::KeyCertExpired => "key.cert_expired",
             Code::KeyCertNodeMismatch => "key.cert_node_mismatch",
             Code::KeyCertUnreadable => "key.cert_unreadable",
             Code::KeyDamaged => "key.damaged",
             Code::KeyLocked => "key.locked",
             Code::KeyMissing => "key.missing",
+            Code::KeyNoMatch => "key.no_match",
             Code::KeyNoDek => "key.no_dek",
             Code::KeyNotChecked => "key.not_checked",
             Code::KeyUnreadable => "key.unreadable",
@@ -244,6 +256,7 @@ impl Code {
             Code::WalCommitBehindSnapshot => "wal.commit_behind_snapshot",
             Code::WalCommitBeyondLog => "wal.commit_beyond_log",
             Code::WalCommitRegression => "wal.commit_regression",
+            Code::WalCopyTruncated => "wal.copy_truncated",
             Code::WalCrcChainBreak => "wal.crc_chain_break",
             Code::WalCrcMismatch => "wal.crc_mismatch",
             Code::WalDataAfterZeroTail => "wal.data_after_zero_tail",

@@ -193,6 +193,43 @@ pub fn load(paths: &[PathBuf], opts: &Options) -> Result<Archive> {
         loaded.push((p.clone(), a, notes));
     }
     loaded.sort_by(|x, y| position(&x.1).cmp(&position(&y.1)).then_with(|| name_of(&x.0).cmp(&name_of(&y.0))));
+    // Copies of different clusters are two histories: only the cluster of the newest copy is
+    // merged; the others are listed, not merged, and the finding gives the evidence.
+    let mut findings: Vec<Finding> = Vec::new();
+    let mut apart: Vec<(PathBuf, Analysis, Vec<String>)> = Vec::new();
+    {
+        let all_names: Vec<String> = loaded.iter().map(|(p, _, _)| p.display().to_string()).collect();
+        let g = crate::analyses::identity::group(
+            &loaded.iter().zip(&all_names).map(|((_, a, _), n)| (n.as_str(), a)).collect::<Vec<_>>(),
+        );
+        if g.groups.len() > 1 {
+            let keep = g.group_of(loaded.len() - 1);
+            let kept: Vec<String> = g.groups[keep].iter().map(|&k| all_names[k].clone()).collect();
+            findings.push(Finding::new(
+                Code::ArchiveDifferentClusters,
+                Severity::Error,
+                format!(
+                    "the copies come from {} different clusters, and two clusters are two histories: only the cluster of the newest copy is merged ({}); the others are listed, not merged. {}",
+                    g.groups.len(),
+                    kept.join(", "),
+                    g.describe(&all_names).join(". ")
+                ),
+            ));
+            let mut rest = Vec::new();
+            for (k, x) in loaded.drain(..).enumerate() {
+                if g.group_of(k) == keep {
+                    rest.push(x);
+                } else {
+                    let mut x = x;
+                    x.2.push(
+                        "not merged: another cluster than the newest copy (see archive.different_clusters)".into(),
+                    );
+                    apart.push(x);
+                }
+            }
+            loaded = rest;
+        }
+    }
     // Keys from every copy (de-duplicated by value).
     let mut deks: Vec<Dek> = Vec::new();
     for (_, a, _) in &loaded {
@@ -212,7 +249,6 @@ pub fn load(paths: &[PathBuf], opts: &Options) -> Result<Archive> {
         }
     }
     let names: Vec<String> = loaded.iter().map(|(p, _, _)| name_of(p)).collect();
-    let mut findings: Vec<Finding> = Vec::new();
     let mut conflicts: Vec<String> = Vec::new();
     // Snapshots.
     let mut snaps: Vec<ArchSnapshot> = Vec::new();
@@ -480,7 +516,7 @@ pub fn load(paths: &[PathBuf], opts: &Options) -> Result<Archive> {
             .index(w[0].last + 1),
         );
     }
-    let summaries: Vec<InputSummary> = loaded
+    let mut summaries: Vec<InputSummary> = loaded
         .iter()
         .enumerate()
         .map(|(k, (p, a, notes))| {
@@ -508,6 +544,27 @@ pub fn load(paths: &[PathBuf], opts: &Options) -> Result<Archive> {
             }
         })
         .collect();
+    for (p, a, notes) in &apart {
+        let hs = a.wal.hard_state.map(|h| h.0);
+        summaries.push(InputSummary {
+            order: summaries.len(),
+            name: name_of(p),
+            path: p.display().to_string(),
+            kind: a.source.kind,
+            layout: a.layout.kind.name(),
+            encrypted: a.encrypted,
+            node_id: a.member.as_ref().map(|m| m.node_id.clone()),
+            wal_first: a.wal.first_index(),
+            wal_last: a.wal.last_index(),
+            term: hs.map(|h| h.term),
+            commit: hs.map(|h| h.commit),
+            snapshots: a.snapshots.len(),
+            valid_snapshots: a.snapshots.iter().filter(|s| s.valid).count(),
+            errors: a.findings.iter().filter(|f| f.severity == Severity::Error).count(),
+            warnings: a.findings.iter().filter(|f| f.severity == Severity::Warning).count(),
+            notes: notes.clone(),
+        });
+    }
     let node_ids: std::collections::BTreeSet<&str> = summaries.iter().filter_map(|s| s.node_id.as_deref()).collect();
     if node_ids.len() > 1 {
         findings.push(Finding::new(
@@ -524,7 +581,8 @@ pub fn load(paths: &[PathBuf], opts: &Options) -> Result<Archive> {
     let overwritten = wal.overwritten.len();
     // Pass a single input through untouched.
     if loaded.len() == 1 {
-        let (_, a, _) = loaded.pop().expect("one input");
+        let (_, mut a, _) = loaded.pop().expect("one input");
+        a.findings.extend(findings.iter().filter(|f| f.code == Code::ArchiveDifferentClusters).cloned());
         let snapshot_sources = vec![names[0].clone(); a.snapshots.len()];
         for s in snaps.iter_mut() {
             s.used = true;
@@ -652,7 +710,8 @@ pub fn load(paths: &[PathBuf], opts: &Options) -> Result<Archive> {
 /// Check a copy's entries and snapshots again with other keys; replaces its decryption
 /// findings.
 fn revalidate(a: &mut Analysis, encrypted: bool, deks: &[Dek]) {
-    const CODES: [Code; 5] = [
+    const CODES: [Code; 6] = [
+        Code::KeyNoMatch,
         Code::EntryUndecryptable,
         Code::EntryUndecryptableInSnapshot,
         Code::EntryUndecodable,
@@ -735,6 +794,7 @@ impl Archive {
     /// Any error in any copy, or a conflict.
     pub fn has_errors(&self) -> bool {
         !self.report.conflicts.is_empty()
+            || self.merged.findings.iter().any(|f| f.code == Code::ArchiveDifferentClusters)
             || self.report.inputs.iter().any(|i| i.errors > 0)
             || self.report.snapshots.iter().any(|s| !s.valid)
     }

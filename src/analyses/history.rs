@@ -208,6 +208,13 @@ pub fn history_with_findings(
             for k in Kind::ALL {
                 for o in store.iter(k).filter(|o| wanted(o)) {
                     let j = object_json(&o, red);
+                    // A snapshot loaded again after damage shows an object only where it differs
+                    // from the version the walk had.
+                    let changes = match last.get(o.id()) {
+                        Some(p) if *p == j => continue,
+                        Some(p) => diff_json(p, &j),
+                        None => vec![],
+                    };
                     last.insert(o.id().to_string(), j.clone());
                     out.push(Version {
                         at: At { index, term: 0, time: None, committed: true, overwritten_by_term: None },
@@ -216,7 +223,7 @@ pub fn history_with_findings(
                         id: o.id().to_string(),
                         name: o.name(),
                         version: o.version(),
-                        changes: vec![],
+                        changes,
                         object: j,
                     });
                 }
@@ -361,139 +368,157 @@ fn jstr(v: &Value, path: &[&str]) -> String {
 
 /// Build the timeline.
 pub fn timeline(a: &Analysis) -> Vec<Event> {
+    timeline_with_findings(a).0
+}
+
+/// [`timeline`], with what the replay found on the way (also shown as `damage` events).
+pub fn timeline_with_findings(a: &Analysis) -> (Vec<Event>, Vec<Finding>) {
     let red = Redaction { show_secrets: false };
     let mut ev = Vec::new();
     let mut svc_names: std::collections::HashMap<String, String> = std::collections::HashMap::new();
     let mut quorum = crate::analyses::quorum::Tracker::default();
-    let found = walk(a, true, |step| match step {
-        Step::Base { file, index, store } => {
-            quorum.base(a.snapshots.iter().find(|s| s.file == file).and_then(|s| s.membership.as_ref()));
-            for s in store.services() {
-                svc_names.insert(s.id.clone(), service_name(&s));
-            }
-            ev.push(Event {
+    // A base after the walk began is the state taken again from a snapshot past damage or a hole.
+    let mut walked = false;
+    let found = walk(a, true, |step| {
+        if !matches!(step, Step::Base { .. }) {
+            walked = true;
+        }
+        match step {
+            Step::Base { file, index, store } => {
+                quorum.base(a.snapshots.iter().find(|s| s.file == file).and_then(|s| s.membership.as_ref()));
+                for s in store.services() {
+                    svc_names.insert(s.id.clone(), service_name(&s));
+                }
+                ev.push(Event {
                 at: At { index, term: 0, time: None, committed: true, overwritten_by_term: None },
                 class: "snapshot",
                 kind: None,
                 id: None,
-                text: format!("history starts from snapshot {file}"),
-            });
-        }
-        Step::Term { at, from } => ev.push(Event {
-            at: at.clone(),
-            class: "election",
-            kind: None,
-            id: None,
-            text: format!("term {} begins (was {from}): a new leader was elected", at.term),
-        }),
-        Step::Conf { at, change, raft_id, member } => {
-            ev.push(Event {
-                at: at.clone(),
-                class: "membership",
-                kind: Some(Kind::Node),
-                id: member.as_ref().map(|m| m.0.clone()),
-                text: match member {
-                    Some((n, addr)) => format!("{change}: raft member {raft_id:x} = node {n} at {addr}"),
-                    None => format!("{change}: raft member {raft_id:x}"),
+                text: if !walked {
+                    format!("history starts from snapshot {file}")
+                } else {
+                    format!(
+                        "state taken again from snapshot {file}: the log before it could not be read whole (see the damage or hole above)"
+                    )
                 },
             });
-            // Manager count and quorum after a live change (overwritten entries never applied).
-            if at.overwritten_by_term.is_none() {
-                for text in quorum.conf(change, raft_id) {
-                    ev.push(Event { at: at.clone(), class: "quorum", kind: None, id: None, text });
-                }
             }
-        }
-        Step::Action { at, verb, before, after } => {
-            let j = object_json(after, &red);
-            let prev = before.map(|b| object_json(b, &red));
-            let name = after.name();
-            let push = |ev: &mut Vec<Event>, class, text: String| {
+            Step::Term { at, from } => ev.push(Event {
+                at: at.clone(),
+                class: "election",
+                kind: None,
+                id: None,
+                text: format!("term {} begins (was {from}): a new leader was elected", at.term),
+            }),
+            Step::Conf { at, change, raft_id, member } => {
                 ev.push(Event {
                     at: at.clone(),
-                    class,
-                    kind: Some(after.kind()),
-                    id: Some(after.id().to_string()),
-                    text,
-                })
-            };
-            match (after, verb) {
-                (Object::Node(_), Verb::Create) => push(&mut ev, "node", format!("node {} joined", after.id())),
-                (Object::Node(_), Verb::Remove) => {
-                    push(&mut ev, "node", format!("node {} ({name}) removed", after.id()))
+                    class: "membership",
+                    kind: Some(Kind::Node),
+                    id: member.as_ref().map(|m| m.0.clone()),
+                    text: match member {
+                        Some((n, addr)) => format!("{change}: raft member {raft_id:x} = node {n} at {addr}"),
+                        None => format!("{change}: raft member {raft_id:x}"),
+                    },
+                });
+                // Manager count and quorum after a live change (overwritten entries never applied).
+                if at.overwritten_by_term.is_none() {
+                    for text in quorum.conf(change, raft_id) {
+                        ev.push(Event { at: at.clone(), class: "quorum", kind: None, id: None, text });
+                    }
                 }
-                (Object::Node(_), Verb::Update) => {
-                    if let Some(p) = &prev {
-                        for (path, what) in [
-                            (&["Status", "State"][..], "status"),
-                            (&["Spec", "Availability"][..], "availability"),
-                            (&["Spec", "Role"][..], "role"),
-                            (&["ManagerStatus", "Reachability"][..], "manager reachability"),
-                        ] {
-                            let (o, n) = (jstr(p, path), jstr(&j, path));
-                            if o != n {
-                                push(&mut ev, "node", format!("node {name} {what}: {o} -> {n}"));
+            }
+            Step::Action { at, verb, before, after } => {
+                let j = object_json(after, &red);
+                let prev = before.map(|b| object_json(b, &red));
+                let name = after.name();
+                let push = |ev: &mut Vec<Event>, class, text: String| {
+                    ev.push(Event {
+                        at: at.clone(),
+                        class,
+                        kind: Some(after.kind()),
+                        id: Some(after.id().to_string()),
+                        text,
+                    })
+                };
+                match (after, verb) {
+                    (Object::Node(_), Verb::Create) => push(&mut ev, "node", format!("node {} joined", after.id())),
+                    (Object::Node(_), Verb::Remove) => {
+                        push(&mut ev, "node", format!("node {} ({name}) removed", after.id()))
+                    }
+                    (Object::Node(_), Verb::Update) => {
+                        if let Some(p) = &prev {
+                            for (path, what) in [
+                                (&["Status", "State"][..], "status"),
+                                (&["Spec", "Availability"][..], "availability"),
+                                (&["Spec", "Role"][..], "role"),
+                                (&["ManagerStatus", "Reachability"][..], "manager reachability"),
+                            ] {
+                                let (o, n) = (jstr(p, path), jstr(&j, path));
+                                if o != n {
+                                    push(&mut ev, "node", format!("node {name} {what}: {o} -> {n}"));
+                                }
                             }
                         }
                     }
-                }
-                (Object::Service(_), Verb::Create) => {
-                    svc_names.insert(after.id().to_string(), name.clone());
-                    push(&mut ev, "service", format!("service {name} created"))
-                }
-                (Object::Service(_), Verb::Remove) => push(&mut ev, "service", format!("service {name} removed")),
-                (Object::Service(_), Verb::Update) => {
-                    if let Some(p) = &prev {
-                        let us_old = jstr(p, &["UpdateStatus", "State"]);
-                        let us_new = jstr(&j, &["UpdateStatus", "State"]);
-                        if us_old != us_new && !us_new.is_empty() {
-                            let msg = jstr(&j, &["UpdateStatus", "Message"]);
-                            let kind = if us_new.starts_with("rollback") { "rollback" } else { "update" };
-                            push(
-                                &mut ev,
-                                "service",
-                                format!(
-                                    "service {name} {kind}: {us_new}{}",
-                                    if msg.is_empty() { String::new() } else { format!(" ({msg})") }
-                                ),
-                            );
-                        }
-                        let spec_changes: Vec<String> = diff_json(&p["Spec"], &j["Spec"])
-                            .iter()
-                            .map(|c| format!("Spec.{} {} -> {}", c.path, short(&c.old), short(&c.new)))
-                            .collect();
-                        if !spec_changes.is_empty() {
-                            push(
-                                &mut ev,
-                                "service",
-                                format!("service {name} spec changed: {}", spec_changes.join("; ")),
-                            );
-                        }
+                    (Object::Service(_), Verb::Create) => {
+                        svc_names.insert(after.id().to_string(), name.clone());
+                        push(&mut ev, "service", format!("service {name} created"))
                     }
-                }
-                (Object::Task(t), Verb::Update | Verb::Create) => {
-                    let st = jstr(&j, &["Status", "State"]);
-                    let old = prev.as_ref().map(|p| jstr(p, &["Status", "State"])).unwrap_or_default();
-                    if (st == "failed" || st == "rejected") && old != st {
-                        let err = jstr(&j, &["Status", "Err"]);
-                        let svc = svc_names.get(&t.service_id).cloned().unwrap_or_default();
-                        let tname =
-                            if t.slot != 0 { format!("{svc}.{}", t.slot) } else { format!("{svc}.{}", t.node_id) };
-                        push(&mut ev, "task", format!("task {tname} ({}) {st}: {err}", t.id));
-                    }
-                }
-                (Object::Cluster(_), Verb::Update) => {
-                    if let Some(p) = &prev {
-                        let ch: Vec<String> = diff_json(&p["Spec"], &j["Spec"])
-                            .iter()
-                            .map(|c| format!("Spec.{} {} -> {}", c.path, short(&c.old), short(&c.new)))
-                            .collect();
-                        if !ch.is_empty() {
-                            push(&mut ev, "cluster", format!("cluster settings changed: {}", ch.join("; ")));
+                    (Object::Service(_), Verb::Remove) => push(&mut ev, "service", format!("service {name} removed")),
+                    (Object::Service(_), Verb::Update) => {
+                        if let Some(p) = &prev {
+                            let us_old = jstr(p, &["UpdateStatus", "State"]);
+                            let us_new = jstr(&j, &["UpdateStatus", "State"]);
+                            if us_old != us_new && !us_new.is_empty() {
+                                let msg = jstr(&j, &["UpdateStatus", "Message"]);
+                                let kind = if us_new.starts_with("rollback") { "rollback" } else { "update" };
+                                push(
+                                    &mut ev,
+                                    "service",
+                                    format!(
+                                        "service {name} {kind}: {us_new}{}",
+                                        if msg.is_empty() { String::new() } else { format!(" ({msg})") }
+                                    ),
+                                );
+                            }
+                            let spec_changes: Vec<String> = diff_json(&p["Spec"], &j["Spec"])
+                                .iter()
+                                .map(|c| format!("Spec.{} {} -> {}", c.path, short(&c.old), short(&c.new)))
+                                .collect();
+                            if !spec_changes.is_empty() {
+                                push(
+                                    &mut ev,
+                                    "service",
+                                    format!("service {name} spec changed: {}", spec_changes.join("; ")),
+                                );
+                            }
                         }
                     }
+                    (Object::Task(t), Verb::Update | Verb::Create) => {
+                        let st = jstr(&j, &["Status", "State"]);
+                        let old = prev.as_ref().map(|p| jstr(p, &["Status", "State"])).unwrap_or_default();
+                        if (st == "failed" || st == "rejected") && old != st {
+                            let err = jstr(&j, &["Status", "Err"]);
+                            let svc = svc_names.get(&t.service_id).cloned().unwrap_or_default();
+                            let tname =
+                                if t.slot != 0 { format!("{svc}.{}", t.slot) } else { format!("{svc}.{}", t.node_id) };
+                            push(&mut ev, "task", format!("task {tname} ({}) {st}: {err}", t.id));
+                        }
+                    }
+                    (Object::Cluster(_), Verb::Update) => {
+                        if let Some(p) = &prev {
+                            let ch: Vec<String> = diff_json(&p["Spec"], &j["Spec"])
+                                .iter()
+                                .map(|c| format!("Spec.{} {} -> {}", c.path, short(&c.old), short(&c.new)))
+                                .collect();
+                            if !ch.is_empty() {
+                                push(&mut ev, "cluster", format!("cluster settings changed: {}", ch.join("; ")));
+                            }
+                        }
+                    }
+                    _ => {}
                 }
-                _ => {}
             }
         }
     });
@@ -515,7 +540,7 @@ pub fn timeline(a: &Analysis) -> Vec<Event> {
         });
     }
     // What the replay met on the way is part of the story: damage and anomalies, where they are.
-    for f in found {
+    for f in found.iter().cloned() {
         ev.push(Event {
             at: At {
                 index: f.index.unwrap_or(0),
@@ -531,5 +556,5 @@ pub fn timeline(a: &Analysis) -> Vec<Event> {
         });
     }
     ev.sort_by_key(|e| (e.at.index, e.class == "snapshot"));
-    ev
+    (ev, found)
 }

@@ -149,12 +149,16 @@ pub struct ManagersReport {
     pub behind: Vec<Behind>,
     /// Other remarks.
     pub notes: Vec<String>,
-    /// Count of problems (unreadable inputs, damaged dirs, divergent committed entries, behind).
+    /// Count of problems (unreadable inputs, damaged dirs, divergent committed entries, behind,
+    /// managers of different clusters).
     pub problems: usize,
     /// Quorum of the cluster's membership, in the most advanced manager's final state.
     pub quorum: Option<crate::analyses::quorum::Quorum>,
     /// Placement of those managers by subnet.
     pub topology: Option<crate::analyses::quorum::Topology>,
+    /// When the inputs come from more than one cluster: one line per cluster (its inputs and the
+    /// evidence). Nothing is then compared or advised across clusters.
+    pub clusters: Vec<String>,
 }
 
 fn short_name(p: &std::path::Path) -> String {
@@ -285,8 +289,12 @@ pub fn compare_with(
         }
     }
     let mut problems = unreadable.len();
-    let cluster_commit = loaded.iter().map(|(_, v)| own_commit(&v.analysis)).max().unwrap_or(0);
-    let commit_from: Vec<String> =
+    // Managers of different clusters are never compared with each other.
+    let grouping =
+        crate::analyses::identity::group(&loaded.iter().map(|(n, v)| (n.as_str(), &v.analysis)).collect::<Vec<_>>());
+    let apart = grouping.groups.len() > 1;
+    let mut cluster_commit = loaded.iter().map(|(_, v)| own_commit(&v.analysis)).max().unwrap_or(0);
+    let mut commit_from: Vec<String> =
         loaded.iter().filter(|(_, v)| own_commit(&v.analysis) == cluster_commit).map(|(n, _)| n.clone()).collect();
     // Reference: the most advanced manager.
     let reference = loaded
@@ -319,13 +327,13 @@ pub fn compare_with(
                 last_term: a.wal.entries.last().map(|e| e.term),
                 snapshot_index: snap.map(|s| s.0),
                 snapshot_term: snap.map(|s| s.1),
-                docker: verify::outcome_word(&v.docker).to_string(),
+                docker: v.outcome().to_string(),
                 verdict: v.verdict.clone(),
                 member,
             }
         })
         .collect();
-    problems += loaded.iter().filter(|(_, v)| !v.docker.starts()).count();
+    problems += loaded.iter().filter(|(_, v)| !v.starts()).count();
     // Pairs.
     let mut pairs = Vec::new();
     for i in 0..loaded.len() {
@@ -386,13 +394,13 @@ pub fn compare_with(
         }
         log_end(a) >= cluster_commit && (ref_term.is_none() || term_at(a, cluster_commit) == ref_term)
     };
-    let holders: Vec<String> = loaded.iter().filter(|(_, v)| holds(&v.analysis)).map(|(n, _)| n.clone()).collect();
+    let mut holders: Vec<String> = loaded.iter().filter(|(_, v)| holds(&v.analysis)).map(|(n, _)| n.clone()).collect();
     // What each would lose as the force-new-cluster source.
     let mut losses = Vec::new();
     for (name, v) in &loaded {
         let a = &v.analysis;
         let oc = own_commit(a);
-        let startable = v.docker.starts();
+        let startable = v.starts();
         let lost: Vec<u64> = (oc + 1..=cluster_commit).collect();
         let mut note = if lost.is_empty() {
             "loses no committed entry".to_string()
@@ -422,18 +430,18 @@ pub fn compare_with(
     // Recommendation.
     let best = loaded
         .iter()
-        .filter(|(_, v)| v.docker.starts())
+        .filter(|(_, v)| v.starts())
         .map(|(n, v)| {
             let a = &v.analysis;
             (own_commit(a), holders.contains(n), a.wal.entries.last().map(|e| e.term).unwrap_or(0), n.clone(), v)
         })
         .max_by(|x, y| (x.0, x.1, x.2).cmp(&(y.0, y.1, y.2)).then_with(|| y.3.cmp(&x.3)));
-    let recommendation = best.map(|(oc, _, lt, name, v)| {
+    let mut recommendation = best.map(|(oc, _, lt, name, v)| {
         let equally_good: Vec<String> = loaded
             .iter()
             .filter(|(n, w)| {
                 *n != name
-                    && w.docker.starts()
+                    && w.starts()
                     && own_commit(&w.analysis) == oc
                     && w.analysis.wal.entries.last().map(|e| e.term).unwrap_or(0) == lt
             })
@@ -527,6 +535,33 @@ pub fn compare_with(
         }
     }
     notes.dedup();
+    let mut managers = managers;
+    let mut clusters = Vec::new();
+    if apart {
+        problems += 1;
+        let names: Vec<String> = loaded.iter().map(|(n, _)| n.clone()).collect();
+        clusters = grouping.describe(&names);
+        let gi = |n: &str| grouping.group_of(names.iter().position(|x| x == n).unwrap_or(0));
+        for p in pairs.iter_mut().filter(|p| gi(&p.a) != gi(&p.b)) {
+            p.agree_up_to = None;
+            p.diverge_at = None;
+            p.diverge_terms = None;
+            p.note = format!("{} and {} belong to different clusters: not compared", p.a, p.b);
+        }
+        for m in managers.iter_mut() {
+            m.member = None;
+        }
+        notes = vec![format!(
+            "these inputs come from {} different clusters: two clusters are two histories, so nothing is merged, compared or advised across them",
+            grouping.groups.len()
+        )];
+        holders.clear();
+        losses.clear();
+        behind.clear();
+        commit_from.clear();
+        cluster_commit = 0;
+        recommendation = None;
+    }
     Ok(ManagersReport {
         managers,
         unreadable,
@@ -541,5 +576,6 @@ pub fn compare_with(
         problems,
         quorum: ref_a.map(|a| crate::analyses::quorum::Quorum::of_membership(&a.membership)),
         topology: ref_a.map(|a| crate::analyses::quorum::topology(&a.membership)),
+        clusters,
     })
 }

@@ -8,6 +8,7 @@ pub mod advise;
 pub mod archive;
 pub mod decrypt;
 pub mod history;
+pub mod identity;
 pub mod managers;
 pub mod metrics;
 pub mod quorum;

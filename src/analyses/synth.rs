@@ -618,6 +618,18 @@ impl Ca {
     }
 }
 
+/// A node certificate (PEM) for the same node, role and cluster as `cert_pem`, issued by a
+/// throwaway CA on 2020-01-01 for swarmkit's 90 days: expired. For the corruption matrix (a
+/// certificate that ran out while the node was down); the raft data is untouched.
+pub fn expired_copy_of_node_certificate(cert_pem: &[u8]) -> Result<String> {
+    let c = crate::crypto::keys::parse_node_cert(cert_pem).map_err(|e| Error::Usage(e.to_string()))?;
+    const JAN_2020: u64 = 1_577_836_800;
+    let mut rng = Rng::new(1);
+    let ca = Ca::new(&mut rng, JAN_2020)?;
+    let node_key = p256::ecdsa::SigningKey::from(&p256_key(&mut rng));
+    ca.issue(&mut rng, node_key.verifying_key(), &c.node_id, &c.role, &c.cluster_id, JAN_2020)
+}
+
 /// `swarm-node.key`: the PKCS#8 private key (encrypted with the KEK under autolock) with the
 /// `kek-version` and `raft-dek` headers.
 fn node_key_pem(

@@ -223,6 +223,41 @@ pub struct Verification {
     pub analysis: Analysis,
 }
 
+impl Verification {
+    /// The finding that keeps Docker from starting when the emulation of its WAL and snapshot
+    /// reading does not: an expired certificate, a key it cannot read (the headline is derived
+    /// from the findings, never from the emulation alone).
+    pub fn blocking(&self) -> Option<&VFinding> {
+        blocking(&self.findings)
+    }
+    /// Whether Docker would start from this directory, as the findings judge it.
+    pub fn starts(&self) -> bool {
+        self.docker.starts() && self.blocking().is_none()
+    }
+    /// `starts`, `repairs`, `starts-locked`, `new-raft-log`, `refuses`, `panics`: the emulation's
+    /// outcome, unless a finding says Docker does not get that far.
+    pub fn outcome(&self) -> &'static str {
+        match (&self.docker.stop, self.blocking()) {
+            (None, Some(f)) if f.consequence.starts_with("crashes") => "panics",
+            (None, Some(_)) => "refuses",
+            _ => outcome_word(&self.docker),
+        }
+    }
+}
+
+/// A bare dir of `.snap` files and no WAL: a KeepOldSnapshots archive, judged as snapshots.
+fn snapshot_archive(a: &Analysis) -> bool {
+    a.layout.kind == crate::input::layout::LayoutKind::Bare && a.layout.wal_files.is_empty()
+}
+
+/// The first error finding whose consequence is that Docker does not start.
+fn blocking(findings: &[VFinding]) -> Option<&VFinding> {
+    findings.iter().find(|f| {
+        f.severity == Severity::Error
+            && (f.consequence.starts_with("refuses to start") || f.consequence.starts_with("crashes at startup"))
+    })
+}
+
 /// `205-213, 220` for a sorted list of indexes.
 pub fn ranges(v: &[u64]) -> String {
     let mut out: Vec<String> = Vec::new();
@@ -364,7 +399,7 @@ fn default_consequence(f: &Finding, c: &Ctx) -> String {
         Code::LayoutBrokenFile => {
             "starts normally: Docker ignores .broken files (they hold what an earlier repair or snapshot load set aside)".into()
         }
-        Code::WalTornWrite | Code::WalFrameBeyondEnd | Code::WalRecordUndecodable | Code::WalBadPadding
+        Code::WalTornWrite | Code::WalCopyTruncated | Code::WalFrameBeyondEnd | Code::WalRecordUndecodable | Code::WalBadPadding
         | Code::WalUnknownRecordType => c.frame_consequence(f).unwrap_or_else(|| STARTS.into()),
         Code::WalCrcRecordMismatch => match seg {
             Some(s) if c.reads(s) == Some(false) => c.not_read(s),
@@ -393,12 +428,16 @@ fn default_consequence(f: &Finding, c: &Ctx) -> String {
                 "starts normally: etcd moves on to the next segment at the zero length field; the bytes after it are never read".into()
             }
         }
-        Code::WalSegmentSequenceGap => match seg {
-            Some(s) if c.reads(s) == Some(true) || c.sim.start_seg.is_none_or(|st| s > st) => {
-                refuse("failed to open WAL: wal: file not found")
-            }
-            Some(s) => c.not_read(s),
-            None => refuse("failed to open WAL: wal: file not found"),
+        // The gap lies before segment `s`: it matters only when Docker starts reading before it.
+        // Starting at `s` or later (the segment its snapshot needs), the missing file is one
+        // Docker never opens.
+        Code::WalSegmentSequenceGap => match (seg, c.sim.start_seg) {
+            (Some(s), Some(st)) if s <= st => format!(
+                "starts normally as far as this goes: Docker opens the WAL at {} for its snapshot (index {}), after the missing segment, which it never reads",
+                c.raw.get(st).map(|r| r.name.as_str()).unwrap_or("a later segment"),
+                c.snap_index
+            ),
+            _ => refuse("failed to open WAL: wal: file not found"),
         },
         Code::WalSegmentIndexOrder => {
             "Docker picks its first segment by name index; with names out of order it may start in the wrong segment (see the verdict)".into()
@@ -452,6 +491,9 @@ fn default_consequence(f: &Finding, c: &Ctx) -> String {
             "starts normally, but from a shorter log: this manager comes back at index {} and whatever followed is gone (unless another manager has it)",
             a.wal.last_index().unwrap_or(0)
         ),
+        Code::WalMissing if snapshot_archive(a) => {
+            "not a swarm dir: Docker starts a manager from its whole swarm dir, and this is a snapshot archive; restore the snapshots next to their WAL and keys".into()
+        }
         Code::WalMissing => {
             "starts a new, empty raft log: the snapshots are not used, so a single manager comes up with no services, secrets or configs (with other managers it catches up from them)".into()
         }
@@ -506,6 +548,13 @@ fn default_consequence(f: &Finding, c: &Ctx) -> String {
         Code::EntryUndecryptableInSnapshot => {
             "starts normally: Docker never decrypts entries its snapshot covers".into()
         }
+        Code::EntryDamagedInSnapshot => {
+            "never decrypts this entry (its snapshot covers it), but its WAL reader checks every record's CRC: see the CRC finding at this offset".into()
+        }
+        Code::KeyNoMatch => match &c.sim.stop {
+            Some(s) => format!("{} to start: {}", s.how, s.message),
+            None => refuse("failed to decrypt WAL: no decryption key for record encrypted with SECRETBOX_SALSA20_POLY1305"),
+        },
         Code::EntryUndecodable | Code::EntryConfChangeUndecodable => {
             if !f.index.is_some_and(|i| i > c.snap_index && i <= a.rules().commit_index()) {
                 STARTS.into()
@@ -562,6 +611,7 @@ fn default_consequence(f: &Finding, c: &Ctx) -> String {
         // Found only when several copies are read as one history; no copy is changed, and
         // Docker reads one manager dir.
         Code::ArchiveEntryConflict
+        | Code::ArchiveDifferentClusters
         | Code::ArchiveEntryOverwritten
         | Code::ArchiveNoState
         | Code::ArchiveSeveralNodes
@@ -575,6 +625,8 @@ fn default_consequence(f: &Finding, c: &Ctx) -> String {
 const PAYLOAD_CODES: &[Code] = &[
     Code::EntryUndecryptable,
     Code::EntryUndecryptableInSnapshot,
+    Code::EntryDamagedInSnapshot,
+    Code::KeyNoMatch,
     Code::EntryUndecodable,
     Code::SnapPayload,
     Code::SnapFallback,
@@ -702,6 +754,12 @@ pub fn verify_loaded(a: Analysis, access: KeyAccess, engine: Option<&str>) -> Re
     base.extend(checks::last_segment(&a));
     base.extend(checks::hard_state(&a, snap_index));
     base.extend(checks::certificate(&a));
+    if snapshot_archive(&a) {
+        for f in base.iter_mut().filter(|f| f.code == Code::WalMissing) {
+            f.severity = Severity::Info;
+            f.message = "snapshots and no WAL: a bare dir of .snap files (a KeepOldSnapshots archive, or a snap dir copied without its WAL); its snapshot files are checked, there is no log here".into();
+        }
+    }
     if access.payloads_checked() {
         base.extend(checks::store(&a));
     }
@@ -822,7 +880,7 @@ pub fn verify_loaded(a: Analysis, access: KeyAccess, engine: Option<&str>) -> Re
                 } else if stop.message.contains("slice bounds") {
                     &[Code::WalIndexGap, Code::ReplayGap]
                 } else if stop.message.contains("decrypt WAL") || stop.message.contains("decryption key") {
-                    &[Code::KeyNoDek, Code::EntryUndecryptable, Code::SnapPayload, Code::KeyDamaged]
+                    &[Code::KeyNoDek, Code::KeyNoMatch, Code::EntryUndecryptable, Code::SnapPayload, Code::KeyDamaged]
                 } else {
                     &[]
                 };
@@ -886,6 +944,16 @@ fn verdict(
             if s.how == "panics" { "crash when trying" } else { "refuse" },
             s.message
         )
+    } else if let Some(f) = blocking(findings) {
+        // The emulation reads the files through; a finding stops Docker before or beside that.
+        let c = f.consequence.replacen("refuses to start", "refuse to start", 1).replacen(
+            "crashes at startup",
+            "crash at startup",
+            1,
+        );
+        format!("Docker would {c}")
+    } else if snapshot_archive(a) {
+        "not a swarm dir, a snapshot archive (Docker does not start from it)".to_string()
     } else if d.no_wal {
         "Docker would start a new, empty raft log (no WAL segment)".to_string()
     } else if let Some(r) = &d.repair {
@@ -931,11 +999,14 @@ fn verdict(
             (Some(f), Some(l)) => format!("WAL {f}-{l}, commit index unknown (no HardState; taken as {l})"),
             _ => "WAL empty".to_string(),
         };
+        let (dec, undec) = (a.stats.decrypted, a.stats.undecryptable);
         let keys = match access {
-            KeyAccess::Available => "every entry decrypts",
-            KeyAccess::NotEncrypted => "plaintext layout",
-            KeyAccess::NotAsked => "payloads not checked (--no-decrypt)",
-            _ => "payloads not checked (no usable key)",
+            KeyAccess::Available if undec == 0 => "every entry decrypts".to_string(),
+            KeyAccess::Available if dec == 0 => format!("no entry decrypts with this input's key ({undec} tried)"),
+            KeyAccess::Available => format!("{undec} of {} entries do not decrypt", dec + undec),
+            KeyAccess::NotEncrypted => "plaintext layout".to_string(),
+            KeyAccess::NotAsked => "payloads not checked (--no-decrypt)".to_string(),
+            _ => "payloads not checked (no usable key)".to_string(),
         };
         format!("{snaps}, {walr}, {keys}")
     };
@@ -961,8 +1032,8 @@ pub fn json(v: &Verification) -> serde_json::Value {
         "docker": {
             "flavor": v.docker.flavor,
             "assumed": v.docker.flavor.describe(),
-            "outcome": outcome_word(&v.docker),
-            "message": v.docker.stop.as_ref().map(|s| s.message.clone()),
+            "outcome": v.outcome(),
+            "message": v.docker.stop.as_ref().map(|s| s.message.clone()).or_else(|| v.blocking().map(|f| f.consequence.clone())),
             "snapshot_loaded": v.docker.snapshot_loaded.as_ref().map(|s| serde_json::json!({"file": s.0, "index": s.1, "term": s.2})),
             "snapshots_broken": v.docker.snapshots_broken.iter().map(|b| serde_json::json!({"file": b.0, "reason": b.1})).collect::<Vec<_>>(),
             "repair": v.docker.repair,

@@ -194,7 +194,23 @@ fn state(
         StreamFormat::Text => render::state::write_text(out, &r, &f, me.as_deref(), leader),
     }
     .map_err(output::error)?;
-    Ok(0)
+    Ok(affected(&r.findings))
+}
+
+/// Exit code of a command that shows a state or a walk: 1 when what it shows is affected by
+/// damage (an entry that should apply but cannot be read, a hole in the log, a walk that cannot
+/// start), which its notes name; 0 otherwise.
+fn affected(found: &[crate::error::Finding]) -> u8 {
+    u8::from(found.iter().any(|f| f.severity == crate::error::Severity::Error))
+}
+
+/// The damage behind a non-zero [`affected`], one `note:` line each, for outputs that have no
+/// notes of their own.
+fn damage_notes(out: Out<'_>, found: &[crate::error::Finding]) -> std::io::Result<()> {
+    for f in found.iter().filter(|f| f.severity == crate::error::Severity::Error) {
+        writeln!(out, "note: {f}")?;
+    }
+    Ok(())
 }
 
 fn history(
@@ -208,14 +224,16 @@ fn history(
     let a = load_shown(c, Detail::Entries, progress, &secrets)?;
     let (kind, id, name) = crate::analyses::history::resolve_object(&a, object).map_err(Error::Usage)?;
     let red = Redaction { show_secrets: secrets.show_secrets };
-    let v = crate::analyses::history::history(&a, kind, &id, tasks && kind == Kind::Service, &red);
+    let (v, found) =
+        crate::analyses::history::history_with_findings(&a, kind, &id, tasks && kind == Kind::Service, &red);
     match c.format {
         StreamFormat::Json => render::changes::write_history_json(out, kind.name(), &id, &name, &v),
         StreamFormat::Ndjson => render::changes::write_history_ndjson(out, &v),
-        StreamFormat::Text => render::changes::write_history_text(out, kind.name(), &id, &name, &v),
+        StreamFormat::Text => render::changes::write_history_text(out, kind.name(), &id, &name, &v)
+            .and_then(|()| damage_notes(out, &found)),
     }
     .map_err(output::error)?;
-    Ok(0)
+    Ok(affected(&found))
 }
 
 fn diff(
@@ -277,16 +295,18 @@ fn diff(
     match c.format {
         StreamFormat::Json => render::changes::write_diff_json(out, &ea, &eb, &d),
         StreamFormat::Ndjson => render::changes::write_diff_ndjson(out, &ea, &eb, &d),
-        StreamFormat::Text => render::changes::write_diff_text(out, &ea.label, &eb.label, &d),
+        StreamFormat::Text => render::changes::write_diff_text(out, &ea.label, &eb.label, &d)
+            .and_then(|()| damage_notes(out, &ra.findings))
+            .and_then(|()| damage_notes(out, &rb.findings)),
     }
     .map_err(output::error)?;
-    Ok(0)
+    Ok(affected(&ra.findings).max(affected(&rb.findings)))
 }
 
 fn timeline(c: &Common<StreamFormat>, filter: &FilterArgs, progress: bool, out: Out<'_>) -> Result<u8> {
     let f = filter.filter()?;
     let a = load(c, Detail::Entries, progress)?;
-    let mut ev = crate::analyses::history::timeline(&a);
+    let (mut ev, found) = crate::analyses::history::timeline_with_findings(&a);
     ev.retain(|e| timeline_keep(&a, e, &f));
     match c.format {
         StreamFormat::Json => render::changes::write_timeline_json(out, &ev),
@@ -294,7 +314,7 @@ fn timeline(c: &Common<StreamFormat>, filter: &FilterArgs, progress: bool, out: 
         StreamFormat::Text => render::changes::write_timeline_text(out, &ev),
     }
     .map_err(output::error)?;
-    Ok(0)
+    Ok(affected(&found))
 }
 
 fn decrypt(c: &Common, output_dir: &std::path::Path, progress: bool, out: Out<'_>) -> Result<u8> {

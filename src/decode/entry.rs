@@ -286,10 +286,18 @@ pub fn object_time(o: &Object) -> Option<jiff::Timestamp> {
 
 /// For a bare dir (no layout to tell): does entry data look like `MaybeEncryptedRecord`s?
 pub fn looks_encrypted(wal: &WalLog) -> bool {
+    looks_encrypted_data(wal.entries.iter().map(|e| &e.data))
+}
+
+/// Whether the first non-empty payloads (up to 16; entry data or `.snap` payloads) all parse as
+/// a `MaybeEncryptedRecord` of a known algorithm with its nonce: secretbox with 24 bytes, or
+/// Fernet with none. A plaintext `api.Snapshot` has the same wire shape but version 0 in field 1,
+/// so it never passes.
+pub fn looks_encrypted_data<'a>(payloads: impl IntoIterator<Item = &'a bytes::Bytes>) -> bool {
     let mut seen = 0;
-    for e in wal.entries.iter().filter(|e| !e.data.is_empty()).take(16) {
+    for d in payloads.into_iter().filter(|d| !d.is_empty()).take(16) {
         seen += 1;
-        let ok = match api::MaybeEncryptedRecord::decode(e.data.clone()) {
+        let ok = match api::MaybeEncryptedRecord::decode(d.clone()) {
             Ok(r) => (r.algorithm == 1 && r.nonce.len() == 24) || (r.algorithm == 2 && r.nonce.is_empty()),
             Err(_) => false,
         };

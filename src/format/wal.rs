@@ -91,6 +91,9 @@ pub enum SegmentEnd {
         offset: u64,
         /// What was seen.
         reason: String,
+        /// The file ends inside this frame (its length field, or the length it gives, runs past
+        /// the end): where the file is preallocated, a copy cut short rather than a crash.
+        past_end: bool,
     },
     /// A frame length points past the end of the file and it is not a torn write: the scan of
     /// this segment cannot go on.
@@ -228,6 +231,7 @@ pub fn scan_segment_with(
                 s.end = SegmentEnd::Torn {
                     offset: off,
                     reason: format!("only {remaining} bytes left for an 8-byte length field"),
+                    past_end: true,
                 };
             }
             break;
@@ -272,7 +276,7 @@ pub fn scan_segment_with(
                     remaining - 8
                 );
                 s.end = if torn || (is_last && rec_len < SEGMENT_SIZE) {
-                    SegmentEnd::Torn { offset: off, reason }
+                    SegmentEnd::Torn { offset: off, reason, past_end: true }
                 } else {
                     SegmentEnd::Corrupt { offset: off, reason }
                 };
@@ -295,6 +299,7 @@ pub fn scan_segment_with(
                     s.end = SegmentEnd::Torn {
                         offset: off,
                         reason: format!("record does not decode ({e}) and holds an all-zero sector"),
+                        past_end: false,
                     };
                     break;
                 }
@@ -333,6 +338,7 @@ pub fn scan_segment_with(
                     s.end = SegmentEnd::Torn {
                         offset: off,
                         reason: "CRC mismatch on a record that holds an all-zero sector".into(),
+                        past_end: false,
                     };
                     break;
                 }
@@ -361,7 +367,7 @@ pub fn scan_segment_with(
     }
     s.last_crc = running;
     match &s.end {
-        SegmentEnd::Torn { offset, reason } => {
+        SegmentEnd::Torn { offset, reason, .. } => {
             let sev = if is_last { Severity::Warning } else { Severity::Error };
             s.findings.push(finding(Code::WalTornWrite, sev, format!("torn write: {reason}"), *offset));
         }
@@ -469,6 +475,15 @@ impl WalLog {
     pub fn seg_display(&self, seg: usize) -> &str {
         self.segments.get(seg).map(|s| s.display.as_str()).unwrap_or("")
     }
+    /// Whether the record framed at `offset` of segment `seg` failed its CRC check (false when
+    /// it matched or is not known). A record whose CRC fails is damaged: whatever its payload
+    /// then does (no key opens it, it does not decode) is the damage, not an event.
+    pub fn crc_failed(&self, seg: usize, offset: u64) -> bool {
+        self.segments
+            .get(seg)
+            .and_then(|s| s.records.binary_search_by_key(&offset, |r| r.offset).ok().map(|i| !s.records[i].crc_ok))
+            .unwrap_or(false)
+    }
 }
 
 /// Scan every segment (in parallel) and assemble the log.
@@ -512,7 +527,7 @@ pub fn assemble_with(segments: Vec<SegmentScan>, done: &dyn Fn(usize)) -> WalLog
                         Code::WalSegmentSequenceGap,
                         Severity::Error,
                         format!(
-                            "segment sequence jumps from {} to {}: a segment is missing; Docker would refuse to read this WAL",
+                            "segment sequence jumps from {} to {}: a segment is missing (what Docker does depends on the segment it starts reading at: see the consequence)",
                             prev.seq, seg.seq
                         ),
                     )

@@ -42,6 +42,22 @@ pub fn text(r: &ManagersReport) -> String {
     for (n, e) in &r.unreadable {
         s.push_str(&format!("{n}: cannot be read: {e}\n"));
     }
+    if !r.clusters.is_empty() {
+        s.push_str(&format!("\nDIFFERENT CLUSTERS ({})\n", r.clusters.len()));
+        for c in &r.clusters {
+            s.push_str(&format!("  {c}\n"));
+        }
+        s.push_str("\nAGREEMENT\n");
+        for p in &r.pairs {
+            s.push_str(&format!("  {}\n", p.note));
+        }
+        for n in &r.notes {
+            s.push_str(&format!("  {n}\n"));
+        }
+        s.push_str("\nRECOVERY (docker swarm init --force-new-cluster)\n");
+        s.push_str("  No recommendation: these managers are not of one cluster. Run `managers` again with the managers of one cluster.\n");
+        return s;
+    }
     s.push_str(&format!(
         "\nCommitted for sure up to index {} (highest commit: {}).\n",
         r.cluster_commit,

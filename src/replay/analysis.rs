@@ -20,7 +20,7 @@
 use crate::crypto::Dek;
 use crate::crypto::keyring::{KeyInfo, load_keys};
 use crate::crypto::keys::UnlockKey;
-use crate::decode::entry::{Decoded, DecodedEntry, Payload, decode_entry_with, looks_encrypted};
+use crate::decode::entry::{Decoded, DecodedEntry, Payload, decode_entry_with, looks_encrypted, looks_encrypted_data};
 use crate::decode::object::{Kind, Membership, Object};
 use crate::decode::snapshot::{SnapState, snapshot_state};
 use crate::error::{Code, Error, Finding, Result, Severity};
@@ -128,6 +128,12 @@ pub struct EntryStats {
     pub bytes: u64,
     /// Whether payloads were decrypted and decoded (false under [`Detail::Structure`]).
     pub payloads_read: bool,
+    /// Entries a DEK decrypted.
+    #[serde(skip)]
+    pub decrypted: usize,
+    /// Entries no DEK decrypted.
+    #[serde(skip)]
+    pub undecryptable: usize,
 }
 
 impl EntryStats {
@@ -135,6 +141,8 @@ impl EntryStats {
     pub fn merge(&mut self, o: EntryStats) {
         self.entries += o.entries;
         self.committed += o.committed;
+        self.decrypted += o.decrypted;
+        self.undecryptable += o.undecryptable;
         self.bytes += o.bytes;
         for (k, v) in o.by_type {
             *self.by_type.entry(k).or_default() += v;
@@ -148,6 +156,12 @@ impl EntryStats {
     pub fn add(&mut self, e: &DecodedEntry) {
         self.entries += 1;
         self.bytes += e.bytes as u64;
+        if e.dek.is_some() {
+            self.decrypted += 1;
+        }
+        if matches!(e.payload, Payload::Undecryptable { .. }) {
+            self.undecryptable += 1;
+        }
         if e.committed {
             self.committed += 1;
         }
@@ -333,6 +347,35 @@ fn merge_by_index<T>(first: Vec<T>, second: Vec<T>, key: impl Fn(&T) -> u64) -> 
     out
 }
 
+/// etcd preallocates the active (last) segment to [`wal::SEGMENT_SIZE`] bytes when it creates
+/// it, so a crash leaves a file of that size with a torn frame inside it. A last segment of
+/// Docker's own layout that is shorter and ends inside a frame was cut by whatever copied it
+/// (an interrupted backup, a full disk): that torn-write finding becomes `wal.copy_truncated`,
+/// an error. Other findings pass unchanged.
+fn copy_cut_short(f: Finding, wal: &WalLog, layout: &Layout) -> Finding {
+    let Some(last) = wal.segments.last() else { return f };
+    let wal::SegmentEnd::Torn { offset, past_end: true, .. } = last.end else { return f };
+    let cut = f.code == Code::WalTornWrite
+        && f.offset == Some(offset)
+        && f.file.as_deref() == Some(last.display.as_str())
+        && last.size < wal::SEGMENT_SIZE
+        && layout.kind == LayoutKind::V3Encrypted;
+    if !cut {
+        return f;
+    }
+    Finding {
+        code: Code::WalCopyTruncated,
+        severity: Severity::Error,
+        message: format!(
+            "the last segment is {} bytes, shorter than the {} bytes etcd preallocates, and ends inside the record at offset {offset}: the copy was cut short (an interrupted backup or a full disk while copying), not a crash, and whatever followed is missing from it ({})",
+            last.size,
+            wal::SEGMENT_SIZE,
+            f.message.trim_start_matches("torn write: ")
+        ),
+        ..f
+    }
+}
+
 /// An empty store as the options ask.
 fn new_store(opts: &Options) -> Store {
     Store::new(opts.keep())
@@ -396,15 +439,35 @@ impl Analysis {
         }
         drop(seg_bytes);
         bar.trace("WAL scanned");
+        let mut files: Vec<SnapFile> = Vec::with_capacity(layout.snap_files.len());
+        for (name, _) in &layout.snap_files {
+            let rel = if layout.snap_dir.is_empty() { name.clone() } else { format!("{}/{}", layout.snap_dir, name) };
+            let data = source.read(&rel)?;
+            files.push(snap::read_snap(name, &source.display(&rel), &data));
+            source.release(&data);
+        }
+        bar.trace("snapshot containers checked");
+        // A bare dir tells its encryption by its records: the entries, or with no entry (a
+        // KeepOldSnapshots archive copied alone), the snapshot payloads.
         let encrypted = match layout.kind.encrypted() {
             Some(e) => e,
-            None => !deks.is_empty() || layout.key_file.is_some() || looks_encrypted(&wal),
+            None => {
+                !deks.is_empty()
+                    || layout.key_file.is_some()
+                    || looks_encrypted(&wal)
+                    || (wal.entries.is_empty() && looks_encrypted_data(files.iter().filter_map(|f| f.payload.as_ref())))
+            }
         };
         if encrypted && deks.is_empty() && !opts.allow_no_keys {
             let why = keys.problem.clone().unwrap_or_else(|| "no raft DEK available".into());
-            return Err(Error::Key(format!("cannot decrypt {}: {why}", source.input.display())));
+            let hint = if layout.kind == LayoutKind::Bare && layout.wal_files.is_empty() {
+                " (a bare dir of encrypted snapshots: give it to `archive` together with the swarm dir or backup whose keys it needs, or use --no-decrypt)"
+            } else {
+                ""
+            };
+            return Err(Error::Key(format!("cannot decrypt {}: {why}{hint}", source.input.display())));
         }
-        findings.extend(wal.findings.iter().cloned());
+        findings.extend(wal.findings.iter().cloned().map(|f| copy_cut_short(f, &wal, &layout)));
         sink.start(&wal);
         let member = wal.metadata.as_ref().and_then(|m| api::RaftMember::decode(m.clone()).ok());
         if wal.metadata.is_some() && member.is_none() {
@@ -418,14 +481,6 @@ impl Analysis {
         // in parallel (only the presumptive base builds a store; nothing else is kept).
         let rules = Rules::new(&wal, false);
         let commit = rules.commit_index();
-        let mut files: Vec<SnapFile> = Vec::with_capacity(layout.snap_files.len());
-        for (name, _) in &layout.snap_files {
-            let rel = if layout.snap_dir.is_empty() { name.clone() } else { format!("{}/{}", layout.snap_dir, name) };
-            let data = source.read(&rel)?;
-            files.push(snap::read_snap(name, &source.display(&rel), &data));
-            source.release(&data);
-        }
-        bar.trace("snapshot containers checked");
         // The base is the engine's choice over the valid snapshots (the newest one, since a
         // replay's end is at least the newest valid snapshot); until payloads are read, the
         // newest sound container is the presumptive one.
@@ -631,8 +686,58 @@ impl Analysis {
             old_undecryptable.extend(c.old_undecryptable);
             old_undecryptable.sort_unstable();
         }
+        // A record whose CRC fails is damaged: what its payload then does (no key opens it) is
+        // that damage, never evidence of a retired key.
+        let crc_failed = |index: u64| {
+            let pos = wal.entries.partition_point(|e| e.index < index);
+            wal.entries.get(pos).is_some_and(|e| e.index == index && wal.crc_failed(e.seg, e.offset))
+        };
+        for f in entry_findings.iter_mut().filter(|f| f.code == Code::EntryUndecryptable) {
+            if f.index.is_some_and(crc_failed) {
+                f.message = "entry data cannot be read: its WAL record fails its CRC check, so the record is damaged (no key can open a damaged record)".into();
+            }
+        }
+        let (damaged_old, old_undecryptable): (Vec<u64>, Vec<u64>) =
+            old_undecryptable.into_iter().partition(|&i| crc_failed(i));
+        for i in damaged_old {
+            let e = &wal.entries[wal.entries.partition_point(|e| e.index < i)];
+            entry_findings.push(
+                Finding::new(
+                    Code::EntryDamagedInSnapshot,
+                    Severity::Warning,
+                    "entry data cannot be read: its WAL record fails its CRC check, so the record is damaged; the snapshot covers this entry, so the state does not depend on it",
+                )
+                .file(wal.seg_display(e.seg))
+                .offset(e.offset)
+                .index(e.index)
+                .term(e.term),
+            );
+        }
+        entry_findings.sort_by_key(|f| f.index.unwrap_or(0));
         findings.extend(entry_findings);
-        if let (Some(f), Some(l)) = (old_undecryptable.first(), old_undecryptable.last()) {
+        // No record at all opens with the keys of this input: not a key rotation, a key from
+        // elsewhere.
+        let no_match = encrypted
+            && !deks.is_empty()
+            && !structure_only
+            && stats.decrypted == 0
+            && stats.undecryptable > 0
+            && !snapshots.iter().any(|s| s.valid && s.dek.is_some());
+        if no_match {
+            findings.push(
+                Finding::new(
+                    Code::KeyNoMatch,
+                    Severity::Error,
+                    format!(
+                        "the raft DEK of this input's swarm-node.key opens none of its {} encrypted entries{}: the key file comes from another node or cluster than the raft data (files of two managers were mixed)",
+                        stats.undecryptable,
+                        if snapshots.is_empty() { String::new() } else { format!(" and none of its {} snapshots", snapshots.len()) }
+                    ),
+                )
+                .file(keys.key_file.clone().unwrap_or_default()),
+            );
+        }
+        if let (false, Some(f), Some(l)) = (no_match, old_undecryptable.first(), old_undecryptable.last()) {
             findings.push(
                 Finding::new(
                     Code::EntryUndecryptableInSnapshot,

@@ -217,8 +217,10 @@ pub enum Start {
     /// The base for this target ([`choose_base`]), falling back to older snapshots that read.
     For(u64),
     /// As early as the log can be read: an empty store when the WAL reaches back to index 1 and
-    /// every live entry up to the first snapshot reads, else the oldest valid snapshot above the
-    /// last unreadable entry. For walks that want every version of the objects.
+    /// every intact live entry up to the first snapshot reads, else the oldest valid snapshot
+    /// above the last intact entry no key opens. A damaged entry (its record's CRC fails) is
+    /// walked through (a finding), and the state is taken again from the first valid snapshot at
+    /// or past it. For walks that want every version of the objects.
     Earliest,
     /// An empty store at index 0.
     Empty,
@@ -371,7 +373,8 @@ pub struct Replayed {
     pub base: Option<String>,
     /// Index of the base (0 without one).
     pub base_index: u64,
-    /// Number of entries applied on top of the base.
+    /// Number of entries applied on top of the base (an entry that cannot be read is not counted:
+    /// it is in [`Replayed::unreadable`]).
     pub applied: usize,
     /// Uncommitted entries that were applied (only with `include_uncommitted`).
     pub uncommitted: Vec<u64>,
@@ -397,6 +400,9 @@ pub struct Replay<'a> {
     last_term: u64,
     last_time: Option<jiff::Timestamp>,
     base_visited: bool,
+    /// The first entry applied since the base that could not be read: the store lacks its
+    /// changes until a snapshot at or past it is loaded.
+    damaged_since: Option<u64>,
     /// The state so far.
     pub r: Replayed,
 }
@@ -407,14 +413,23 @@ fn log_order(wal: &WalLog) -> Vec<&EntryRec> {
     all
 }
 
-/// The oldest snapshot from which the log can be replayed (None: from an empty store).
+/// The oldest snapshot from which the log can be replayed (None: from an empty store). Intact
+/// entries that no key opens (a retired DEK: their records' CRCs match) move the start past
+/// them, as before a rotation's snapshot nothing else can be read. Entries whose record is
+/// damaged (CRC fails) do not: the walk goes through them (each is a `replay.entry_unreadable`
+/// finding) and takes the state again from the first valid snapshot at or past them
+/// ([`Replay::advance_to`]), so nothing before the damage is dropped.
 fn earliest_base(log: &Log<'_>) -> Option<usize> {
     let first = log.wal.first_index().unwrap_or(u64::MAX);
+    let damaged = |e: &DecodedEntry| {
+        log.wal.segments.iter().position(|s| s.display == e.file).is_some_and(|seg| log.wal.crc_failed(seg, e.offset))
+    };
     let unreadable = log
         .entries
         .iter()
         .filter(|e| e.overwritten_by_term.is_none())
         .filter(|e| matches!(e.payload, Payload::Undecryptable { .. } | Payload::Undecodable { .. }))
+        .filter(|e| !damaged(e))
         .map(|e| e.index)
         .max();
     if first <= 1 && unreadable.is_none() {
@@ -515,6 +530,7 @@ impl<'a> Replay<'a> {
             last_term: base_term,
             last_time: None,
             base_visited: false,
+            damaged_since: None,
             r: Replayed {
                 index: base_index,
                 term: base_term,
@@ -672,22 +688,27 @@ impl<'a> Replay<'a> {
     /// ends), continue from the newest valid snapshot in the hole: the entries cannot bridge it,
     /// the snapshot holds the state there. Returns whether it moved.
     fn bridge(&mut self, upto: u64, v: &mut dyn Visitor) -> bool {
+        let from = self.r.index + 1;
+        self.rebase_within(from, upto, v, |s| {
+            format!("the log holds no entries {from}-{}: continuing from snapshot {}", s.index, s.file)
+        })
+    }
+
+    /// Load the newest valid snapshot whose index is in `lo..=hi` and above the state's index
+    /// (a newer one that fails to read is noted and the next older tried); `note` says why.
+    fn rebase_within(&mut self, lo: u64, hi: u64, v: &mut dyn Visitor, note: impl Fn(&SnapInfo) -> String) -> bool {
         let log = self.log;
         let mut cands: Vec<usize> = (0..log.snapshots.len())
             .filter(|&i| {
-                log.snapshots[i].valid && log.snapshots[i].index > self.r.index && log.snapshots[i].index <= upto
+                let s = &log.snapshots[i];
+                s.valid && s.index >= lo && s.index <= hi && s.index > self.r.base_index
             })
             .collect();
         while let Some(i) = cands.pop() {
             let s = &log.snapshots[i];
             match snapshot_store(log.payloads[i].as_deref().unwrap_or(&[]), log.encrypted, log.deks, log.keep) {
                 Ok((st, ss)) => {
-                    self.r.notes.push(format!(
-                        "the log holds no entries {}-{}: continuing from snapshot {}",
-                        self.r.index + 1,
-                        s.index,
-                        s.file
-                    ));
+                    self.r.notes.push(note(s));
                     self.r.store = st;
                     self.r.membership = ss.membership.unwrap_or_default();
                     self.r.index = s.index;
@@ -695,6 +716,7 @@ impl<'a> Replay<'a> {
                     self.r.base = Some(s.file.clone());
                     self.r.base_index = s.index;
                     self.last_term = self.last_term.max(s.term);
+                    self.damaged_since = None;
                     if v.wants_steps() {
                         v.step(Step::Base { file: &s.file, index: s.index, store: &self.r.store });
                     }
@@ -708,8 +730,20 @@ impl<'a> Replay<'a> {
 
     fn apply(&mut self, e: &EntryRec, ready: Ready, v: &mut dyn Visitor) {
         let Ready { d, packed } = ready;
-        if e.overwritten_by.is_none() && e.index > self.r.index + 1 && self.rules.applies(e) {
-            self.bridge(e.index - 1, v);
+        if e.overwritten_by.is_none() && e.index > self.r.base_index && self.rules.applies(e) {
+            // After an entry that did not read, the state is exact again from a snapshot taken at
+            // or past it: load the newest one before this entry.
+            if let Some(u) = self.damaged_since {
+                self.rebase_within(u, e.index - 1, v, |s| {
+                    format!(
+                        "entry {u} could not be read, so the state after it lacked its changes; continuing from snapshot {} (index {}), which holds the state there",
+                        s.file, s.index
+                    )
+                });
+            }
+            if e.index > self.r.index + 1 {
+                self.bridge(e.index - 1, v);
+            }
         }
         let Decoded { mut summary, actions, conf } = d;
         let live = e.overwritten_by.is_none();
@@ -734,13 +768,18 @@ impl<'a> Replay<'a> {
             }
             self.last_term = e.term;
         }
-        if applies && matches!(summary.payload, Payload::Undecryptable { .. } | Payload::Undecodable { .. }) {
+        let unreadable = matches!(summary.payload, Payload::Undecryptable { .. } | Payload::Undecodable { .. });
+        if applies && unreadable {
             let why = match &summary.payload {
+                _ if self.log.wal.crc_failed(e.seg, e.offset) => {
+                    "its WAL record fails its CRC check: the record is damaged".to_string()
+                }
                 Payload::Undecryptable { error } => error.to_string(),
                 Payload::Undecodable { reason } => reason.clone(),
                 _ => String::new(),
             };
             self.r.unreadable.push(e.index);
+            self.damaged_since.get_or_insert(e.index);
             self.r.findings.push(
                 Finding::new(
                     Code::ReplayEntryUnreadable,
@@ -798,7 +837,9 @@ impl<'a> Replay<'a> {
             if summary.time.is_some() {
                 self.r.time = summary.time;
             }
-            self.r.applied += 1;
+            if !unreadable {
+                self.r.applied += 1;
+            }
             self.r.index = e.index;
             self.r.term = e.term;
         }

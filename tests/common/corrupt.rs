@@ -125,3 +125,64 @@ pub fn drop_records(swarm: &Path, rtype: i64) {
         std::fs::write(seg, buf).unwrap();
     }
 }
+
+/// Overwrite `n` bytes at `offset` with 0xAA (a bad sector read back as garbage, or a stray write).
+pub fn overwrite_bytes(file: &Path, offset: u64, n: usize) {
+    patch(file, offset, &vec![0xAA; n]);
+}
+
+/// Replace `certificates/swarm-node.crt` with an expired certificate for the same node, role and
+/// cluster (issued by a throwaway CA in 2020 for swarmkit's 90 days): a node that was down past
+/// its certificate's life.
+pub fn expire_certificate(swarm: &Path) {
+    let p = swarm.join("certificates/swarm-node.crt");
+    let pem = swarmsift::analyses::synth::expired_copy_of_node_certificate(&std::fs::read(&p).unwrap()).unwrap();
+    std::fs::write(&p, pem).unwrap();
+}
+
+/// Cut the single segment of a capture into several, as etcd would have had it cut: a new
+/// segment starts at each entry index of `firsts` (its name is `seq-index` with that index), with
+/// a crc record carrying the chain on, then the metadata record; the last keeps the preallocated
+/// length. Returns the new segment paths, in order.
+pub fn split_segment(swarm: &Path, firsts: &[u64]) -> Vec<PathBuf> {
+    use swarmsift::format::wal::{encode::SegmentWriter, rtype as rt};
+    use swarmsift::replay::analysis::{Analysis, Options};
+    let segs = segments(swarm);
+    assert_eq!(segs.len(), 1, "split_segment takes a one-segment capture");
+    let a = Analysis::load(swarm, &Options::default()).unwrap();
+    let offset_of = |i: u64| a.wal.entries.iter().find(|e| e.index == i).unwrap().offset;
+    let cuts: Vec<u64> = firsts.iter().map(|&i| offset_of(i)).collect();
+    let len = std::fs::metadata(&segs[0]).unwrap().len();
+    let recs = records(&segs[0], true);
+    let metadata = recs.iter().find(|r| r.rtype == rt::METADATA).map(|r| r.data.clone()).unwrap();
+    std::fs::remove_file(&segs[0]).unwrap();
+    let mut out = Vec::new();
+    let mut prev = 0u32;
+    let mut part = 0usize;
+    let mut w = SegmentWriter::new(0, false);
+    let mut name_index = 0u64;
+    let flush = |w: SegmentWriter, seq: usize, index: u64, last: bool, out: &mut Vec<PathBuf>| -> u32 {
+        let crc = w.crc;
+        let mut buf = w.buf;
+        if last && (buf.len() as u64) < len {
+            buf.resize(len as usize, 0);
+        }
+        let p = wal_dir(swarm).join(format!("{seq:016x}-{index:016x}.wal"));
+        std::fs::write(&p, buf).unwrap();
+        out.push(p);
+        crc
+    };
+    for r in recs.iter().filter(|r| r.rtype != rt::CRC) {
+        if part < cuts.len() && r.offset >= cuts[part] {
+            prev = flush(w, part, name_index, false, &mut out);
+            name_index = firsts[part];
+            part += 1;
+            w = SegmentWriter::new(prev, false);
+            w.record(rt::METADATA, Some(&metadata));
+        }
+        w.record(r.rtype, Some(&r.data));
+    }
+    let _ = prev;
+    flush(w, part, name_index, true, &mut out);
+    out
+}

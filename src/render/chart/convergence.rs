@@ -145,7 +145,7 @@ impl Tracker {
         }
         let o = self.infos.len();
         self.order.insert(s.id.clone(), o);
-        self.infos.push(ServiceInfo { id: s.id.clone(), name: service_name(&s), mode: mode(s) });
+        self.infos.push(ServiceInfo { id: s.id.clone(), name: service_name(s), mode: mode(s) });
         self.cur.push(None);
         o
     }

@@ -1,7 +1,7 @@
 //! The command line's definition: the clap types for `swarmsift` and every subcommand's flags.
 //!
 //! Invariants: this module only declares and validates flags; it opens nothing and prints
-//! nothing ([`mod@crate::cli::run`] does). The doc comments on the clap types are the help texts the
+//! nothing (`crate::cli::run` does). The doc comments on the clap types are the help texts the
 //! binary prints, word for word: editing one changes `--help`. The clap types themselves carry no
 //! doc comment of their own where clap would take it as a command's about text.
 

@@ -1,12 +1,12 @@
 //! The `generate` command: a man page or a shell completion script, printed on stdout, built
-//! from the clap definitions of [`crate::cli::args`] (so that they cannot drift from `--help`).
+//! from the clap definitions of `crate::cli::args`, which the caller passes in as the command (so
+//! that they cannot drift from `--help`, and this module does not import the one that names it).
 //!
 //! Invariants: prints only into the output it is given; reads no input.
 
-use crate::cli::args::Cli;
 use crate::cli::output;
 use crate::error::Result;
-use clap::{Args, CommandFactory, ValueEnum};
+use clap::{Args, ValueEnum};
 use clap_complete::Shell;
 use std::io::Write;
 
@@ -31,9 +31,9 @@ pub struct GenerateArgs {
     pub what: What,
 }
 
-/// Run `generate`: always exit 0 unless stdout fails.
-pub fn run_generate(args: &GenerateArgs, out: &mut dyn Write) -> Result<u8> {
-    let mut cmd = Cli::command();
+/// Run `generate` for `cmd`, the whole command line's definition: always exit 0 unless stdout
+/// fails.
+pub fn run_generate(args: &GenerateArgs, mut cmd: clap::Command, out: &mut dyn Write) -> Result<u8> {
     let mut buf: Vec<u8> = Vec::new();
     match args.what {
         What::Man => clap_mangen::Man::new(cmd).render(&mut buf).map_err(output::error)?,

@@ -81,7 +81,7 @@ pub fn run_to(cli: Cli, out: Out<'_>) -> Result<u8> {
             decrypt(&Common { path, format, input, no_decrypt: false }, &output, progress, out)
         }
         Cmd::Report(args) => crate::cli::report::run_report(&args, progress, out),
-        Cmd::Generate(args) => crate::cli::generate::run_generate(&args, out),
+        Cmd::Generate(args) => crate::cli::generate::run_generate(&args, <Cli as clap::CommandFactory>::command(), out),
         Cmd::Metrics(args) => crate::cli::metrics::run_metrics(&args, out),
         Cmd::Advise(args) => crate::cli::advise::run_advise(&args, progress, out),
     }

@@ -168,19 +168,6 @@ fn findings_table(page: &mut Page, v: &Verification) {
         .findings
         .iter()
         .map(|f| {
-            let mut loc = Vec::new();
-            if let Some(p) = &f.file {
-                loc.push(p.clone());
-            }
-            if let Some(o) = f.offset {
-                loc.push(format!("offset {o}"));
-            }
-            if let Some(i) = f.index {
-                loc.push(format!("index {i}"));
-            }
-            if let Some(t) = f.term {
-                loc.push(format!("term {t}"));
-            }
             let sev = match f.severity {
                 Severity::Error => "error",
                 Severity::Warning => "warning",
@@ -191,7 +178,7 @@ fn findings_table(page: &mut Page, v: &Verification) {
                 vec![
                     Cell::Text(sev.into()),
                     Cell::Code(f.code.as_str().into()),
-                    Cell::Text(if loc.is_empty() { "-".into() } else { loc.join(", ") }),
+                    Cell::Text(crate::render::verify::location(f)),
                     Cell::Text(f.message.clone()),
                     Cell::Text(f.consequence.clone()),
                 ],

@@ -206,7 +206,9 @@ pub(crate) fn decode_entry_with(e: &EntryRec, encrypted: bool, deks: &[Dek], dis
         }
     }
     match e.etype {
-        0 => match api::InternalRaftRequest::decode(plain.as_slice()) {
+        // From a `Bytes`: the objects' bytes fields (a config's or secret's data, up to 500 KB
+        // each) share the plaintext instead of being copied out of it.
+        0 => match api::InternalRaftRequest::decode(bytes::Bytes::from(plain)) {
             Ok(req) => {
                 let mut sums = Vec::with_capacity(req.action.len());
                 for a in req.action {
@@ -239,7 +241,7 @@ pub(crate) fn decode_entry_with(e: &EntryRec, encrypted: bool, deks: &[Dek], dis
             }
             Err(err) => summary.payload = Payload::Undecodable { reason: format!("not an InternalRaftRequest: {err}") },
         },
-        1 => match raftpb::ConfChange::decode(plain.as_slice()) {
+        1 => match raftpb::ConfChange::decode(&plain[..]) {
             Ok(cc) => {
                 let ctx = cc.context.clone().unwrap_or_default();
                 let member = if ctx.is_empty() { None } else { api::RaftMember::decode(ctx).ok() };

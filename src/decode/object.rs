@@ -442,3 +442,161 @@ impl Serialize for Membership {
 pub fn hex_ids<S: serde::Serializer>(ids: &[u64], ser: S) -> Result<S::Ok, S::Error> {
     ser.collect_seq(ids.iter().map(|i| format!("{i:x}")))
 }
+
+/// What the store indexes an encoded object by, read without decoding the object whole: its ID
+/// and, for a task, the fields tasks are grouped and counted by. Every kind's `id` is field 1.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Head {
+    /// Field 1, `id`.
+    pub id: String,
+    /// For a task, its grouping fields.
+    pub task: Option<TaskFields>,
+}
+
+/// The fields of a task that [`Head`] reads (`Task` fields 4, 5, 6, 9.2, 10 and 16.1).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TaskFields {
+    /// `service_id`.
+    pub service_id: String,
+    /// `node_id`.
+    pub node_id: String,
+    /// `slot`.
+    pub slot: u64,
+    /// `status.state` (0 without a status).
+    pub state: i32,
+    /// `desired_state`.
+    pub desired_state: i32,
+    /// `job_iteration.index`, when there is a job iteration.
+    pub job_iteration: Option<u64>,
+}
+
+impl TaskFields {
+    /// The same fields of a decoded task.
+    pub fn of(t: &api::Task) -> TaskFields {
+        TaskFields {
+            service_id: t.service_id.clone(),
+            node_id: t.node_id.clone(),
+            slot: t.slot,
+            state: t.status.as_ref().map(|s| s.state).unwrap_or(0),
+            desired_state: t.desired_state,
+            job_iteration: t.job_iteration.as_ref().map(|v| v.index),
+        }
+    }
+}
+
+/// Partial messages with the field numbers of `objects.proto`: prost skips every other field,
+/// so reading them costs a walk over the keys, with no allocation but the strings read.
+mod partial {
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct IdOnly {
+        #[prost(string, tag = "1")]
+        pub id: String,
+    }
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct StateOnly {
+        #[prost(int32, tag = "2")]
+        pub state: i32,
+    }
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct IndexOnly {
+        #[prost(uint64, tag = "1")]
+        pub index: u64,
+    }
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct TaskHead {
+        #[prost(string, tag = "1")]
+        pub id: String,
+        #[prost(string, tag = "4")]
+        pub service_id: String,
+        #[prost(uint64, tag = "5")]
+        pub slot: u64,
+        #[prost(string, tag = "6")]
+        pub node_id: String,
+        #[prost(message, optional, tag = "9")]
+        pub status: Option<StateOnly>,
+        #[prost(int32, tag = "10")]
+        pub desired_state: i32,
+        #[prost(message, optional, tag = "16")]
+        pub job_iteration: Option<IndexOnly>,
+    }
+}
+
+impl Head {
+    /// Read the head of an encoded object of `kind`. For input that the whole message's decoder
+    /// accepts, this gives what decoding it whole and reading the fields gives (prost merges
+    /// repeated occurrences of a field the same way in both); callers check the message first
+    /// ([`crate::format::wirecheck::check`]) when they need the whole to be sound.
+    pub fn read(kind: Kind, b: &[u8]) -> Result<Head, prost::DecodeError> {
+        use prost::Message as _;
+        if kind != Kind::Task {
+            return Ok(Head { id: partial::IdOnly::decode(b)?.id, task: None });
+        }
+        let t = partial::TaskHead::decode(b)?;
+        Ok(Head {
+            id: t.id,
+            task: Some(TaskFields {
+                service_id: t.service_id,
+                node_id: t.node_id,
+                slot: t.slot,
+                state: t.status.map(|s| s.state).unwrap_or(0),
+                desired_state: t.desired_state,
+                job_iteration: t.job_iteration.map(|v| v.index),
+            }),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn task() -> api::Task {
+        api::Task {
+            id: "t1".into(),
+            service_id: "s1".into(),
+            node_id: "n1".into(),
+            slot: 7,
+            status: Some(api::TaskStatus {
+                state: api::TaskState::Running as i32,
+                err: "x".into(),
+                ..Default::default()
+            }),
+            desired_state: api::TaskState::Shutdown as i32,
+            job_iteration: Some(api::Version { index: 42 }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_head_reads_what_the_whole_decoding_gives() {
+        let t = task();
+        let b = Object::Task(t.clone()).encode();
+        assert_eq!(Head::read(Kind::Task, &b).unwrap(), Head { id: "t1".into(), task: Some(TaskFields::of(&t)) });
+        // No status, no job iteration: the defaults the decoded task gives.
+        let bare = api::Task { id: "t2".into(), ..Default::default() };
+        let b = Object::Task(bare.clone()).encode();
+        assert_eq!(Head::read(Kind::Task, &b).unwrap().task, Some(TaskFields::of(&bare)));
+        let n = Object::Node(api::Node { id: "n1".into(), ..Default::default() }).encode();
+        assert_eq!(Head::read(Kind::Node, &n).unwrap(), Head { id: "n1".into(), task: None });
+    }
+
+    #[test]
+    fn a_field_written_twice_reads_as_prost_merges_it() {
+        // Task.status (field 9) twice: prost merges the messages, the later state wins.
+        let mut b = Object::Task(task()).encode();
+        b.extend_from_slice(&[0x4a, 0x02, 0x10, 0x05]); // field 9, len 2: { state (2) = 5 }
+        let whole = match Object::decode(Kind::Task, b.clone().into()).unwrap() {
+            Object::Task(t) => t,
+            _ => unreachable!(),
+        };
+        assert_eq!(whole.status.as_ref().unwrap().err, "x");
+        assert_eq!(Head::read(Kind::Task, &b).unwrap().task, Some(TaskFields::of(&whole)));
+        assert_eq!(TaskFields::of(&whole).state, 5);
+    }
+
+    #[test]
+    fn a_truncated_head_is_an_error() {
+        let b = Object::Task(task()).encode();
+        assert!(Head::read(Kind::Task, &b[..b.len() - 1]).is_err());
+    }
+}

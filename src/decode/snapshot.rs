@@ -62,10 +62,53 @@ pub fn snapshot_state(
     payload: &[u8],
     encrypted: bool,
     deks: &[Dek],
-    mut sink: Option<&mut dyn FnMut(Object)>,
+    sink: Option<&mut dyn FnMut(Object)>,
     on_wire: bool,
 ) -> std::result::Result<SnapState, String> {
-    let on_wire = on_wire && sink.is_none();
+    match sink {
+        // Not asked for encoded objects, the walk hands over decoded ones only.
+        Some(f) => {
+            let mut decoded = |o: SnapObject| {
+                if let SnapObject::Decoded(o) = o {
+                    f(o)
+                }
+            };
+            walk(payload, encrypted, deks, Some(&mut decoded), false, false)
+        }
+        None => walk(payload, encrypted, deks, None, on_wire, false),
+    }
+}
+
+/// One object of a snapshot as [`snapshot_objects`] hands it over.
+pub enum SnapObject {
+    /// Checked sound on the wire, as it was encoded: a slice of the decrypted payload, which it
+    /// shares.
+    Encoded(Kind, bytes::Bytes),
+    /// Decoded: the wire check did not accept it but prost's decoder did.
+    Decoded(Object),
+}
+
+/// [`snapshot_state`] handing each object to `sink` as it was encoded, without decoding it: each
+/// is checked on the wire ([`crate::format::wirecheck`]) and shares the decrypted payload's
+/// buffer; one the check rejects is decoded, and is an error when prost rejects it too. Accepts
+/// and rejects what [`decode_snapshot`] does, at the cost of a byte walk per object.
+pub fn snapshot_objects(
+    payload: &[u8],
+    encrypted: bool,
+    deks: &[Dek],
+    sink: &mut dyn FnMut(SnapObject),
+) -> std::result::Result<SnapState, String> {
+    walk(payload, encrypted, deks, Some(sink), true, true)
+}
+
+fn walk(
+    payload: &[u8],
+    encrypted: bool,
+    deks: &[Dek],
+    mut sink: Option<&mut dyn FnMut(SnapObject)>,
+    on_wire: bool,
+    encoded: bool,
+) -> std::result::Result<SnapState, String> {
     use crate::format::cursor::{Cursor, CursorError};
     use prost::encoding::WireType;
     let (plain, dek) = open_payload(payload, encrypted, deks).map_err(|e| format!("cannot decrypt: {e}"))?;
@@ -78,6 +121,7 @@ pub fn snapshot_state(
         }
     };
     let at = |e: CursorError| format!("decrypted data is not an api.Snapshot: {e}");
+    let plain = bytes::Bytes::from(plain);
     let mut buf = Cursor::new(&plain, 0);
     let mut wire_sizes = WireSizes { plain: plain.len() as u64, ..Default::default() };
     let mut version: i32 = 0;
@@ -114,14 +158,12 @@ pub fn snapshot_state(
                     let framed = crate::format::field_len(m.len() as u64);
                     wire_sizes.kinds[tag as usize - 1].0 += 1;
                     wire_sizes.kinds[tag as usize - 1].1 += framed;
-                    if on_wire
-                        && crate::format::wirecheck::check(
-                            Kind::STORE_SNAPSHOT_FIELDS[tag as usize - 1].message_name(),
-                            m,
-                        )
-                        .is_ok()
-                    {
+                    let kind = Kind::STORE_SNAPSHOT_FIELDS[tag as usize - 1];
+                    if on_wire && crate::format::wirecheck::check(kind.message_name(), m).is_ok() {
                         counts[tag as usize - 1] += 1;
+                        if let (true, Some(f)) = (encoded, sink.as_mut()) {
+                            f(SnapObject::Encoded(kind, plain.slice_ref(m)));
+                        }
                         continue;
                     }
                     let o = match tag {
@@ -138,7 +180,7 @@ pub fn snapshot_state(
                     };
                     counts[tag as usize - 1] += 1;
                     if let Some(f) = sink.as_mut() {
-                        f(o);
+                        f(SnapObject::Decoded(o));
                     }
                 }
             }

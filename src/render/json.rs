@@ -39,8 +39,12 @@ pub struct Record<'a, T: Serialize> {
 
 /// Write `v` pretty-printed (two-space indent) and a newline.
 pub fn pretty<W: Write + ?Sized, T: Serialize + ?Sized>(w: &mut W, v: &T) -> io::Result<()> {
-    serde_json::to_writer_pretty(&mut *w, v)?;
-    w.write_all(b"\n")
+    // serde_json writes a document in many small pieces: buffered here, each is a copy into a
+    // concrete buffer rather than a call through the caller's (often dynamic) writer.
+    let mut b = io::BufWriter::with_capacity(1 << 16, &mut *w);
+    serde_json::to_writer_pretty(&mut b, v)?;
+    b.write_all(b"\n")?;
+    b.flush()
 }
 
 /// Write `v` as one compact line (an NDJSON record).

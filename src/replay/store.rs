@@ -20,7 +20,7 @@
 //!   so a reader that keeps many objects pays for them itself;
 //! - `bytes(kind)` gives each object's encoded length, which is its size in a snapshot.
 
-use crate::decode::object::{Kind, Object, Verb};
+use crate::decode::object::{Head, Kind, Object, Verb};
 use crate::pb::docker::swarmkit::v1 as api;
 use bytes::Bytes;
 use std::collections::BTreeMap;
@@ -52,35 +52,10 @@ impl std::fmt::Display for Anomaly {
     }
 }
 
-/// What the commands group and count tasks by, kept beside each task's bytes.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct TaskKey {
-    /// `service_id`.
-    pub service_id: String,
-    /// `node_id` (empty until the task is assigned).
-    pub node_id: String,
-    /// `slot` (0 for global services).
-    pub slot: u64,
-    /// `status.state` (0 when there is no status).
-    pub state: i32,
-    /// `desired_state`.
-    pub desired_state: i32,
-    /// `job_iteration.index`, for job tasks.
-    pub job_iteration: Option<u64>,
-}
-
-impl TaskKey {
-    fn of(t: &api::Task) -> TaskKey {
-        TaskKey {
-            service_id: t.service_id.clone(),
-            node_id: t.node_id.clone(),
-            slot: t.slot,
-            state: t.status.as_ref().map(|s| s.state).unwrap_or(0),
-            desired_state: t.desired_state,
-            job_iteration: t.job_iteration.as_ref().map(|v| v.index),
-        }
-    }
-}
+/// What the commands group and count tasks by, kept beside each task's bytes: service, node,
+/// slot, states, job iteration ([`TaskFields`], read from a decoded task or straight from its
+/// encoding).
+pub use crate::decode::object::TaskFields as TaskKey;
 
 /// What a store keeps of each object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -175,7 +150,8 @@ impl PartialEq for Store {
 }
 
 fn decode(kind: Kind, p: &Packed) -> Option<Object> {
-    // The bytes were encoded by `Packed::of` from a decoded object: they always decode.
+    // The bytes were encoded by `Packed::of` from a decoded object, or checked on the wire to
+    // decode ([`Store::insert_encoded`]): they always decode.
     Object::decode(kind, p.bytes.clone()).ok()
 }
 
@@ -228,6 +204,26 @@ impl Store {
     pub fn insert(&mut self, o: Object) {
         let (kind, id, p) = self.pack(o);
         self.maps.entry(kind).or_default().insert(id, p);
+    }
+
+    /// Load one object as it was encoded (a snapshot's object, checked sound on the wire): the
+    /// bytes are kept as they are, sharing the caller's buffer, and only the object's [`Head`]
+    /// is read. Objects this store reduces (projected tasks, digested payloads) are decoded and
+    /// packed as [`Store::insert`] does. An error is a message that does not decode.
+    pub fn insert_encoded(&mut self, kind: Kind, b: Bytes) -> Result<(), prost::DecodeError> {
+        let reduced = match kind {
+            Kind::Task => self.keep.projected_tasks,
+            Kind::Secret | Kind::Config => !self.keep.secret_data,
+            _ => false,
+        };
+        if reduced {
+            self.insert(Object::decode(kind, b)?);
+            return Ok(());
+        }
+        let Head { id, task } = Head::read(kind, &b)?;
+        let p = Packed { len: b.len(), bytes: b, task: task.map(Box::new) };
+        self.maps.entry(kind).or_default().insert(id, p);
+        Ok(())
     }
 
     /// Apply one store action; returns an anomaly when the action did not fit.
@@ -365,10 +361,23 @@ pub fn snapshot_store(
     deks: &[crate::crypto::Dek],
     keep: Keep,
 ) -> Result<(Store, crate::decode::snapshot::SnapState), String> {
+    use crate::decode::snapshot::SnapObject;
     let mut st = Store::new(keep);
-    let mut put = |o: Object| st.insert(o);
-    let s = crate::decode::snapshot::snapshot_state(payload, encrypted, deks, Some(&mut put), false)?;
-    Ok((st, s))
+    let mut bad = None;
+    let mut put = |o: SnapObject| match o {
+        SnapObject::Decoded(o) => st.insert(o),
+        SnapObject::Encoded(kind, b) => {
+            if let Err(e) = st.insert_encoded(kind, b) {
+                bad.get_or_insert(e);
+            }
+        }
+    };
+    let s = crate::decode::snapshot::snapshot_objects(payload, encrypted, deks, &mut put)?;
+    match bad {
+        // Not reached for data the wire check accepted; said as decoding would say it.
+        Some(e) => Err(format!("decrypted data is not an api.Snapshot: {e}")),
+        None => Ok((st, s)),
+    }
 }
 
 #[cfg(test)]

@@ -100,6 +100,50 @@ fn golden_svgs_of_the_failover_across_three_managers() {
 }
 
 #[test]
+fn incident_colours_have_a_legend() {
+    for (sc, caps) in [
+        ("churn", vec!["swarm.tar.gz"]),
+        ("three-managers", vec!["manager1.tar.gz", "manager2.tar.gz", "manager3.tar.gz"]),
+    ] {
+        let ar = archive_of(sc, &caps);
+        let c = convergence::compute(&ar.merged, ar.names.clone());
+        let legend = convergence::incident_legend(&c.incidents);
+        let svg = Computed::Convergence(c.clone()).svg(SIZE).unwrap();
+        assert!(svg.contains(">Incident lines and numbers</text>"), "{sc}");
+        // Every colour an incident is drawn in has one legend entry, in that colour.
+        let kinds: std::collections::BTreeSet<&str> = c.incidents.iter().map(|i| i.kind).collect();
+        assert!(legend.len() >= 2 && legend.len() <= kinds.len(), "{sc}: {legend:?} for {kinds:?}");
+        for (label, colour) in &legend {
+            assert!(svg.contains(&format!(">{label}</text>")), "{sc}: {label}");
+            let hex = format!("#{:02X}{:02X}{:02X}", colour.0, colour.1, colour.2);
+            assert!(svg.contains(&hex), "{sc}: {label} in {hex}");
+        }
+    }
+}
+
+#[test]
+fn overlapping_task_failures_are_counted_not_hidden() {
+    let ar = archive_of("churn", &["swarm.tar.gz"]);
+    let t = tasks::compute(&ar.merged, ar.names.clone());
+    // The churn capture's failures come in bursts (a service whose tasks keep failing).
+    let cols = tasks::failure_columns(&t.failures, 1.0);
+    assert!(cols.len() < t.failures.len(), "{} failures, {} columns", t.failures.len(), cols.len());
+    assert_eq!(cols.iter().map(|c| c.failed + c.rejected).sum::<usize>(), t.failures.len());
+    let svg = Computed::Tasks(t.clone()).svg(SIZE).unwrap();
+    // Drawn, columns are a marker wide (wider than a second here): each count label stands for
+    // failures that would otherwise hide each other, and together they stay within the total.
+    let counts: Vec<usize> = svg
+        .split('×')
+        .skip(1)
+        .filter_map(|r| r.split(|c: char| !c.is_ascii_digit()).next())
+        .map(|n| n.parse().unwrap())
+        .collect();
+    assert!(!counts.is_empty() && counts.iter().all(|&n| n > 1), "{counts:?}");
+    assert!(counts.iter().sum::<usize>() <= t.failures.len(), "{counts:?}");
+    assert!(counts.iter().max() >= cols.iter().map(|c| c.failed.max(c.rejected)).max().as_ref(), "{counts:?}");
+}
+
+#[test]
 fn the_recovery_legend_shows_the_calibration() {
     let ar = archive_of("churn", &["swarm.tar.gz"]);
     let svg = chart(ChartKind::Recovery, &ar).svg(SIZE).unwrap();

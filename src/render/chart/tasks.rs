@@ -345,11 +345,11 @@ impl Chart for Tasks {
             chart.draw_series(AreaSeries::new(pts, 0.0, c.filled()).border_style(c.mix(0.9))).map_err(de)?;
             legend.push((GROUPS[g].0.to_string(), Mark::Box(c)));
         }
-        // Failures: red ticks at the top, a thin line down. Failures closer than a marker's
-        // width are one column: one marker per state, stacked (failed on top, rejected under
-        // it), each with its count when it stands for more than one.
+        // Failures: red ticks at the top, a thin line down. Failures closer than a marker and
+        // its count label are wide (30 px) are one column: one marker per state, stacked (failed
+        // on top, rejected under it), each with its count when it stands for more than one.
         let px = chart.plotting_area().dim_in_pixel().0.max(1) as f64;
-        for col in failure_columns(&self.failures, xmax * 12.0 / px) {
+        for col in failure_columns(&self.failures, xmax * 30.0 / px) {
             chart
                 .draw_series(std::iter::once(PathElement::new(
                     vec![(col.secs, 0.0), (col.secs, ymax * 0.97)],
@@ -437,6 +437,11 @@ mod tests {
             failures,
             t0: Some(t0),
         };
+        // `CHART_DUMP=DIR` writes the drawing as a PNG too, for a look (as `tests/charts.rs`).
+        if let Some(d) = std::env::var_os("CHART_DUMP") {
+            let name = format!("tasks-unit-{}-{}.png", t0.strftime("%H%M%S"), t.failures.len());
+            write(&t, &std::path::Path::new(&d).join(name)).unwrap();
+        }
         svg(&t).unwrap()
     }
 

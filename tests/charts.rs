@@ -100,6 +100,62 @@ fn golden_svgs_of_the_failover_across_three_managers() {
 }
 
 #[test]
+fn incident_colours_have_a_legend() {
+    for (sc, caps) in [
+        ("churn", vec!["swarm.tar.gz"]),
+        ("three-managers", vec!["manager1.tar.gz", "manager2.tar.gz", "manager3.tar.gz"]),
+    ] {
+        let ar = archive_of(sc, &caps);
+        let c = convergence::compute(&ar.merged, ar.names.clone());
+        let legend = convergence::incident_legend(&c.incidents);
+        let svg = Computed::Convergence(c.clone()).svg(SIZE).unwrap();
+        assert!(svg.contains("\nIncident lines and numbers\n</text>"), "{sc}");
+        // Every colour an incident is drawn in has one legend entry, in that colour.
+        let kinds: std::collections::BTreeSet<&str> = c.incidents.iter().map(|i| i.kind).collect();
+        assert!(legend.len() >= 2 && legend.len() <= kinds.len(), "{sc}: {legend:?} for {kinds:?}");
+        for (label, colour) in &legend {
+            assert!(svg.contains(&format!("\n{label}\n</text>")), "{sc}: {label}");
+            let hex = format!("#{:02X}{:02X}{:02X}", colour.0, colour.1, colour.2);
+            assert!(svg.contains(&hex), "{sc}: {label} in {hex}");
+        }
+    }
+}
+
+#[test]
+fn overlapping_task_failures_are_counted_not_hidden() {
+    let ar = archive_of("churn", &["swarm.tar.gz"]);
+    let t = tasks::compute(&ar.merged, ar.names.clone());
+    // The churn capture's failures come close together: a second apart or less, closer than a
+    // marker is wide on the drawing's time axis.
+    assert!(t.failures.len() >= 2);
+    let svg = Computed::Tasks(t.clone()).svg(SIZE).unwrap();
+    // Each count label stands for failures that would otherwise hide each other; together they
+    // stay within the total, and every failure is under a marker.
+    let counts: Vec<usize> = svg
+        .split('×')
+        .skip(1)
+        .filter_map(|r| r.split(|c: char| !c.is_ascii_digit()).next())
+        .map(|n| n.parse().unwrap())
+        .collect();
+    assert!(!counts.is_empty() && counts.iter().all(|&n| n > 1), "{counts:?}");
+    assert!(counts.iter().sum::<usize>() <= t.failures.len(), "{counts:?}");
+    // Failure markers: triangles (three points) in the failed or rejected colour.
+    let markers = svg
+        .split("<polygon ")
+        .skip(1)
+        .filter_map(|p| p.split("/>").next())
+        .filter(|p| p.contains("fill=\"#E13C3C\"") || p.contains("fill=\"#961414\""))
+        .filter(|p| {
+            p.split("points=\"")
+                .nth(1)
+                .is_some_and(|pts| pts.split('"').next().unwrap_or("").split_whitespace().count() == 3)
+        })
+        .count();
+    let shown = markers - counts.len() + counts.iter().sum::<usize>();
+    assert_eq!(shown, t.failures.len(), "{markers} markers, counts {counts:?}");
+}
+
+#[test]
 fn the_recovery_legend_shows_the_calibration() {
     let ar = archive_of("churn", &["swarm.tar.gz"]);
     let svg = chart(ChartKind::Recovery, &ar).svg(SIZE).unwrap();

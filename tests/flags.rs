@@ -121,6 +121,25 @@ fn readme_lists_every_command_and_links_only_inside_the_repo() {
 }
 
 #[test]
+fn readme_tells_a_newcomer_what_to_run_and_how_long_the_first_build_takes() {
+    let r = readme();
+    let at = r.find("## What to run when").expect("a \"What to run when ...\" section");
+    let section = &r[at..at + r[at..].find("\n## Commands").expect("the section ends at Commands")];
+    for case in ["A manager won't start", "Before restoring a backup", "Analysing old snapshots"] {
+        assert!(section.contains(case), "the section covers {case:?}");
+    }
+    // Every command it tells the reader to run exists.
+    let known = commands();
+    let named: Vec<&str> =
+        section.split("swarmsift ").skip(1).filter_map(|rest| rest.split_whitespace().next()).collect();
+    assert!(named.len() >= 8, "{named:?}");
+    for c in named {
+        assert!(known.iter().any(|k| k == c), "the section names `swarmsift {c}`, which is not a command");
+    }
+    assert!(r.contains("The first `cargo test` compiles for about 10 minutes on 2 cores"), "the first build's time");
+}
+
+#[test]
 fn flags_a_command_cannot_honour_are_refused() {
     let churn = common::scenario("churn").join("swarm.tar.gz");
     let c = churn.display().to_string();

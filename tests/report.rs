@@ -23,39 +23,46 @@ struct Loaded {
     screenshot: Vec<u8>,
 }
 
+/// The headless browser with a fresh profile under `profile` and the network cut (every host
+/// resolves to nothing), so that any request a page makes shows as a network error in the log.
+fn browser(profile: &Path) -> Command {
+    let mut c = Command::new(chromium());
+    c.args([
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--host-resolver-rules=MAP * ~NOTFOUND",
+    ]);
+    c.arg(format!("--user-data-dir={}", profile.join("u").display()));
+    c
+}
+
+/// Run the browser on `page` with `args`; its output, after checking that it succeeded.
+fn run_browser(profile: &Path, args: &[String], page: &Path, what: &str) -> std::process::Output {
+    let out = browser(profile)
+        .args(args)
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .unwrap_or_else(|e| panic!("{}: {e} (install Debian's chromium)", chromium()));
+    assert!(out.status.success(), "chromium {what} failed: {}", String::from_utf8_lossy(&out.stderr));
+    out
+}
+
 /// Load `page` headless: the DOM after load, the browser's log (console messages and network
-/// errors) and a screenshot. Network is cut (every host resolves to nothing), so that any
-/// request the page makes shows as a network error in the log.
+/// errors) and a screenshot.
 fn load(page: &Path, window: &str) -> Loaded {
     let profile = tempfile::tempdir().expect("profile dir");
     let shot = profile.path().join("shot.png");
-    let common_flags = |c: &mut Command| {
-        c.args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--host-resolver-rules=MAP * ~NOTFOUND",
-            "--enable-logging=stderr",
-            "--v=0",
-            &format!("--window-size={window}"),
-        ]);
-        c.arg(format!("--user-data-dir={}", profile.path().join("u").display()));
+    let logged = |extra: String| {
+        vec!["--enable-logging=stderr".into(), "--v=0".into(), format!("--window-size={window}"), extra]
     };
-    let mut dump = Command::new(chromium());
-    common_flags(&mut dump);
-    dump.arg("--dump-dom").arg(format!("file://{}", page.display()));
-    let out = dump.output().unwrap_or_else(|e| panic!("{}: {e} (install Debian's chromium)", chromium()));
-    assert!(out.status.success(), "chromium --dump-dom failed: {}", String::from_utf8_lossy(&out.stderr));
-    let mut shoot = Command::new(chromium());
-    common_flags(&mut shoot);
-    shoot.arg(format!("--screenshot={}", shot.display())).arg(format!("file://{}", page.display()));
-    let out2 = shoot.output().expect("chromium --screenshot");
-    assert!(out2.status.success(), "chromium --screenshot failed: {}", String::from_utf8_lossy(&out2.stderr));
+    let out = run_browser(profile.path(), &logged("--dump-dom".into()), page, "--dump-dom");
+    let out2 = run_browser(profile.path(), &logged(format!("--screenshot={}", shot.display())), page, "--screenshot");
     Loaded {
         dom: String::from_utf8_lossy(&out.stdout).into_owned(),
         log: format!("{}\n{}", String::from_utf8_lossy(&out.stderr), String::from_utf8_lossy(&out2.stderr)),
@@ -67,25 +74,8 @@ fn load(page: &Path, window: &str) -> Loaded {
 fn print_to_pdf(page: &Path) -> Vec<u8> {
     let profile = tempfile::tempdir().expect("profile dir");
     let pdf = profile.path().join("r.pdf");
-    let out = Command::new(chromium())
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--host-resolver-rules=MAP * ~NOTFOUND",
-            "--no-pdf-header-footer",
-        ])
-        .arg(format!("--user-data-dir={}", profile.path().join("u").display()))
-        .arg(format!("--print-to-pdf={}", pdf.display()))
-        .arg(format!("file://{}", page.display()))
-        .output()
-        .expect("chromium --print-to-pdf");
-    assert!(out.status.success(), "chromium --print-to-pdf failed: {}", String::from_utf8_lossy(&out.stderr));
+    let args = ["--no-pdf-header-footer".to_string(), format!("--print-to-pdf={}", pdf.display())];
+    run_browser(profile.path(), &args, page, "--print-to-pdf");
     std::fs::read(&pdf).expect("PDF written")
 }
 
@@ -213,6 +203,10 @@ fn report_on_three_managers_loads_clean_in_a_browser() {
         let (_, vj, _) = common::run(&["verify", &p.display().to_string(), "--format", "json"], &[]);
         let v: serde_json::Value = serde_json::from_str(&vj).expect("verify json");
         findings += v["findings"].as_array().map(|a| a.len()).unwrap_or(0);
+        // Each input verified once, and its verdict is `verify`'s.
+        let verdict =
+            v["verdict"].as_str().expect("verdict").replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
+        assert!(l.dom.contains(&verdict), "{}: verify's verdict {verdict:?} is not in the report", p.display());
     }
     let rows = l.dom.matches("<tr class=\"error\">").count()
         + l.dom.matches("<tr class=\"warning\">").count()

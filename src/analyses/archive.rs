@@ -643,6 +643,7 @@ pub fn load(paths: &[PathBuf], opts: &Options) -> Result<Archive> {
             source: &newest.source,
             entries: &[],
             keep: opts.keep(),
+            progress: opts.progress,
         };
         Replay::start(log, rules, Start::For(end)).map(|mut r| {
             r.advance_to(end, &mut keep);
@@ -690,6 +691,7 @@ pub fn load(paths: &[PathBuf], opts: &Options) -> Result<Archive> {
         state_index,
         findings,
         keep: opts.keep(),
+        progress: opts.progress,
     };
     let report = Report {
         inputs: summaries,

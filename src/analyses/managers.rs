@@ -268,16 +268,33 @@ pub fn compare_with(
     read: ReadOptions,
     progress: bool,
 ) -> Result<ManagersReport> {
-    let mut loaded: Vec<(String, Verification)> = Vec::new();
+    compare_verified(paths, &verify_each(paths, unlock_key, read, progress, None))
+}
+
+/// Load and verify each manager once, as a comparison needs it (every entry kept; secret payloads
+/// only as digests), with `engine` as `verify --engine-version`: what [`compare_verified`] takes,
+/// and what a caller that also shows each manager's verdict reuses.
+pub fn verify_each(
+    paths: &[PathBuf],
+    unlock_key: Option<UnlockKey>,
+    read: ReadOptions,
+    progress: bool,
+    engine: Option<&str>,
+) -> Vec<Result<Verification>> {
+    let opts = Options { unlock_key, read, progress, digest_secret_data: true, ..Default::default() };
+    paths
+        .iter()
+        .map(|p| verify::load_tolerant(p, &opts).and_then(|(a, k)| verify::verify_loaded(a, k, engine)))
+        .collect()
+}
+
+/// Compare managers already verified by [`verify_each`] (one result per path, in order).
+pub fn compare_verified(paths: &[PathBuf], verified: &[Result<Verification>]) -> Result<ManagersReport> {
+    let mut loaded: Vec<(String, &Verification)> = Vec::new();
     let mut unreadable = Vec::new();
-    for p in paths {
+    for (p, v) in paths.iter().zip(verified) {
         let name = short_name(p);
-        match verify::load_tolerant(
-            p,
-            &Options { unlock_key: unlock_key.clone(), read, progress, digest_secret_data: true, ..Default::default() },
-        )
-        .and_then(|(a, k)| verify::verify_loaded(a, k, None))
-        {
+        match v {
             Ok(v) => loaded.push((name, v)),
             Err(e) => unreadable.push((name, e.to_string())),
         }

@@ -71,7 +71,7 @@ pub struct ManagersArgs {
 
 /// Run `verify`.
 pub fn run_verify(args: VerifyArgs, progress: bool, out: &mut dyn Write) -> Result<u8> {
-    let unlock_key = crate::crypto::keyring::unlock_key_from(args.input.unlock_key_file.as_deref())?;
+    let unlock_key = args.input.unlock_key()?;
     let opts = crate::analyses::verify::VerifyOptions {
         unlock_key,
         read: args.input.read(),
@@ -90,7 +90,7 @@ pub fn run_verify(args: VerifyArgs, progress: bool, out: &mut dyn Write) -> Resu
 
 /// Run `salvage`.
 pub fn run_salvage(args: SalvageArgs, progress: bool, out: &mut dyn Write) -> Result<u8> {
-    let unlock_key = crate::crypto::keyring::unlock_key_from(args.input.unlock_key_file.as_deref())?;
+    let unlock_key = args.input.unlock_key()?;
     let opts = crate::analyses::salvage::SalvageOptions {
         unlock_key,
         read: args.input.read(),
@@ -108,7 +108,7 @@ pub fn run_salvage(args: SalvageArgs, progress: bool, out: &mut dyn Write) -> Re
 
 /// Run `managers`.
 pub fn run_managers(args: ManagersArgs, progress: bool, out: &mut dyn Write) -> Result<u8> {
-    let unlock_key = crate::crypto::keyring::unlock_key_from(args.input.unlock_key_file.as_deref())?;
+    let unlock_key = args.input.unlock_key()?;
     let read = args.input.read();
     let rep = crate::analyses::managers::compare_with(&args.paths, unlock_key, read, progress)?;
     match args.format {

@@ -68,15 +68,14 @@ impl KeyArgs {
         ReadOptions { no_mmap: self.no_mmap }
     }
 
+    /// The unlock key, read from its file or the environment (none when neither gives one).
+    pub fn unlock_key(&self) -> Result<Option<crate::crypto::keys::UnlockKey>> {
+        crate::crypto::keyring::unlock_key_from(self.unlock_key_file.as_deref())
+    }
+
     /// Load options: the unlock key read from its file or the environment, the read mode, and
     /// how much to decode.
     pub fn options(&self, detail: Detail, progress: bool) -> Result<Options> {
-        Ok(Options {
-            unlock_key: crate::crypto::keyring::unlock_key_from(self.unlock_key_file.as_deref())?,
-            read: self.read(),
-            detail,
-            progress,
-            ..Default::default()
-        })
+        Ok(Options { unlock_key: self.unlock_key()?, read: self.read(), detail, progress, ..Default::default() })
     }
 }

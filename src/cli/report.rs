@@ -200,34 +200,45 @@ pub fn run_report(args: &ReportArgs, progress: bool, out: &mut dyn Write) -> Res
     if let Some(c) = &args.calibration {
         crate::render::chart::recovery::Calibration::parse(c)?;
     }
-    let unlock_key = crate::crypto::keyring::unlock_key_from(args.input.unlock_key_file.as_deref())?;
+    let unlock_key = args.input.unlock_key()?;
     let read = args.input.read();
-    let vopts = verify::VerifyOptions {
-        unlock_key: unlock_key.clone(),
-        read,
-        engine_version: args.engine_version.clone(),
-        progress,
-        no_decrypt: false,
-    };
 
-    // Verdicts of every input.
+    // Verdicts of every input, each verified once: with several, the same verifications make
+    // the managers comparison (as `managers` loads them); one alone is verified as `verify` does.
     let mut verifications: Vec<(PathBuf, Verification)> = Vec::new();
     let mut unreadable: Vec<(PathBuf, String)> = Vec::new();
-    for p in &args.paths {
-        match verify::verify(p, &vopts) {
-            Ok(v) => verifications.push((p.clone(), v)),
-            Err(e) if args.paths.len() > 1 => unreadable.push((p.clone(), e.to_string())),
-            Err(e) => return Err(e),
+    let managers = if args.paths.len() > 1 {
+        let verified = crate::analyses::managers::verify_each(
+            &args.paths,
+            unlock_key.clone(),
+            read,
+            progress,
+            args.engine_version.as_deref(),
+        );
+        let m = crate::analyses::managers::compare_verified(&args.paths, &verified)?;
+        for (p, v) in args.paths.iter().zip(verified) {
+            match v {
+                Ok(v) => verifications.push((p.clone(), v)),
+                Err(e) => unreadable.push((p.clone(), e.to_string())),
+            }
         }
-    }
+        Some(m)
+    } else {
+        let vopts = verify::VerifyOptions {
+            unlock_key: unlock_key.clone(),
+            read,
+            engine_version: args.engine_version.clone(),
+            progress,
+            no_decrypt: false,
+        };
+        for p in &args.paths {
+            verifications.push((p.clone(), verify::verify(p, &vopts)?));
+        }
+        None
+    };
     if verifications.is_empty() {
         return Err(Error::Usage("no input could be read".into()));
     }
-    let managers = if args.paths.len() > 1 {
-        Some(crate::analyses::managers::compare_with(&args.paths, unlock_key.clone(), read, progress)?)
-    } else {
-        None
-    };
     // The input the rest of the report is about: the one to recover from, else the first one.
     let chosen: PathBuf = managers
         .as_ref()

@@ -488,20 +488,33 @@ impl WalLog {
 
 /// Scan every segment (in parallel) and assemble the log.
 pub fn read_wal(segments: Vec<(String, String, Bytes)>) -> WalLog {
-    read_wal_with(segments, &|_| {})
+    read_wal_with(segments, &|_| {}, &|_| {})
 }
 
 /// [`read_wal`], calling `done` with each segment's bytes as soon as its scan is over (to release
-/// mapped pages: assembling the log reads only record headers, not entry data).
-pub fn read_wal_with(segments: Vec<(String, String, Bytes)>, done: &(dyn Fn(&[u8]) + Sync)) -> WalLog {
+/// mapped pages: assembling the log reads only record headers, not entry data; the same bytes may
+/// be handed over more than once), and `scanned` with the number of bytes each step of a scan
+/// passed: over a whole read these add up to the segments' sizes exactly, once each (progress).
+pub fn read_wal_with(
+    segments: Vec<(String, String, Bytes)>,
+    done: &(dyn Fn(&[u8]) + Sync),
+    scanned: &(dyn Fn(u64) + Sync),
+) -> WalLog {
     use rayon::prelude::*;
     let n = segments.len();
     let scans: Vec<SegmentScan> = segments
         .par_iter()
         .enumerate()
         .map(|(i, (name, disp, data))| {
-            let s = scan_segment_with(name, disp, data, i + 1 == n, &|a, b| done(&data[a as usize..b as usize]));
+            let passed = std::sync::atomic::AtomicU64::new(0);
+            let s = scan_segment_with(name, disp, data, i + 1 == n, &|a, b| {
+                done(&data[a as usize..b as usize]);
+                passed.fetch_add(b - a, std::sync::atomic::Ordering::Relaxed);
+                scanned(b - a);
+            });
             done(data);
+            // The rest of the segment (after the last step, or past where the scan stopped).
+            scanned((data.len() as u64).saturating_sub(passed.into_inner()));
             s
         })
         .collect();

@@ -47,14 +47,7 @@ pub fn text(r: &ManagersReport) -> String {
         for c in &r.clusters {
             s.push_str(&format!("  {c}\n"));
         }
-        s.push_str("\nAGREEMENT\n");
-        for p in &r.pairs {
-            s.push_str(&format!("  {}\n", p.note));
-        }
-        for n in &r.notes {
-            s.push_str(&format!("  {n}\n"));
-        }
-        s.push_str("\nRECOVERY (docker swarm init --force-new-cluster)\n");
+        agreement_then_recovery(&mut s, r);
         s.push_str("  No recommendation: these managers are not of one cluster. Run `managers` again with the managers of one cluster.\n");
         return s;
     }
@@ -67,14 +60,7 @@ pub fn text(r: &ManagersReport) -> String {
         "Holding every committed entry: {}\n",
         if r.holders.is_empty() { "none".to_string() } else { r.holders.join(", ") }
     ));
-    s.push_str("\nAGREEMENT\n");
-    for p in &r.pairs {
-        s.push_str(&format!("  {}\n", p.note));
-    }
-    for n in &r.notes {
-        s.push_str(&format!("  {n}\n"));
-    }
-    s.push_str("\nRECOVERY (docker swarm init --force-new-cluster)\n");
+    agreement_then_recovery(&mut s, r);
     match &r.recommendation {
         Some(rec) => {
             s.push_str(&format!("  Recover from {}: `{}` there.\n", rec.manager, rec.command));
@@ -103,4 +89,16 @@ pub fn text(r: &ManagersReport) -> String {
         }
     }
     s
+}
+
+/// The AGREEMENT section (each pair's note, then the notes) and the RECOVERY heading.
+fn agreement_then_recovery(s: &mut String, r: &ManagersReport) {
+    s.push_str("\nAGREEMENT\n");
+    for p in &r.pairs {
+        s.push_str(&format!("  {}\n", p.note));
+    }
+    for n in &r.notes {
+        s.push_str(&format!("  {n}\n"));
+    }
+    s.push_str("\nRECOVERY (docker swarm init --force-new-cluster)\n");
 }

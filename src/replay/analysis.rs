@@ -223,6 +223,8 @@ pub struct Analysis {
     /// What the stores built from this input keep ([`Options::keep`]); replays to other points
     /// keep the same, with whole tasks.
     pub keep: Keep,
+    /// Whether replays of this input show progress ([`Options::progress`]).
+    pub progress: bool,
 }
 
 /// The findings of one decoded entry (not its replay): unreadable data, and old entries that a
@@ -393,6 +395,7 @@ impl Analysis {
             source: &self.source,
             entries: &self.entries,
             keep: Keep { projected_tasks: false, ..self.keep },
+            progress: self.progress,
         }
     }
 
@@ -409,8 +412,17 @@ impl Analysis {
     /// [`Analysis::load`], handing the scanned WAL and then every entry's summary to `sink`, in
     /// log order as it is decoded (whatever [`Detail`] keeps), so a caller can stream them out.
     pub fn load_with(path: &Path, opts: &Options, sink: &mut dyn EntrySink) -> Result<Analysis> {
+        Self::load_counted(path, opts, sink, &crate::progress::Bar::new(opts.progress))
+    }
+
+    /// [`Analysis::load_with`], counting its stages on `bar`.
+    pub fn load_counted(
+        path: &Path,
+        opts: &Options,
+        sink: &mut dyn EntrySink,
+        bar: &crate::progress::Bar,
+    ) -> Result<Analysis> {
         let structure_only = opts.detail == Detail::Structure;
-        let bar = crate::progress::Bar::new(opts.progress);
         let source = Source::open(path, opts.read)?;
         let (layout, mut findings) = layout::detect(&source);
         if layout.wal_files.is_empty() && layout.snap_files.is_empty() {
@@ -430,10 +442,7 @@ impl Analysis {
             segs.push((name.clone(), source.display(&rel), data));
         }
         bar.stage("scanning WAL", seg_bytes.iter().map(|b| b.len() as u64).sum());
-        let wal = wal::read_wal_with(segs, &|b| {
-            source.release(b);
-            bar.inc(b.len() as u64);
-        });
+        let wal = wal::read_wal_with(segs, &|b| source.release(b), &|n| bar.inc(n));
         for b in &seg_bytes {
             source.release(b);
         }
@@ -530,7 +539,7 @@ impl Analysis {
                     })
                     .collect::<Vec<Option<std::result::Result<(SnapState, Option<Store>), String>>>>()
             },
-            || early_index.map(|_| check_covered(&covered, commit, encrypted, &deks, &wal, &source, &bar)),
+            || early_index.map(|_| check_covered(&covered, commit, encrypted, &deks, &wal, &source, bar)),
         );
         drop(covered);
         let mut snapshots = Vec::with_capacity(files.len());
@@ -634,10 +643,12 @@ impl Analysis {
             if structure_only {
                 0
             } else {
+                // What the walk below decodes: every entry, live and overwritten, but those the
+                // early check did.
                 wal.entries
                     .iter()
-                    .filter(|e| done_upto.is_none_or(|u| e.index > u))
                     .chain(wal.overwritten.iter())
+                    .filter(|e| done_upto.is_none_or(|u| e.index > u))
                     .map(|e| e.data.len() as u64)
                     .sum()
             },
@@ -651,6 +662,7 @@ impl Analysis {
             source: &source,
             entries: &[],
             keep: opts.keep(),
+            progress: false,
         };
         let mut replay = Replay::from_base(log, rules, base_snapshot.filter(|_| !structure_only), state, membership);
         if let Some(u) = done_upto {
@@ -663,7 +675,7 @@ impl Analysis {
             findings: Vec::new(),
             old_undecryptable: Vec::new(),
             sink,
-            bar: &bar,
+            bar,
         };
         if !structure_only {
             replay.advance_to(u64::MAX, &mut v);
@@ -812,6 +824,7 @@ impl Analysis {
             stats,
             detail: opts.detail,
             keep: opts.keep(),
+            progress: opts.progress,
         })
     }
 

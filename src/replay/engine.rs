@@ -247,6 +247,8 @@ pub struct Log<'a> {
     pub entries: &'a [DecodedEntry],
     /// What the replay's stores keep (the base snapshot's and any it bridges to).
     pub keep: Keep,
+    /// Show the replay's progress (the base snapshot read, then the entries decoded) on stderr.
+    pub progress: bool,
 }
 
 /// Where an entry is, and what the rules say of it.
@@ -403,6 +405,10 @@ pub struct Replay<'a> {
     /// The first entry applied since the base that could not be read: the store lacks its
     /// changes until a snapshot at or past it is loaded.
     damaged_since: Option<u64>,
+    /// Progress: the base snapshot's bytes, then the entries' bytes each advance decodes.
+    bar: crate::progress::Bar,
+    /// Whether the bar is in its entries stage.
+    bar_entries: bool,
     /// The state so far.
     pub r: Replayed,
 }
@@ -470,9 +476,17 @@ impl<'a> Replay<'a> {
         // A snapshot counted valid from its container alone may still fail to decrypt or decode:
         // then the next older one is used, as Docker could not use it either.
         let mut built = None;
+        let bar = crate::progress::Bar::new(log.progress);
+        if log.progress {
+            bar.stage("reading base snapshot", 0);
+        }
         while let Some(i) = base {
             let s = &log.snapshots[i];
-            match snapshot_store(log.payloads[i].as_deref().unwrap_or(&[]), log.encrypted, log.deks, log.keep) {
+            let payload = log.payloads[i].as_deref().unwrap_or(&[]);
+            bar.grow(payload.len() as u64);
+            let store = snapshot_store(payload, log.encrypted, log.deks, log.keep);
+            bar.inc(payload.len() as u64);
+            match store {
                 Ok((st, ss)) => {
                     built = Some((st, ss.membership.unwrap_or_default()));
                     break;
@@ -504,6 +518,7 @@ impl<'a> Replay<'a> {
             }
         };
         let mut r = Replay::from_base(log, rules, base, store, membership);
+        r.bar = bar;
         r.r.notes = notes;
         r.r.findings.extend(gap_finding(log.wal, r.r.base_index));
         Ok(r)
@@ -531,6 +546,8 @@ impl<'a> Replay<'a> {
             last_time: None,
             base_visited: false,
             damaged_since: None,
+            bar: crate::progress::Bar::new(log.progress),
+            bar_entries: false,
             r: Replayed {
                 index: base_index,
                 term: base_term,
@@ -612,7 +629,23 @@ impl<'a> Replay<'a> {
         // dropped on the pool (freeing them is a large part of the work).
         let keep_unapplied = v.wants_steps();
         let log = self.log;
+        if log.progress {
+            // This advance's work, as `batch_at` will plan it (a re-base on the way only skips).
+            let work = self.order[self.pos..]
+                .iter()
+                .take_while(|e| e.index <= target)
+                .filter(|e| self.plan(e, scope, on_wire).is_some())
+                .map(|e| e.data.len() as u64)
+                .sum();
+            if !self.bar_entries {
+                self.bar_entries = true;
+                self.bar.stage("replaying entries", 0);
+            }
+            self.bar.grow(work);
+        }
         let order = std::mem::take(&mut self.order);
+        let bar_owned = std::mem::replace(&mut self.bar, crate::progress::Bar::counting(false));
+        let bar = &bar_owned;
         // The next batch: positions and whether to decode each on the wire.
         let batch_at = |me: &Self, from: usize| -> (usize, Vec<Planned>) {
             let mut end = from;
@@ -650,6 +683,7 @@ impl<'a> Replay<'a> {
                 })
                 .collect();
             release_entries(log.source, todo.iter().map(|&(p, _)| order[p]));
+            bar.inc(todo.iter().map(|&(p, _)| order[p].data.len() as u64).sum());
             out
         };
         let (mut end, mut todo) = batch_at(self, self.pos);
@@ -682,6 +716,7 @@ impl<'a> Replay<'a> {
             end = next_end;
         }
         self.order = order;
+        self.bar = bar_owned;
     }
 
     /// Where the log has a hole before `upto` (the next entry to apply is further on, or the log

@@ -522,20 +522,39 @@ impl Convergence {
     }
 }
 
+/// The incident colours: what each stands for (the legend's words), its kinds, the colour.
+/// The last entry takes every kind the others do not name.
+const KIND_COLOURS: [(&str, &[&str], RGBColor); 4] = [
+    ("election / manager restart", &["election", "manager-restart"], ALERT_RED),
+    (
+        "node or manager down, unreachable, removed",
+        &["node-down", "node-unreachable", "manager-removed", "node-removed"],
+        RGBColor(140, 20, 120),
+    ),
+    ("node drained / role changed", &["node-drain", "role-change"], RGBColor(200, 110, 0)),
+    ("service update", &[], RGBColor(60, 60, 60)),
+];
+
+/// Which [`KIND_COLOURS`] entry an incident kind has.
+fn kind_entry(k: &str) -> usize {
+    KIND_COLOURS.iter().position(|(_, kinds, _)| kinds.contains(&k)).unwrap_or(KIND_COLOURS.len() - 1)
+}
+
 fn kind_color(k: &str) -> RGBColor {
-    match k {
-        "election" | "manager-restart" => ALERT_RED,
-        "node-down" | "node-unreachable" | "manager-removed" | "node-removed" => RGBColor(140, 20, 120),
-        "node-drain" | "role-change" => RGBColor(200, 110, 0),
-        _ => RGBColor(60, 60, 60),
-    }
+    KIND_COLOURS[kind_entry(k)].2
+}
+
+/// The legend of the incident colours in use, in [`KIND_COLOURS`] order.
+pub fn incident_legend(incidents: &[Incident]) -> Vec<(String, RGBColor)> {
+    let used: BTreeSet<usize> = incidents.iter().map(|i| kind_entry(i.kind)).collect();
+    used.into_iter().map(|e| (KIND_COLOURS[e].0.to_string(), KIND_COLOURS[e].2)).collect()
 }
 
 impl Chart for Convergence {
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult {
         let range = match (&self.start, &self.end) {
             (Some(s), Some(e)) => match (s.parse::<jiff::Timestamp>(), e.parse::<jiff::Timestamp>()) {
-                (Ok(s), Ok(e)) => format!("{} to {}", ymdhms(s), e.strftime("%H:%M:%S UTC")),
+                (Ok(s), Ok(e)) => time_range(s, e),
                 _ => String::new(),
             },
             _ => "no wall-clock times in this log".into(),
@@ -569,6 +588,7 @@ impl Chart for Convergence {
         let xmax = self.samples.last().map(|s| s.secs).unwrap_or(1.0).max(1.0);
         let pad = xmax * 0.01;
         let (x0, x1) = (-pad, xmax + pad);
+        let time_axis = TimeAxis::new(t0, x0, x1);
         // Services: at most 8, those that changed the most, drawn by name.
         let mut idx: Vec<usize> = (0..self.services.len()).collect();
         let changes = |i: usize| self.samples.windows(2).filter(|w| w[0].replicas[i] != w[1].replicas[i]).count();
@@ -671,11 +691,11 @@ impl Chart for Convergence {
         ax.configure_mesh()
             .disable_mesh()
             .disable_y_axis()
-            .x_labels(8)
-            .x_desc("wall-clock time (UTC)")
+            .x_labels(time_axis.ticks())
+            .x_desc(time_axis.desc())
             .axis_desc_style(font(14.0))
             .label_style(font(13.0))
-            .x_label_formatter(&|x| hms(t0, *x))
+            .x_label_formatter(&|x| time_axis.label(*x))
             .draw()
             .map_err(de)?;
         // Incident numbers above the panels (two rows when close together).
@@ -715,7 +735,15 @@ impl Chart for Convergence {
                 ))
                 .map_err(de)?;
         }
-        // Side panel: the incidents.
+        // Side panel: the incidents, and under them the legend (incident colours, shortfall).
+        let mut notes: Vec<(String, Mark)> =
+            incident_legend(&self.incidents).into_iter().map(|(l, c)| (l, Mark::Line(c))).collect();
+        notes.push(("fewer running than desired".to_string(), Mark::Box(tint(ALERT_RED, 0.22))));
+        if hidden > 0 {
+            notes.push((format!("{hidden} steadier services not drawn"), Mark::None));
+        }
+        let foot_h = 52 + 22 * notes.len() as u32;
+        let (side, foot) = side.split_vertically(side.dim_in_pixel().1.saturating_sub(foot_h));
         side.draw(&Text::new("Incidents (UTC): converged after", (8, 30), bold(15.0))).map_err(de)?;
         let max_rows = ((side.dim_in_pixel().1 as i32 - 80) / 19).max(1) as usize;
         let mut y = 56;
@@ -739,19 +767,6 @@ impl Chart for Convergence {
             side.draw(&Text::new(line, (8, y), font(13.0).color(&kind_color(i.kind)))).map_err(de)?;
             y += 19;
         }
-        let mut notes = vec![("red: fewer running than desired".to_string(), Mark::Box(tint(ALERT_RED, 0.22)))];
-        if hidden > 0 {
-            notes.push((format!("{hidden} steadier services not drawn"), Mark::None));
-        }
-        let (_, foot) = side.split_vertically(side.dim_in_pixel().1 - 56);
-        for (k, (t, m)) in notes.iter().enumerate() {
-            let yy = 14 + 22 * k as i32;
-            if let Mark::Box(c) = m {
-                foot.draw(&Rectangle::new([(8, yy - 7), (28, yy + 7)], c.filled())).map_err(de)?;
-            }
-            foot.draw(&Text::new(t.clone(), (36, yy), font(13.0).pos(Pos::new(HPos::Left, VPos::Center))))
-                .map_err(de)?;
-        }
-        Ok(())
+        legend_panel(&foot, "Incident lines and numbers", &notes)
     }
 }

@@ -270,6 +270,59 @@ pub fn hms(t0: jiff::Timestamp, secs: f64) -> String {
     t.strftime("%H:%M:%S").to_string()
 }
 
+/// A wall-clock time axis from `t0`: clock times, and the date as well on every label when the
+/// axis crosses midnight (UTC), so that `00:00:10` cannot read as before `23:59:50`.
+#[derive(Debug, Clone, Copy)]
+pub struct TimeAxis {
+    t0: jiff::Timestamp,
+    /// The axis spans more than one UTC day.
+    pub dated: bool,
+}
+
+impl TimeAxis {
+    /// The axis for `x0..x1` seconds after `t0`.
+    pub fn new(t0: jiff::Timestamp, x0: f64, x1: f64) -> TimeAxis {
+        let day = |secs: f64| {
+            let t = t0.checked_add(jiff::SignedDuration::from_millis((secs * 1000.0).round() as i64)).unwrap_or(t0);
+            t.strftime("%Y-%m-%d").to_string()
+        };
+        TimeAxis { t0, dated: day(x0.max(0.0)) != day(x1) }
+    }
+
+    /// The label of a tick `secs` after `t0`: `23:59:50`, or `Nov 28 00:00:10` on a dated axis.
+    pub fn label(&self, secs: f64) -> String {
+        if self.dated {
+            let t = self
+                .t0
+                .checked_add(jiff::SignedDuration::from_millis((secs * 1000.0).round() as i64))
+                .unwrap_or(self.t0);
+            t.strftime("%b %d %H:%M:%S").to_string()
+        } else {
+            hms(self.t0, secs)
+        }
+    }
+
+    /// How many ticks fit (dated labels are twice as wide).
+    pub fn ticks(&self) -> usize {
+        if self.dated { 5 } else { 8 }
+    }
+
+    /// The axis' description.
+    pub fn desc(&self) -> &'static str {
+        if self.dated { "wall-clock time (UTC; the axis crosses midnight)" } else { "wall-clock time (UTC)" }
+    }
+}
+
+/// A time range in a subtitle: `2026-11-27 11:22:16 UTC to 11:40:00 UTC`, with the end's date as
+/// well when it is another day.
+pub fn time_range(a: jiff::Timestamp, b: jiff::Timestamp) -> String {
+    if a.strftime("%Y-%m-%d").to_string() == b.strftime("%Y-%m-%d").to_string() {
+        format!("{} to {}", ymdhms(a), b.strftime("%H:%M:%S UTC"))
+    } else {
+        format!("{} to {}", ymdhms(a), ymdhms(b))
+    }
+}
+
 /// A time as `2026-11-27 11:22:16 UTC`.
 pub fn ymdhms(t: jiff::Timestamp) -> String {
     t.strftime("%Y-%m-%d %H:%M:%S UTC").to_string()
@@ -538,6 +591,24 @@ mod tests {
     fn simplify_keeps_the_shape() {
         let v = simplify(vec![(0.0, 1.0), (0.0, 1.0), (1.0, 1.0), (2.0, 1.0), (2.0, 0.0), (2.0, -1.0), (3.0, -1.0)]);
         assert_eq!(v, vec![(0.0, 1.0), (2.0, 1.0), (2.0, -1.0), (3.0, -1.0)]);
+    }
+
+    #[test]
+    fn a_time_axis_that_crosses_midnight_shows_the_date() {
+        let t0: jiff::Timestamp = "2026-11-27T23:59:30Z".parse().unwrap();
+        let same = TimeAxis::new(t0, 0.0, 25.0);
+        assert!(!same.dated);
+        assert_eq!(same.label(20.0), "23:59:50");
+        assert_eq!(same.ticks(), 8);
+        let over = TimeAxis::new(t0, -1.0, 60.0);
+        assert!(over.dated);
+        assert_eq!(over.label(20.0), "Nov 27 23:59:50");
+        assert_eq!(over.label(40.0), "Nov 28 00:00:10");
+        assert!(over.desc().contains("midnight"));
+        let end: jiff::Timestamp = "2026-11-28T00:00:30Z".parse().unwrap();
+        assert_eq!(time_range(t0, end), "2026-11-27 23:59:30 UTC to 2026-11-28 00:00:30 UTC");
+        let end: jiff::Timestamp = "2026-11-27T23:59:59Z".parse().unwrap();
+        assert_eq!(time_range(t0, end), "2026-11-27 23:59:30 UTC to 23:59:59 UTC");
     }
 
     #[test]

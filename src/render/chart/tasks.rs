@@ -230,6 +230,39 @@ impl Tasks {
     }
 }
 
+/// Failures drawn as one column: where, and how many of each state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FailureColumn {
+    /// Seconds since the first sample (the column's first failure).
+    pub secs: f64,
+    /// `failed` failures in it.
+    pub failed: usize,
+    /// `rejected` failures in it.
+    pub rejected: usize,
+}
+
+/// Failures (in time order) grouped into columns: each starts at a failure and takes every
+/// following one less than `width` seconds after it, so no marker hides another. Every failure is
+/// in exactly one column.
+pub fn failure_columns(failures: &[Failure], width: f64) -> Vec<FailureColumn> {
+    let mut out: Vec<FailureColumn> = Vec::new();
+    for f in failures {
+        let rejected = f.state == "rejected";
+        match out.last_mut() {
+            Some(c) if (f.secs - c.secs).abs() < width => {}
+            _ => out.push(FailureColumn { secs: f.secs, failed: 0, rejected: 0 }),
+        }
+        if let Some(c) = out.last_mut() {
+            if rejected {
+                c.rejected += 1;
+            } else {
+                c.failed += 1;
+            }
+        }
+    }
+    out
+}
+
 fn short_time(t: &str) -> String {
     match t.parse::<jiff::Timestamp>() {
         Ok(t) => t.strftime("%H:%M:%S%.3f").to_string(),
@@ -240,7 +273,7 @@ fn short_time(t: &str) -> String {
 impl Chart for Tasks {
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult {
         let range = match (self.t0, self.samples.last().and_then(|s| s.time.parse::<jiff::Timestamp>().ok())) {
-            (Some(a), Some(b)) => format!("{} to {}", ymdhms(a), b.strftime("%H:%M:%S UTC")),
+            (Some(a), Some(b)) => time_range(a, b),
             _ => "no wall-clock times in this log".into(),
         };
         let last = self.samples.last().map(|s| s.counts).unwrap_or_default();
@@ -266,6 +299,7 @@ impl Chart for Tasks {
         let xmax = self.samples.last().map(|s| s.secs).unwrap_or(1.0).max(1.0);
         let ymax_n = self.samples.iter().map(|s| s.counts.iter().sum::<u64>()).max().unwrap_or(1).max(1) as f64;
         let ymax = ymax_n * 1.12 + 1.0;
+        let axis = TimeAxis::new(t0, 0.0, xmax);
         let mut chart = ChartBuilder::on(&area)
             .margin_left(16)
             .margin_right(20)
@@ -277,12 +311,12 @@ impl Chart for Tasks {
             .map_err(de)?;
         chart
             .configure_mesh()
-            .x_desc("wall-clock time (UTC)")
+            .x_desc(axis.desc())
             .y_desc("tasks")
             .axis_desc_style(font(16.0))
             .label_style(font(13.0))
-            .x_labels(8)
-            .x_label_formatter(&|x| hms(t0, *x))
+            .x_labels(axis.ticks())
+            .x_label_formatter(&|x| axis.label(*x))
             .y_label_formatter(&|y| format!("{:.0}", y))
             .light_line_style(RGBColor(235, 235, 235))
             .bold_line_style(RGBColor(215, 215, 215))
@@ -311,22 +345,129 @@ impl Chart for Tasks {
             chart.draw_series(AreaSeries::new(pts, 0.0, c.filled()).border_style(c.mix(0.9))).map_err(de)?;
             legend.push((GROUPS[g].0.to_string(), Mark::Box(c)));
         }
-        // Failures: red ticks at the top, a thin line down.
-        for f in &self.failures {
-            let c = if f.state == "rejected" { GROUPS[6].2 } else { GROUPS[7].2 };
+        // Failures: red ticks at the top, a thin line down. Failures closer than a marker and
+        // its count label are wide (30 px) are one column: one marker per state, stacked (failed
+        // on top, rejected under it), each with its count when it stands for more than one.
+        let px = chart.plotting_area().dim_in_pixel().0.max(1) as f64;
+        for col in failure_columns(&self.failures, xmax * 30.0 / px) {
             chart
                 .draw_series(std::iter::once(PathElement::new(
-                    vec![(f.secs, 0.0), (f.secs, ymax * 0.97)],
-                    c.mix(0.35).stroke_width(1),
+                    vec![(col.secs, 0.0), (col.secs, ymax * 0.97)],
+                    GROUPS[7].2.mix(0.35).stroke_width(1),
                 )))
                 .map_err(de)?;
-            chart
-                .draw_series(std::iter::once(TriangleMarker::new((f.secs, ymax * 0.97), 7, c.filled())))
-                .map_err(de)?;
+            let mut row = 0;
+            for (n, g) in [(col.failed, 7), (col.rejected, 6)] {
+                if n == 0 {
+                    continue;
+                }
+                let c = GROUPS[g].2;
+                let y = ymax * (0.97 - 0.045 * row as f64);
+                chart.draw_series(std::iter::once(TriangleMarker::new((col.secs, y), 7, c.filled()))).map_err(de)?;
+                if n > 1 {
+                    let label = Text::new(
+                        format!("×{n}"),
+                        (8, 0),
+                        bold(12.0).color(&c).pos(Pos::new(HPos::Left, VPos::Center)),
+                    );
+                    chart.draw_series(std::iter::once(EmptyElement::at((col.secs, y)) + label)).map_err(de)?;
+                }
+                row += 1;
+            }
         }
         if !self.failures.is_empty() {
             legend.push((format!("task failure ({})", self.failures.len()), Mark::Line(GROUPS[7].2)));
         }
         legend_panel(&side, "Task state", &legend)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failure(secs: f64, state: &str) -> Failure {
+        Failure {
+            index: 0,
+            time: String::new(),
+            secs,
+            task: String::new(),
+            name: String::new(),
+            state: state.into(),
+            err: String::new(),
+        }
+    }
+
+    #[test]
+    fn overlapping_failures_share_a_column_with_their_counts() {
+        let fs = [
+            failure(0.0, "failed"),
+            failure(0.5, "failed"),
+            failure(0.9, "rejected"),
+            failure(5.0, "failed"),
+            failure(5.99, "failed"),
+            failure(6.0, "failed"),
+        ];
+        let cols = failure_columns(&fs, 1.0);
+        assert_eq!(
+            cols,
+            [
+                FailureColumn { secs: 0.0, failed: 2, rejected: 1 },
+                FailureColumn { secs: 5.0, failed: 2, rejected: 0 },
+                FailureColumn { secs: 6.0, failed: 1, rejected: 0 },
+            ]
+        );
+        assert_eq!(cols.iter().map(|c| c.failed + c.rejected).sum::<usize>(), fs.len());
+        assert_eq!(failure_columns(&[], 1.0), []);
+    }
+
+    /// A chart of `failures` over a minute from `t0`, 3 tasks running throughout, as SVG.
+    fn drawn(t0: &str, failures: Vec<Failure>) -> String {
+        let t0: jiff::Timestamp = t0.parse().unwrap();
+        let sample = |index, secs: f64| Sample {
+            index,
+            time: t0.checked_add(jiff::SignedDuration::from_secs_f64(secs)).unwrap().to_string(),
+            secs,
+            counts: [3, 0, 0, 0, 0, 0, 0, 0],
+        };
+        let t = Tasks {
+            inputs: vec!["x".into()],
+            groups: GROUPS.iter().map(|g| g.0).collect(),
+            samples: vec![sample(1, 0.0), sample(2, 60.0)],
+            failures,
+            t0: Some(t0),
+        };
+        // `CHART_DUMP=DIR` writes the drawing as a PNG too, for a look (as `tests/charts.rs`).
+        if let Some(d) = std::env::var_os("CHART_DUMP") {
+            let name = format!("tasks-unit-{}-{}.png", t0.strftime("%H%M%S"), t.failures.len());
+            write(&t, &std::path::Path::new(&d).join(name)).unwrap();
+        }
+        svg(&t).unwrap()
+    }
+
+    #[test]
+    fn failures_at_one_moment_stay_visible_as_one_counted_marker_per_state() {
+        let mut fs: Vec<Failure> = (0..5).map(|k| failure(10.0 + 0.01 * k as f64, "failed")).collect();
+        fs.push(failure(10.02, "rejected"));
+        fs.push(failure(40.0, "failed"));
+        let s = drawn("2026-11-27T11:00:00Z", fs);
+        let markers = |fill: &str| {
+            let attr = format!("fill=\"{fill}\"");
+            s.split("<polygon").skip(1).filter(|p| p.split('>').next().unwrap_or("").contains(&attr)).count()
+        };
+        assert_eq!(markers("#E13C3C"), 2, "one failed marker per column");
+        assert_eq!(markers("#961414"), 1, "the rejected one under it");
+        assert!(s.contains("×5\n</text>"), "the column's count");
+        assert_eq!(s.matches("×").count(), 1, "a single failure carries no count");
+        assert!(s.contains("\n11:00:30\n"), "clock times");
+        assert!(!s.contains("Nov 27"), "one day: no date on the axis");
+    }
+
+    #[test]
+    fn the_tasks_time_axis_shows_the_date_across_midnight() {
+        let s = drawn("2026-11-27T23:59:40Z", vec![]);
+        assert!(s.contains("Nov 28 00:00:"), "a dated tick after midnight");
+        assert!(s.contains("Nov 27 23:59:"), "a dated tick before it");
+        assert!(s.contains("2026-11-27 23:59:40 UTC to 2026-11-28 00:00:40 UTC"), "the subtitle's range");
     }
 }

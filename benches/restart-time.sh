@@ -216,12 +216,13 @@ for spec in "${INPUTS[@]}"; do
     d=$src/swarm
     row_skip() { printf '%s\t%s\t\t\t\t\t\t\t\t\t\t%s\t%s\tskipped\t%s\n' "$in" "$label" "$ENGINE_VERSION" "$NPROC" "$1" >>"$OUT"; log "skip $label: $1"; }
     # refusals
+    if grep -q 'ENCRYPTED PRIVATE KEY' "$d/certificates/swarm-node.key" 2>/dev/null; then row_skip "autolocked"; continue; fi
+    "$SS" -q info "$d" --format json >/dev/null 2>&1 || { row_skip "swarmsift cannot read it, so its addresses are unknown"; continue; }
     bad=$(stored_addrs "$d" | while read -r a; do h=$(host_of "$a"); [[ $h == 127.* ]] || echo "$a"; done | sort -u | tr '\n' ' ')
     [[ -z $bad ]] || { row_skip "stored addresses not on 127.0.0.0/8: $bad"; continue; }
     [[ -n $(stored_addrs "$d") ]] || { row_skip "no stored address found"; continue; }
     members=$("$SS" -q info "$d" --format json | jq '[.. | objects | select(has("members")) | .members | length] | max // 0')
     ((members <= 1)) || { row_skip "$members raft members: a lone engine has no quorum"; continue; }
-    if grep -q 'ENCRYPTED PRIVATE KEY' "$d/certificates/swarm-node.key" 2>/dev/null; then row_skip "autolocked"; continue; fi
     w=$("$SS" -q chart recovery "$d" --format json --calibration 1,1,1 | jq -c '.points[-1] | [.snapshot_bytes, .entries, .wal_bytes]')
     snap_mb=$(jq -r '.[0] / 1e6' <<<"$w"); ents=$(jq -r '.[1]' <<<"$w"); wal_mb=$(jq -r '.[2] / 1e6' <<<"$w")
     nodes=$("$SS" -q state "$d" --format json | jq '.nodes | length')

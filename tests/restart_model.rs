@@ -76,8 +76,10 @@ fn the_chart_defaults_to_measured_docker_restarts_and_says_so() {
     let churn = common::scenario("churn").join("swarm.tar.gz");
     let dir = tempfile::tempdir().unwrap();
     let svg = dir.path().join("r.svg");
-    let (code, out, err) =
-        common::run(&["chart", "recovery", churn.to_str().unwrap(), "--format", "json", "-o", svg.to_str().unwrap()], &[]);
+    let (code, out, err) = common::run(
+        &["chart", "recovery", churn.to_str().unwrap(), "--format", "json", "-o", svg.to_str().unwrap()],
+        &[],
+    );
     assert_eq!(code, 0, "{err}");
     let j = json(&out);
     let cal = &j["calibration"];
@@ -98,7 +100,10 @@ fn the_chart_defaults_to_measured_docker_restarts_and_says_so() {
     assert_eq!(code, 0, "{err}");
     assert!(text.contains(&want) && text.contains("(--calibration docker)"), "{text}");
     // `docker` named explicitly is the same.
-    let (_, out2, _) = common::run(&["chart", "recovery", churn.to_str().unwrap(), "--format", "json", "--calibration", "docker"], &[]);
+    let (_, out2, _) = common::run(
+        &["chart", "recovery", churn.to_str().unwrap(), "--format", "json", "--calibration", "docker"],
+        &[],
+    );
     assert_eq!(json(&out2)["calibration"], j["calibration"]);
 }
 
@@ -115,8 +120,10 @@ fn swarmsifts_own_speed_is_an_option_labelled_as_its_own() {
     assert_eq!(code, 0);
     assert!(text.contains("(swarmsift's own replay speed on this machine, not Docker's)"), "{text}");
     // Fixed rates are still taken; anything else is a usage error.
-    let (code, out, _) =
-        common::run(&["chart", "recovery", churn.to_str().unwrap(), "--format", "json", "--calibration", "1e6,1e4"], &[]);
+    let (code, out, _) = common::run(
+        &["chart", "recovery", churn.to_str().unwrap(), "--format", "json", "--calibration", "1e6,1e4"],
+        &[],
+    );
     assert_eq!(code, 0);
     assert_eq!(json(&out)["calibration"]["source"], "fixed");
     let (code, _, err) = common::run(&["chart", "recovery", churn.to_str().unwrap(), "--calibration", "fast"], &[]);
@@ -176,7 +183,8 @@ fn host(a: &str) -> &str {
 fn synth_addr_writes_only_that_address() {
     let t = tempfile::tempdir().unwrap();
     let out = t.path().join("s");
-    let args = ["synth", "-o", out.to_str().unwrap(), "--nodes", "12", "--managers", "3", "--services", "3", "--tasks", "60"];
+    let args =
+        ["synth", "-o", out.to_str().unwrap(), "--nodes", "12", "--managers", "3", "--services", "3", "--tasks", "60"];
     let (code, _, err) = common::run(&[&args[..], &["--addr", "127.0.0.1"]].concat(), &[]);
     assert_eq!(code, 0, "{err}");
     let a = addresses(&out);
@@ -236,7 +244,9 @@ fn synth_plan_prices_the_written_swarm_with_the_model() {
     // The newest snapshot on disk is what a restart loads.
     let newest = j["snapshots"].as_array().unwrap().last().expect("a snapshot every 100 entries");
     assert_eq!(p["snapshot_bytes"], newest["bytes"]);
-    let snap_index = u64::from_str_radix(newest["name"].as_str().unwrap().trim_end_matches(".snap").split('-').nth(1).unwrap(), 16).unwrap();
+    let snap_index =
+        u64::from_str_radix(newest["name"].as_str().unwrap().trim_end_matches(".snap").split('-').nth(1).unwrap(), 16)
+            .unwrap();
     assert_eq!(p["wal_entries"].as_u64().unwrap(), j["last_index"].as_u64().unwrap() - snap_index);
     let v = model_json();
     let f = |k: &str| v[k].as_f64().unwrap();
@@ -258,7 +268,22 @@ fn synth_plan_prices_the_written_swarm_with_the_model() {
     // The text form says the same.
     let out2 = t.path().join("t");
     let (code, text, err) = common::run(
-        &["synth", "-o", out2.to_str().unwrap(), "--nodes", "40", "--managers", "1", "--services", "4", "--tasks", "400", "--snapshot-interval", "100", "--plan"],
+        &[
+            "synth",
+            "-o",
+            out2.to_str().unwrap(),
+            "--nodes",
+            "40",
+            "--managers",
+            "1",
+            "--services",
+            "4",
+            "--tasks",
+            "400",
+            "--snapshot-interval",
+            "100",
+            "--plan",
+        ],
         &[],
     );
     assert_eq!(code, 0, "{err}");

@@ -720,7 +720,9 @@ impl Chart for Recovery {
         if self.points.iter().any(|p| p.start_s > 0.0) {
             let grey = RGBColor(150, 150, 150);
             let st: Vec<(f64, f64)> = self.points.iter().map(|p| (p.index as f64, p.start_s * mul)).collect();
-            chart.draw_series(AreaSeries::new(st, 0.0, grey.mix(0.7)).border_style(grey.stroke_width(1))).map_err(de)?;
+            chart
+                .draw_series(AreaSeries::new(st, 0.0, grey.mix(0.7)).border_style(grey.stroke_width(1)))
+                .map_err(de)?;
             legend.push(("engine start (the same at every index)".into(), Mark::Box(RGBColor(180, 180, 180))));
         }
         // Snapshot marks.

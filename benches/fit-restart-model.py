@@ -9,7 +9,7 @@ fitted by least squares with every coefficient >= 0 (each subset of the terms is
 best one whose coefficients are all non-negative is kept), on the median of the runs of each
 input at all CPUs. Runs pinned to fewer CPUs (--cpus) give the parallel fraction p of Amdahl's
 law, T(n) = T(1) * ((1 - p) + p / n), from the ratio of medians per input, weighted by the
-all-CPU time; it is what `synth --plan` uses to scale to other vCPU counts. Pure Python.
+all-CPU time of the same file's runs (taken in the same minutes); it is what `synth --plan` uses to scale to other vCPU counts. Pure Python.
 """
 import json
 import statistics
@@ -132,7 +132,9 @@ def main(paths):
     for (lab, c), rs in by.items():
         if c >= nproc or lab not in full:
             continue
-        t_n = statistics.median(r["seconds"] for r in full[lab])
+        # against the all-CPU runs of the same file: taken in the same minutes, under the same load
+        same = [r for r in full[lab] if r["file"] in {x["file"] for x in rs}] or full[lab]
+        t_n = statistics.median(r["seconds"] for r in same)
         t_c = statistics.median(r["seconds"] for r in rs)
         # T(c)/T(n) = ((1-p) + p/c) / ((1-p) + p/n)  ->  solve for p
         q = t_c / t_n

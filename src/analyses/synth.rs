@@ -1057,15 +1057,19 @@ impl<'o> Sim<'o> {
         // two subsystems, gossip then IPsec, AES-128-GCM, 16 bytes, one Lamport tick each.
         // dockerd's libnetwork needs both: with no IPsec key its agent panics at start
         // (`getKeys`: index out of range), which a real engine showed on synth output.
+        // The IPsec keys come from their own seeded RNG, so that the rest of the output (every
+        // ID, key and choice after this) is the same as before they were added.
+        let mut ipsec_rng = Rng::new(self.o.seed ^ 0x1b5e_c0de_1b5e_c0de);
         let mut rng_keys = Vec::new();
         let mut lamport = 0u64;
         for subsystem in ["networking:gossip", "networking:ipsec"] {
             for _ in 0..3 {
                 lamport += 1;
+                let rng = if subsystem == "networking:gossip" { &mut self.rng } else { &mut ipsec_rng };
                 rng_keys.push(api::EncryptionKey {
                     subsystem: subsystem.into(),
                     algorithm: 0,
-                    key: self.rng.bytes(16).into(),
+                    key: rng.bytes(16).into(),
                     lamport_time: lamport,
                 });
             }

@@ -160,9 +160,9 @@ fn the_recovery_legend_shows_the_calibration() {
     let ar = archive_of("churn", &["swarm.tar.gz"]);
     let svg = chart(ChartKind::Recovery, &ar).svg(SIZE).unwrap();
     assert!(svg.contains("calibration: snapshot load 10.0 MB/s, WAL replay 100,000 entries/s + 20.0 MB/s (fixed)"));
-    // Measured by default, on this machine, and said so.
+    // swarmsift's own replay speed, measured on this machine, and said to be its own.
     let m = recovery::Calibration::measure(&ar.merged);
-    assert_eq!(m.source, "measured on this machine");
+    assert_eq!(m.source, "swarmsift's own replay speed on this machine, not Docker's");
     assert!(m.snapshot_bytes_per_s > 0.0 && m.entries_per_s > 0.0);
     let r = recovery::compute(&ar.merged, ar.names.clone(), m.clone());
     assert!(r.text().contains(&format!("--calibration {}", m.arg())), "the table gives the rates back as an option");

@@ -24,6 +24,11 @@
 //!   raw KEK as password, as swarmkit writes it).
 //! - `state.json` (the manager peers) and `docker-state.json` (dockerd's node start config).
 //!
+//! Addresses: every node gets its own address in 10.128.0.0/10 unless `addr` is given; then every
+//! stored node and manager address is that one (managers on ports 2377, 2378, ...), so that a real
+//! engine started on the output dials only that address. Overlay subnets, VIPs and the default
+//! address pool stay in 10.0.0.0/8: they are IPAM ranges for containers, never dialled.
+//!
 //! The history: the first manager bootstraps the cluster (ConfChange, election no-op, cluster,
 //! node and predefined networks), the other managers join (ConfChange entries), worker nodes join
 //! (create, certificate issued, ready), networks, secrets and big configs are created, then
@@ -177,6 +182,11 @@ pub struct SynthOptions {
     pub start_unix: u64,
     /// Show a progress bar on stderr when it is a terminal.
     pub progress: bool,
+    /// One IPv4 address written for every node and manager (`--addr`): node status addresses,
+    /// raft member addresses (`ADDR:2377`, the next managers on the ports after it),
+    /// `state.json` and `docker-state.json`. `None`: each node gets its own address in
+    /// 10.128.0.0/10.
+    pub addr: Option<std::net::Ipv4Addr>,
 }
 
 impl Default for SynthOptions {
@@ -202,6 +212,7 @@ impl Default for SynthOptions {
             engine_version: "27.5.1".into(),
             start_unix: EPOCH,
             progress: false,
+            addr: None,
         }
     }
 }
@@ -1042,14 +1053,26 @@ impl<'o> Sim<'o> {
         // Election: term 2, vote self, no-op at index 2.
         self.election(0)?;
         self.rep.elections = 0;
+        // swarmkit's key manager, on a new cluster: 3 keys (its keyring size) for each of its
+        // two subsystems, gossip then IPsec, AES-128-GCM, 16 bytes, one Lamport tick each.
+        // dockerd's libnetwork needs both: with no IPsec key its agent panics at start
+        // (`getKeys`: index out of range), which a real engine showed on synth output.
+        // The IPsec keys come from their own seeded RNG, so that the rest of the output (every
+        // ID, key and choice after this) is the same as before they were added.
+        let mut ipsec_rng = Rng::new(self.o.seed ^ 0x1b5e_c0de_1b5e_c0de);
         let mut rng_keys = Vec::new();
-        for lamport in 1..=3u64 {
-            rng_keys.push(api::EncryptionKey {
-                subsystem: "networking:gossip".into(),
-                algorithm: 0,
-                key: self.rng.bytes(16).into(),
-                lamport_time: lamport,
-            });
+        let mut lamport = 0u64;
+        for subsystem in ["networking:gossip", "networking:ipsec"] {
+            for _ in 0..3 {
+                lamport += 1;
+                let rng = if subsystem == "networking:gossip" { &mut self.rng } else { &mut ipsec_rng };
+                rng_keys.push(api::EncryptionKey {
+                    subsystem: subsystem.into(),
+                    algorithm: 0,
+                    key: rng.bytes(16).into(),
+                    lamport_time: lamport,
+                });
+            }
         }
         let digest = self.rng.swarm_id() + &self.rng.swarm_id();
         let join = api::JoinTokens {
@@ -1090,7 +1113,7 @@ impl<'o> Sim<'o> {
                 last_forced_rotation: 0,
             }),
             network_bootstrap_keys: rng_keys,
-            encryption_key_lamport_clock: 3,
+            encryption_key_lamport_clock: lamport,
             unlock_keys: kek
                 .map(|k| {
                     vec![api::EncryptionKey {
@@ -1181,9 +1204,8 @@ impl<'o> Sim<'o> {
         }
     }
 
-    fn addr(i: usize) -> String {
-        let n = i + 1;
-        format!("10.{}.{}.{}", 128 + (n / (254 * 256)) % 64, (n / 254) % 256, n % 254 + 1)
+    fn addr(&self, i: usize) -> String {
+        node_addr(self.o, i)
     }
 
     /// A node as the CA server creates it on join (certificate still pending).
@@ -1260,7 +1282,7 @@ impl<'o> Sim<'o> {
             fips: false,
             csi_info: vec![],
         });
-        n.status = Some(api::NodeStatus { state: 2, message: String::new(), addr: Self::addr(i) });
+        n.status = Some(api::NodeStatus { state: 2, message: String::new(), addr: self.addr(i) });
         if let Some(m) = self.mgrs.iter().find(|m| m.node == i) {
             n.manager_status =
                 Some(api::ManagerStatus { raft_id: m.raft_id, addr: m.addr.clone(), leader: false, reachability: 2 });
@@ -1846,12 +1868,12 @@ impl<'o> Sim<'o> {
         let Some(mut n) = self.node_obj(i) else { return Ok(()) };
         self.tick(1000, 60_000);
         if self.nodes[i].ready {
-            n.status = Some(api::NodeStatus { state: 1, message: "heartbeat failure".into(), addr: Self::addr(i) });
+            n.status = Some(api::NodeStatus { state: 1, message: "heartbeat failure".into(), addr: self.addr(i) });
             self.propose(vec![(Verb::Update, Object::Node(n))])?;
             self.nodes[i].ready = false;
             self.reschedule_from(i)
         } else {
-            n.status = Some(api::NodeStatus { state: 2, message: String::new(), addr: Self::addr(i) });
+            n.status = Some(api::NodeStatus { state: 2, message: String::new(), addr: self.addr(i) });
             self.propose(vec![(Verb::Update, Object::Node(n))])?;
             self.nodes[i].ready = true;
             Ok(())
@@ -2001,6 +2023,26 @@ pub fn to_target(o: Object) -> Target {
     }
 }
 
+/// Node `i`'s address: `--addr` for every node, or its own in 10.128.0.0/10.
+fn node_addr(o: &SynthOptions, i: usize) -> String {
+    match o.addr {
+        Some(a) => a.to_string(),
+        None => {
+            let n = i + 1;
+            format!("10.{}.{}.{}", 128 + (n / (254 * 256)) % 64, (n / 254) % 256, n % 254 + 1)
+        }
+    }
+}
+
+/// Manager `k`'s raft address: `ADDR:2377` (with `--addr`, the k-th manager on port 2377 + k,
+/// since they share one address).
+fn manager_addr(o: &SynthOptions, k: usize) -> String {
+    match o.addr {
+        Some(a) => format!("{a}:{}", 2377 + k),
+        None => format!("{}:2377", node_addr(o, k)),
+    }
+}
+
 fn check_output(out: &Path) -> Result<()> {
     if out.exists() {
         let empty = std::fs::read_dir(out).map_err(io_err(out))?.next().is_none();
@@ -2041,7 +2083,7 @@ pub fn generate(out: &Path, o: &SynthOptions) -> Result<SynthReport> {
         .map(|i| Mgr {
             raft_id: (rng.next_u64() >> 1) + 1,
             node: i,
-            addr: format!("{}:2377", Sim::addr(i)),
+            addr: manager_addr(o, i),
             reqid: (now / 1_000_000) << 8,
             joined: false,
         })
@@ -2152,9 +2194,11 @@ pub fn generate(out: &Path, o: &SynthOptions) -> Result<SynthReport> {
         sim.mgrs.iter().map(|m| serde_json::json!({"node_id": sim.nodes[m.node].id, "addr": m.addr})).collect();
     peers.sort_by(|a, b| a["node_id"].as_str().cmp(&b["node_id"].as_str()));
     write_file(&out.join("state.json"), serde_json::to_string(&peers).unwrap_or_default().as_bytes(), 0o600)?;
-    let a0 = Sim::addr(0);
+    let a0 = node_addr(o, 0);
+    let listen = if o.addr.is_some() { sim.mgrs[0].addr.clone() } else { "0.0.0.0:2377".to_string() };
+    let advertise = &sim.mgrs[0].addr;
     let ds = format!(
-        "{{\"LocalAddr\":\"{a0}\",\"RemoteAddr\":\"\",\"ListenAddr\":\"0.0.0.0:2377\",\"AdvertiseAddr\":\"{a0}:2377\",\"DataPathAddr\":\"\",\"DefaultAddressPool\":null,\"SubnetSize\":24,\"DataPathPort\":4789,\"JoinInProgress\":false}}"
+        "{{\"LocalAddr\":\"{a0}\",\"RemoteAddr\":\"\",\"ListenAddr\":\"{listen}\",\"AdvertiseAddr\":\"{advertise}\",\"DataPathAddr\":\"\",\"DefaultAddressPool\":null,\"SubnetSize\":24,\"DataPathPort\":4789,\"JoinInProgress\":false}}"
     );
     write_file(&out.join("docker-state.json"), ds.as_bytes(), 0o600)?;
     // Report.

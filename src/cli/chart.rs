@@ -62,9 +62,11 @@ pub struct ChartArgs {
     /// How to print the chart's numbers.
     #[arg(long, value_enum, default_value_t = NumbersFormat::Text)]
     pub format: NumbersFormat,
-    /// recovery: fixed rates instead of measuring them on this machine:
-    /// snapshot bytes/s, entries/s and optionally WAL bytes/s.
-    #[arg(long, value_name = "SNAP_BYTES_PER_S,ENTRIES_PER_S[,WAL_BYTES_PER_S]")]
+    /// recovery: what turns the work into seconds. `docker` (default): the model of real dockerd
+    /// restarts measured by benches/restart-time.sh (it names the engine version and CPU count);
+    /// `own`: swarmsift's own replay speed on this machine (not Docker's restart time); or fixed
+    /// rates: snapshot bytes/s, entries/s and optionally WAL bytes/s.
+    #[arg(long, value_name = "docker|own|SNAP_BYTES_PER_S,ENTRIES_PER_S[,WAL_BYTES_PER_S]")]
     pub calibration: Option<String>,
     /// Image size in pixels.
     #[arg(long, value_name = "WxH", default_value = "1280x720")]
@@ -190,10 +192,7 @@ pub fn compute(kind: ChartKind, ar: &Archive, calibration: Option<&str>) -> Resu
     let inputs = ar.names.clone();
     Ok(match kind {
         ChartKind::Recovery => {
-            let cal = match calibration {
-                Some(s) => recovery::Calibration::parse(s)?,
-                None => recovery::Calibration::measure(a),
-            };
+            let cal = recovery::Calibration::from_arg(calibration, a)?;
             Computed::Recovery(recovery::compute(a, inputs, cal))
         }
         ChartKind::Convergence => Computed::Convergence(convergence::compute(a, inputs)),
@@ -217,7 +216,7 @@ pub fn run_chart_to(args: &ChartArgs, progress: bool, out: &mut dyn Write) -> Re
         return Err(Error::Usage("--calibration applies to `chart recovery` only".into()));
     }
     if let Some(c) = &args.calibration {
-        recovery::Calibration::parse(c)?;
+        recovery::Calibration::check_arg(c)?;
     }
     // Charts never show a secret's or config's payload.
     let opts = Options { digest_secret_data: true, ..args.input.options(Detail::Entries, progress)? };

@@ -54,9 +54,10 @@ pub struct ReportArgs {
     /// Docker engine version to judge consequences for (see `verify --engine-version`).
     #[arg(long, value_name = "VERSION")]
     pub engine_version: Option<String>,
-    /// Recovery chart: fixed rates instead of measuring them on this machine, as `chart
-    /// recovery` takes them.
-    #[arg(long, value_name = "SNAP_BYTES_PER_S,ENTRIES_PER_S[,WAL_BYTES_PER_S]")]
+    /// Recovery chart: `docker` (default: the model of measured dockerd restarts), `own`
+    /// (swarmsift's own replay speed on this machine) or fixed rates, as `chart recovery` takes
+    /// them.
+    #[arg(long, value_name = "docker|own|SNAP_BYTES_PER_S,ENTRIES_PER_S[,WAL_BYTES_PER_S]")]
     pub calibration: Option<String>,
 }
 
@@ -198,7 +199,7 @@ pub fn run_report(args: &ReportArgs, progress: bool, out: &mut dyn Write) -> Res
         )));
     }
     if let Some(c) = &args.calibration {
-        crate::render::chart::recovery::Calibration::parse(c)?;
+        crate::render::chart::recovery::Calibration::check_arg(c)?;
     }
     let unlock_key = args.input.unlock_key()?;
     let read = args.input.read();

@@ -65,6 +65,21 @@ pub struct SynthArgs {
     /// When the simulated history starts (RFC 3339); the clock only moves forward from there.
     #[arg(long, default_value = "2025-03-03T09:00:00Z")]
     pub start: String,
+    /// Write this IPv4 address for every node and manager (raft members on ADDR:2377, the next
+    /// managers on the ports after it), so that a real engine started on the output dials only
+    /// it, e.g. 127.0.0.1. Default: each node its own address in 10.128.0.0/10.
+    #[arg(long, value_name = "IPV4")]
+    pub addr: Option<std::net::Ipv4Addr>,
+    /// Hardware planning: after writing, read the output back and give the newest snapshot's
+    /// size and the restart time of a manager on it (`chart recovery`'s cost at the last index
+    /// with the model of measured Docker restarts), on the measured machine and scaled to
+    /// --vcpus.
+    #[arg(long)]
+    pub plan: bool,
+    /// With --plan: vCPU counts to scale the restart time to (Amdahl's law with the parallel
+    /// fraction measured by runs pinned to fewer CPUs).
+    #[arg(long, value_name = "N,N...", value_delimiter = ',', default_values_t = [2u32, 4, 8, 16, 20], requires = "plan")]
+    pub vcpus: Vec<u32>,
     /// Output format of the report.
     #[arg(long, value_enum, default_value_t = crate::cli::Format::Text)]
     pub format: crate::cli::Format,
@@ -116,6 +131,7 @@ pub fn options(a: &SynthArgs, progress: bool) -> Result<SynthOptions> {
         autolock: a.autolock || unlock_key.is_some(),
         unlock_key,
         progress,
+        addr: a.addr,
         ..SynthOptions::default()
     })
 }
@@ -126,13 +142,99 @@ pub fn run_synth(args: &SynthArgs, progress: bool, out: &mut dyn std::io::Write)
     let started = std::time::Instant::now();
     let rep = synth::generate(&args.output, &o)?;
     let secs = started.elapsed().as_secs_f64();
+    let plan = if args.plan { Some(plan(args, &o, &rep)?) } else { None };
     if args.json || args.format == crate::cli::Format::Json {
         let mut v = serde_json::to_value(&rep).unwrap_or_default();
         v["seconds"] = serde_json::json!(secs);
+        if let Some(p) = &plan {
+            v["plan"] = serde_json::to_value(p).unwrap_or_default();
+        }
         crate::render::json::pretty(out, &v)
     } else {
-        writeln!(out, "{}generated in {secs:.1} s", synth::report_text(&rep))
+        let mut t = format!("{}generated in {secs:.1} s\n", synth::report_text(&rep));
+        if let Some(p) = &plan {
+            t.push_str(&plan_text(p));
+        }
+        out.write_all(t.as_bytes())
     }
     .map_err(crate::cli::output::error)?;
     Ok(0)
+}
+
+/// `synth --plan`: the snapshot size and restart time of the written swarm.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Plan {
+    /// Nodes written.
+    pub nodes: usize,
+    /// Tasks in the final state.
+    pub live_tasks: u64,
+    /// Tasks asked for over the history (`--tasks`).
+    pub tasks_created: u64,
+    /// The newest snapshot a restart loads (bytes of its file; 0: none written).
+    pub snapshot_bytes: u64,
+    /// WAL entries after it.
+    pub wal_entries: u64,
+    /// Their bytes.
+    pub wal_bytes: u64,
+    /// Restart seconds on the measured machine.
+    pub restart_s: f64,
+    /// The calibration (model) used.
+    pub calibration: crate::render::chart::recovery::Calibration,
+    /// Restart seconds scaled to other vCPU counts: (vcpus, seconds).
+    pub scaled: Vec<(u32, f64)>,
+}
+
+/// Read the written swarm back and price a restart at its last index.
+pub fn plan(args: &SynthArgs, o: &SynthOptions, rep: &synth::SynthReport) -> Result<Plan> {
+    use crate::render::chart::recovery;
+    let opts = crate::replay::analysis::Options {
+        unlock_key: o.unlock_key.clone().or_else(|| rep.unlock_key.as_deref().and_then(|k| UnlockKey::parse(k).ok())),
+        detail: crate::replay::analysis::Detail::Entries,
+        digest_secret_data: true,
+        ..Default::default()
+    };
+    let ar = crate::analyses::archive::load(std::slice::from_ref(&args.output), &opts)?;
+    let model = recovery::DockerModel::shipped()?;
+    let cal = recovery::Calibration::docker()?;
+    let r = recovery::compute(&ar.merged, ar.names.clone(), cal.clone());
+    let last = r.points.last();
+    let restart_s = last.map(|p| p.total_s).unwrap_or(cal.fixed_s.unwrap_or(0.0));
+    Ok(Plan {
+        nodes: o.nodes.max(o.managers.clamp(1, 7)),
+        live_tasks: rep.live.get("tasks").copied().unwrap_or(0),
+        tasks_created: o.tasks,
+        snapshot_bytes: last.map(|p| p.snapshot_bytes).unwrap_or(0),
+        wal_entries: last.map(|p| p.entries).unwrap_or(0),
+        wal_bytes: last.map(|p| p.wal_bytes).unwrap_or(0),
+        restart_s,
+        scaled: args.vcpus.iter().map(|&v| (v, model.scale(restart_s, v))).collect(),
+        calibration: cal,
+    })
+}
+
+/// The plan as text.
+pub fn plan_text(p: &Plan) -> String {
+    let mut o = format!(
+        "PLAN: {} nodes, {} tasks live ({} asked for)\n  newest snapshot {} bytes ({:.1} MB), then {} WAL entries ({:.1} MB)\n  restart to `docker node ls` answering: {:.1} s on {} CPUs\n  calibration: {}\n",
+        p.nodes,
+        p.live_tasks,
+        p.tasks_created,
+        p.snapshot_bytes,
+        p.snapshot_bytes as f64 / 1e6,
+        p.wal_entries,
+        p.wal_bytes as f64 / 1e6,
+        p.restart_s,
+        p.calibration.cpus.unwrap_or(0),
+        p.calibration.text()
+    );
+    if !p.scaled.is_empty() {
+        let pf = p.calibration.parallel_fraction.map(|f| format!("{f:.2}")).unwrap_or_else(|| "unknown".into());
+        o.push_str(&format!("  scaled by vCPUs (Amdahl, measured parallel fraction {pf}):"));
+        for (v, s) in &p.scaled {
+            o.push_str(&format!(" {v} vCPUs {s:.1} s;"));
+        }
+        o.pop();
+        o.push('\n');
+    }
+    o
 }

@@ -2,10 +2,16 @@
 //!
 //! At index `i` a restarting manager loads the newest snapshot at or before `i`, then replays
 //! every WAL entry after that snapshot up to `i`. The cost is converted to seconds with three
-//! rates: snapshot bytes per second, entries per second and WAL bytes per second. By default
-//! the rates are measured on this machine by really loading this input's snapshots and
-//! replaying its entries (decrypt, decode, apply to the store), several passes, fastest pass
-//! kept; `--calibration` fixes them (golden tests do).
+//! rates: snapshot bytes per second, entries per second and WAL bytes per second, plus a fixed
+//! engine start. Three calibrations, and the chart always names the one it used:
+//! - `docker` (the default): the model fitted to real `dockerd` restarts, from its start to
+//!   `docker node ls` answering, measured by `benches/restart-time.sh` and fitted by
+//!   `benches/fit-restart-model.py` into `assets/recovery-model.json` (shipped in the binary; it
+//!   names the engine version and CPU count it was measured with);
+//! - `own`: swarmsift's own replay speed, measured on this machine by really loading this
+//!   input's snapshots and replaying its entries (decrypt, decode, apply to the store), several
+//!   passes, fastest pass kept. It is not Docker's restart time;
+//! - fixed rates (`--calibration SNAP,ENTRIES[,WAL]`; golden tests use them).
 //!
 //! Snapshots are taken where the WAL holds a snapshot marker, or where a kept `.snap` file says
 //! so. When a marker's file is no longer kept, its size is estimated by encoding the state
@@ -31,10 +37,74 @@ pub struct Calibration {
     /// WAL bytes replayed per second (cost per byte of entry data); `None` when the data shows
     /// no cost per byte beyond the per-entry cost.
     pub wal_bytes_per_s: Option<f64>,
-    /// `measured` on this machine, or `fixed` by the user.
+    /// Where the rates come from: `measured Docker restarts`, `swarmsift's own replay speed on
+    /// this machine`, or `fixed`.
     pub source: String,
     /// How it was measured.
     pub note: String,
+    /// Seconds every restart costs whatever the data (the engine's own start), measured models
+    /// only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fixed_s: Option<f64>,
+    /// The engine the model was measured on (`docker` calibration).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub engine: Option<String>,
+    /// CPUs of the machine it was measured on (`docker` calibration).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpus: Option<u32>,
+    /// Amdahl's parallel fraction of a restart, from runs pinned to fewer CPUs (`docker`
+    /// calibration): what scaling to other vCPU counts uses.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parallel_fraction: Option<f64>,
+}
+
+/// The fitted model of real Docker restarts (`benches/fit-restart-model.py`'s output).
+pub const DOCKER_MODEL_JSON: &str = include_str!("../../../assets/recovery-model.json");
+
+/// The fields of [`DOCKER_MODEL_JSON`] the chart uses.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct DockerModel {
+    /// `measured Docker restarts`.
+    pub source: String,
+    /// Engine version(s) measured.
+    pub engine: String,
+    /// CPUs of the machine.
+    pub cpus: u32,
+    /// Seconds of every restart.
+    pub fixed_s: f64,
+    /// Seconds per MB (1e6 bytes) of the newest snapshot.
+    pub s_per_snapshot_mb: f64,
+    /// Seconds per WAL entry after it.
+    pub s_per_wal_entry: f64,
+    /// Seconds per MB of those entries.
+    pub s_per_wal_mb: f64,
+    /// Amdahl's parallel fraction.
+    pub parallel_fraction: Option<f64>,
+    /// The measurement files.
+    pub measurements: Vec<String>,
+    /// How it was fitted.
+    pub fit: serde_json::Value,
+}
+
+impl DockerModel {
+    /// The shipped model.
+    pub fn shipped() -> Result<DockerModel> {
+        serde_json::from_str(DOCKER_MODEL_JSON)
+            .map_err(|e| Error::Usage(format!("assets/recovery-model.json does not parse: {e}")))
+    }
+
+    /// Seconds on `vcpus` CPUs for the same work that takes `secs` on the measured machine
+    /// (Amdahl's law with the measured parallel fraction; unchanged when it is unknown).
+    pub fn scale(&self, secs: f64, vcpus: u32) -> f64 {
+        let p = self.parallel_fraction.unwrap_or(0.0).clamp(0.0, 1.0);
+        let at = |n: u32| (1.0 - p) + p / f64::from(n.max(1));
+        secs * at(vcpus) / at(self.cpus)
+    }
+}
+
+/// A rate from seconds per unit (`None` for a zero cost).
+fn per(s_per_unit: f64, unit: f64) -> Option<f64> {
+    (s_per_unit > 0.0).then(|| unit / s_per_unit)
 }
 
 impl Calibration {
@@ -61,11 +131,60 @@ impl Calibration {
             },
             source: "fixed".into(),
             note: "given with --calibration".into(),
+            fixed_s: None,
+            engine: None,
+            cpus: None,
+            parallel_fraction: None,
         })
     }
 
-    /// The rates as `--calibration` takes them.
+    /// Check a `--calibration` value: `docker`, `own` or rates.
+    pub fn check_arg(s: &str) -> Result<()> {
+        match s.trim() {
+            "docker" => Calibration::docker().map(|_| ()),
+            "own" => Ok(()),
+            r => Calibration::parse(r).map(|_| ()),
+        }
+    }
+
+    /// The calibration a `--calibration` value names (`None`: the default, `docker`).
+    pub fn from_arg(s: Option<&str>, a: &Analysis) -> Result<Calibration> {
+        match s.map(str::trim) {
+            None | Some("docker") => Calibration::docker(),
+            Some("own") => Ok(Calibration::measure(a)),
+            Some(r) => Calibration::parse(r),
+        }
+    }
+
+    /// The shipped model of real Docker restarts.
+    pub fn docker() -> Result<Calibration> {
+        let m = DockerModel::shipped()?;
+        // A zero cost is a rate no data reaches: kept as a huge one so that `seconds` stays
+        // one formula.
+        let big = 1e300;
+        Ok(Calibration {
+            snapshot_bytes_per_s: per(m.s_per_snapshot_mb, 1e6).unwrap_or(big),
+            entries_per_s: per(m.s_per_wal_entry, 1.0).unwrap_or(big),
+            wal_bytes_per_s: per(m.s_per_wal_mb, 1e6),
+            source: m.source.clone(),
+            note: format!(
+                "dockerd {} on {} CPUs, from its start to `docker node ls` answering; fitted to {}",
+                m.engine,
+                m.cpus,
+                m.measurements.join(", ")
+            ),
+            fixed_s: Some(m.fixed_s),
+            engine: Some(m.engine),
+            cpus: Some(m.cpus),
+            parallel_fraction: m.parallel_fraction,
+        })
+    }
+
+    /// The calibration as `--calibration` takes it.
     pub fn arg(&self) -> String {
+        if self.engine.is_some() {
+            return "docker".into();
+        }
         let mut s = format!("{:.0},{:.0}", self.snapshot_bytes_per_s, self.entries_per_s);
         if let Some(b) = self.wal_bytes_per_s {
             s.push_str(&format!(",{b:.0}"));
@@ -79,7 +198,30 @@ impl Calibration {
             Some(b) => format!("{} entries/s + {}/s", group(self.entries_per_s), rate(b)),
             None => format!("{} entries/s", group(self.entries_per_s)),
         };
-        format!("snapshot load {}/s, WAL replay {wal} ({})", rate(self.snapshot_bytes_per_s), self.source)
+        let head = match (&self.engine, self.cpus) {
+            (Some(e), Some(c)) => {
+                format!("{}: Docker {e} on {c} CPUs, start {:.2} s + ", self.source, self.fixed_s.unwrap_or(0.0))
+            }
+            _ => String::new(),
+        };
+        let snap = if self.snapshot_bytes_per_s >= 1e299 {
+            "no cost per snapshot byte seen".to_string()
+        } else {
+            format!("{}/s", rate(self.snapshot_bytes_per_s))
+        };
+        let wal = if self.entries_per_s >= 1e299 {
+            match self.wal_bytes_per_s {
+                Some(b) => format!("{}/s", rate(b)),
+                None => "no cost per entry seen".into(),
+            }
+        } else {
+            wal
+        };
+        if head.is_empty() {
+            format!("snapshot load {snap}, WAL replay {wal} ({})", self.source)
+        } else {
+            format!("{head}snapshot load {snap}, WAL replay {wal}")
+        }
     }
 
     /// Seconds for (snapshot bytes, entries, WAL bytes): (snapshot part, WAL part).
@@ -168,8 +310,12 @@ impl Calibration {
             snapshot_bytes_per_s: sig3(snap_rate),
             entries_per_s: sig3(1.0 / per_entry),
             wal_bytes_per_s: per_byte.map(|b| sig3(1.0 / b)),
-            source: "measured on this machine".into(),
+            source: "swarmsift's own replay speed on this machine, not Docker's".into(),
             note: notes.join("; "),
+            fixed_s: None,
+            engine: None,
+            cpus: None,
+            parallel_fraction: None,
         }
     }
 }
@@ -284,6 +430,9 @@ pub struct CostPoint {
     pub entries: u64,
     /// Their bytes.
     pub wal_bytes: u64,
+    /// Seconds of the engine's own start (measured models only).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub start_s: f64,
     /// Seconds to load the snapshot.
     pub snapshot_s: f64,
     /// Seconds to replay the entries.
@@ -372,6 +521,7 @@ pub fn compute(a: &Analysis, inputs: Vec<String>, cal: Calibration) -> Recovery 
         let (n, b) =
             if pos + 1 > start { ((pos + 1 - start) as u64, pre_bytes[pos + 1] - pre_bytes[start]) } else { (0, 0) };
         let (ss, ws) = cal.seconds(snap_bytes, n, b);
+        let st = cal.fixed_s.unwrap_or(0.0);
         points.push(CostPoint {
             index: e.index,
             term: e.term,
@@ -380,9 +530,10 @@ pub fn compute(a: &Analysis, inputs: Vec<String>, cal: Calibration) -> Recovery 
             snapshot_bytes: snap_bytes,
             entries: n,
             wal_bytes: b,
+            start_s: round9(st),
             snapshot_s: round9(ss),
             wal_s: round9(ws),
-            total_s: round9(ss + ws),
+            total_s: round9(st + ss + ws),
         });
     }
     // Elections: first entry of each new term among live entries.
@@ -407,6 +558,10 @@ pub fn compute(a: &Analysis, inputs: Vec<String>, cal: Calibration) -> Recovery 
         peaks.push(l.clone());
     }
     Recovery { inputs, calibration: cal, snapshots: marks, elections, points, peaks, notes }
+}
+
+fn is_zero(v: &f64) -> bool {
+    *v == 0.0
 }
 
 fn round9(v: f64) -> f64 {
@@ -554,13 +709,22 @@ impl Chart for Recovery {
         let blue = PALETTE[0];
         let orange = PALETTE[1];
         let tot: Vec<(f64, f64)> = self.points.iter().map(|p| (p.index as f64, p.total_s * mul)).collect();
-        let snap: Vec<(f64, f64)> = self.points.iter().map(|p| (p.index as f64, p.snapshot_s * mul)).collect();
+        let snap: Vec<(f64, f64)> =
+            self.points.iter().map(|p| (p.index as f64, (p.start_s + p.snapshot_s) * mul)).collect();
         chart.draw_series(AreaSeries::new(tot, 0.0, blue.mix(0.45)).border_style(blue.stroke_width(2))).map_err(de)?;
         legend.push(("replay of the WAL entries after the snapshot".into(), Mark::Box(RGBColor(160, 185, 211))));
         chart
             .draw_series(AreaSeries::new(snap, 0.0, orange.mix(0.6)).border_style(orange.stroke_width(2)))
             .map_err(de)?;
         legend.push(("load of the newest snapshot".into(), Mark::Box(RGBColor(214, 160, 106))));
+        if self.points.iter().any(|p| p.start_s > 0.0) {
+            let grey = RGBColor(150, 150, 150);
+            let st: Vec<(f64, f64)> = self.points.iter().map(|p| (p.index as f64, p.start_s * mul)).collect();
+            chart
+                .draw_series(AreaSeries::new(st, 0.0, grey.mix(0.7)).border_style(grey.stroke_width(1)))
+                .map_err(de)?;
+            legend.push(("engine start (the same at every index)".into(), Mark::Box(RGBColor(180, 180, 180))));
+        }
         // Snapshot marks.
         let label_every = (self.snapshots.len() / 12).max(1);
         for (i, s) in self.snapshots.iter().enumerate() {

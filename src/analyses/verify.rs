@@ -535,6 +535,15 @@ fn default_consequence(f: &Finding, c: &Ctx) -> String {
                 "starts normally: Docker loads a newer snapshot".into()
             }
         }
+        Code::SnapFilesDeleted => {
+            "starts from the newest .snap file left, when the WAL reaches back to it (see the WAL findings); the deleted files are no fallback".into()
+        }
+        Code::WalEmptyLogMember => {
+            "crashes at startup: raft panics `tocommit(N) is out of range [lastIndex(0)]. Was the raft log corrupted, truncated, or lost?` at the leader's first heartbeat, on every start (N: how far the leader last knew this member's log to go)".into()
+        }
+        Code::InputTarballTruncated => {
+            "cannot be judged for what is missing: a restore from this archive lacks the members after the cut; what is whole is judged by the other findings".into()
+        }
         Code::SnapMarkerWithoutFile => {
             "starts normally: Docker loads the newest .snap file it has; a marker alone is harmless".into()
         }
@@ -632,6 +641,8 @@ const PAYLOAD_CODES: &[Code] = &[
     Code::SnapFallback,
     Code::ReplayGap,
     Code::ReplayAnomaly,
+    // The analysis' own "no DEK" note: verify says it its own way (key_finding).
+    Code::KeyNotChecked,
 ];
 
 fn key_finding(a: &Analysis, access: KeyAccess) -> Option<Finding> {
@@ -754,6 +765,7 @@ pub fn verify_loaded(a: Analysis, access: KeyAccess, engine: Option<&str>) -> Re
     base.extend(checks::last_segment(&a));
     base.extend(checks::hard_state(&a, snap_index));
     base.extend(checks::certificate(&a));
+    base.extend(checks::empty_log_member(&a));
     if snapshot_archive(&a) {
         for f in base.iter_mut().filter(|f| f.code == Code::WalMissing) {
             f.severity = Severity::Info;

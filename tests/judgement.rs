@@ -437,8 +437,7 @@ fn autolocked_swarm_without_its_key_cannot_be_called_ok() {
     let (vc, v) = json(&["verify", &t, "--no-decrypt"]);
     let (ic, i) = json(&["info", &t, "--no-decrypt"]);
     assert_eq!((vc, ic), (0, 0), "{v:#}\n{i:#}");
-    let errors =
-        |v: &Value| v["findings"].as_array().unwrap().iter().filter(|f| f["severity"] == "error").count();
+    let errors = |v: &Value| v["findings"].as_array().unwrap().iter().filter(|f| f["severity"] == "error").count();
     assert_eq!(errors(&v), 0);
     assert_eq!(errors(&i), 0, "{:#}", i["findings"]);
     assert!(!i.to_string().contains("entry.undecryptable"), "{:#}", i["findings"]);
@@ -554,7 +553,10 @@ fn tarball_cut_inside_the_wal_is_a_finding_and_what_is_whole_is_analysed() {
     assert_eq!(f["file"], c);
     let msg = f["message"].as_str().unwrap();
     assert!(msg.contains("inside member swarm/raft/wal-v3-encrypted/0000000000000000-0000000000000000.wal"), "{msg}");
-    assert!(msg.contains("swarm/certificates/swarm-node.key") && msg.contains("0000000000000002-00000000000000c8.snap"), "{msg}");
+    assert!(
+        msg.contains("swarm/certificates/swarm-node.key") && msg.contains("0000000000000002-00000000000000c8.snap"),
+        "{msg}"
+    );
     assert!(!msg.contains("docker-state.json"), "the member after the cut is not whole: {msg}");
     // The WAL as far as it goes is a copy cut short inside entry 210.
     assert_eq!(finding(&v, "wal.copy_truncated")["offset"], off);

@@ -1013,6 +1013,7 @@ fn verdict(
         };
         let (dec, undec) = (a.stats.decrypted, a.stats.undecryptable);
         let keys = match access {
+            KeyAccess::Available if undec == 0 && dec == 0 => "no entry to decrypt".to_string(),
             KeyAccess::Available if undec == 0 => "every entry decrypts".to_string(),
             KeyAccess::Available if dec == 0 => format!("no entry decrypts with this input's key ({undec} tried)"),
             KeyAccess::Available => format!("{undec} of {} entries do not decrypt", dec + undec),

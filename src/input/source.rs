@@ -227,7 +227,8 @@ impl Source {
                     // A member we only listed (its data skipped) ends past the cut: not whole.
                     let partial = if count.get() < data_end { raw.pop() } else { None };
                     let mut t = cut(count.get(), e.to_string(), &raw);
-                    t.partial = partial.map(|r| (r.0, last_header, r.1, count.get().saturating_sub(last_data).min(r.1)));
+                    t.partial =
+                        partial.map(|r| (r.0, last_header, r.1, count.get().saturating_sub(last_data).min(r.1)));
                     truncated = Some(t);
                     break;
                 }
@@ -252,7 +253,19 @@ impl Source {
             let data = if !is_dir && (wanted_from_tar(&name) || looks_relevant(&name)) {
                 // Bounded by the real member size; tar gives us no more than it holds.
                 let mut v = Vec::with_capacity(size.min(1 << 26) as usize);
-                if let Err(e) = ent.read_to_end(&mut v) {
+                // The tar reader returns a short member without an error when the stream ends
+                // inside it: what it took from the stream tells.
+                let read = ent.read_to_end(&mut v).map(|_| ()).and_then(|()| {
+                    if count.get() < last_data + size_in_header {
+                        Err(std::io::Error::new(
+                            std::io::ErrorKind::UnexpectedEof,
+                            "the stream ends inside this member",
+                        ))
+                    } else {
+                        Ok(())
+                    }
+                });
+                if let Err(e) = read {
                     // The archive ends inside this member: keep a WAL segment's bytes as far as
                     // they go (a segment cut short is judged as one), drop anything else.
                     let mut t = cut(count.get(), e.to_string(), &raw);
@@ -276,11 +289,7 @@ impl Source {
         // The entries ended without an error: a sound archive read its end-of-archive block (512
         // zero bytes) after the last member; an archive cut at a member boundary did not.
         if truncated.is_none() && !raw.is_empty() && count.get() < data_end + 512 {
-            truncated = Some(cut(
-                count.get(),
-                "no end-of-archive marker after the last member".into(),
-                &raw,
-            ));
+            truncated = Some(cut(count.get(), "no end-of-archive marker after the last member".into(), &raw));
         }
         if raw.is_empty() {
             return Err(not_tar("empty or not a tar archive".into()));

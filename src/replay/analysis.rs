@@ -461,7 +461,7 @@ impl Analysis {
         // the tool, not of the data: the tool cannot run (exit 2), no finding is made.
         if let Some(kf) = &layout.key_file {
             if let Err(e @ Error::Io { .. }) = source.read(kf) {
-                if matches!(&e, Error::Io { source, .. } if source.kind() == std::io::ErrorKind::PermissionDenied) {
+                if matches!(&e, Error::Io { source: io, .. } if io.kind() == std::io::ErrorKind::PermissionDenied) {
                     return Err(e);
                 }
             }

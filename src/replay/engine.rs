@@ -829,9 +829,11 @@ impl<'a> Replay<'a> {
         match after_damage {
             Some(u) if !found.is_empty() => {
                 const NOTE: &str = "; store anomalies after it, until the state is taken again from a snapshot, follow from its missing changes and are not reported apart";
-                if let Some(f) = self.r.findings.iter_mut().rev().find(|f| {
-                    f.code == Code::ReplayEntryUnreadable && f.index == Some(u) && !f.message.ends_with(NOTE)
-                }) {
+                if let Some(f) =
+                    self.r.findings.iter_mut().rev().find(|f| {
+                        f.code == Code::ReplayEntryUnreadable && f.index == Some(u) && !f.message.ends_with(NOTE)
+                    })
+                {
                     f.message.push_str(NOTE);
                 }
             }

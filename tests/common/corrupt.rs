@@ -211,8 +211,9 @@ pub fn tar_members(tar: &[u8]) -> Vec<(String, u64, u64, u64)> {
             break;
         }
         let name = String::from_utf8_lossy(&h[..100]).trim_end_matches('\0').to_string();
-        let size = u64::from_str_radix(String::from_utf8_lossy(&h[124..136]).trim_matches(|c: char| c == '\0' || c == ' '), 8)
-            .unwrap_or(0);
+        let size =
+            u64::from_str_radix(String::from_utf8_lossy(&h[124..136]).trim_matches(|c: char| c == '\0' || c == ' '), 8)
+                .unwrap_or(0);
         out.push((name, at as u64, at as u64 + 512, size));
         at += 512 + (size as usize).div_ceil(512) * 512;
     }

@@ -65,15 +65,15 @@ pub fn snapshot_coverage(a: &Analysis) -> Vec<Finding> {
     }
     if let Some(first) = deleted.first() {
         let names: Vec<String> = deleted.iter().map(|m| name(m)).collect();
-        let markers_at: Vec<String> =
-            deleted
+        let markers_at: Vec<String> = deleted
             .iter()
             .map(|m| {
                 let seg = a.wal.segments.get(m.2).map(|g| g.name.as_str()).unwrap_or("the WAL");
                 format!("{} at offset {} of {seg}", m.0, m.3)
             })
             .collect();
-        let gone = if a.layout.snap_dir.is_empty() { name(first) } else { format!("{}/{}", a.layout.snap_dir, name(first)) };
+        let gone =
+            if a.layout.snap_dir.is_empty() { name(first) } else { format!("{}/{}", a.layout.snap_dir, name(first)) };
         out.push(
             Finding::new(
                 Code::SnapFilesDeleted,

@@ -599,3 +599,37 @@ fn tarball_cut_at_a_member_boundary_or_compressed_is_still_a_finding() {
     assert_eq!(code, 0);
     assert!(!v.to_string().contains("input.tarball_truncated"));
 }
+
+// Noticed with cases 7-10.
+
+#[test]
+fn bare_snapshot_dir_without_key_is_not_checked_rather_than_invalid_and_has_no_hard_state_finding() {
+    let (d, swarm) = unpack(CHURN);
+    let bare = d.path().join("kept");
+    std::fs::create_dir(&bare).unwrap();
+    for s in corrupt::snapshots(&swarm) {
+        std::fs::copy(&s, bare.join(s.file_name().unwrap())).unwrap();
+    }
+    let b = bare.to_str().unwrap();
+    let (code, out, _) = run(&["snapshots", b, "--no-decrypt"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("not checked (no key)") && !out.contains(" NO "), "{out}");
+    for cmd in ["info", "verify"] {
+        let (_, v) = json(&[cmd, b, "--no-decrypt"]);
+        assert!(!v.to_string().contains("wal.no_hard_state"), "{cmd}: there is no WAL: {v:#}");
+    }
+}
+
+#[test]
+fn no_store_anomaly_is_reported_between_damage_and_the_snapshot_after_it() {
+    let (_d, swarm) = unpack(CHURN);
+    let (off, len) = entry_at(&swarm, 150);
+    corrupt::overwrite_bytes(&corrupt::segments(&swarm)[0], off + 8 + len as u64 / 2, 32);
+    let (code, t) = json(&["timeline", swarm.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    let list = t.get("events").unwrap_or(&t).as_array().unwrap().clone();
+    let damage: Vec<&Value> = list.iter().filter(|e| e["class"] == "damage").collect();
+    assert_eq!(damage.len(), 1, "only the damaged entry itself: {damage:#?}");
+    assert_eq!(damage[0]["index"], 150);
+    assert!(!list.iter().any(|e| e["text"].as_str().unwrap_or("").contains("replay.anomaly")), "{list:#?}");
+}

@@ -82,7 +82,9 @@ pub fn load_tolerant(path: &Path, opts: &Options) -> Result<(Analysis, KeyAccess
             let a =
                 Analysis::load(path, &Options { unlock_key: opts.unlock_key.clone(), allow_no_keys: true, ..*opts })?;
             let problem = a.keys.problem.clone().unwrap_or_default();
-            if had_key && (problem.contains("wrong unlock key") || a.keys.autolock == Some(true) && !a.keys.has_dek) {
+            // A key file with no DEK header is a finding about the data (`key.no_dek`), whatever
+            // unlock key is given; a key that does not open the headers is the user's mistake.
+            if had_key && problem.contains("wrong unlock key") {
                 return Err(Error::Key(msg));
             }
             a

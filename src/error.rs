@@ -204,6 +204,14 @@ pub enum Code {
     /// `entry.undecodable` on a conf change entry (Docker refuses to start on it, where it skips a
     /// bad normal entry).
     EntryConfChangeUndecodable,
+    /// `snap.files_deleted`: snapshot files that neither a crash (the newest marker's file) nor
+    /// KeepOldSnapshots GC (files older than the oldest kept one) explains.
+    SnapFilesDeleted,
+    /// `wal.empty_log_member`: no entry and no snapshot, on a node whose `state.json` lists other
+    /// managers: the leader's first heartbeat makes raft panic (`tocommit(N) is out of range`).
+    WalEmptyLogMember,
+    /// `input.tarball_truncated`: the backup archive ends before its end-of-archive marker.
+    InputTarballTruncated,
 }
 
 impl Code {
@@ -286,6 +294,9 @@ impl Code {
             Code::WalUncommittedTail => "wal.uncommitted_tail",
             Code::WalUnknownRecordType => "wal.unknown_record_type",
             Code::WalCrcRecordMismatch => "wal.crc_mismatch",
+            Code::SnapFilesDeleted => "snap.files_deleted",
+            Code::WalEmptyLogMember => "wal.empty_log_member",
+            Code::InputTarballTruncated => "input.tarball_truncated",
             Code::EntryConfChangeUndecodable => "entry.undecodable",
         }
     }

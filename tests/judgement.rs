@@ -352,3 +352,284 @@ fn entries_under_a_retired_dek_are_not_damage_in_a_walk() {
     assert!(!out.contains("damage"), "{out}");
     assert!(out.contains("history starts from snapshot"), "{out}");
 }
+
+// 7. Snapshot files that were deleted.
+
+/// The snapshot files of churn, oldest first, with their indexes.
+fn churn_snapshots(swarm: &Path) -> Vec<(PathBuf, u64)> {
+    let a = Analysis::load(swarm, &Options::default()).unwrap();
+    corrupt::snapshots(swarm)
+        .into_iter()
+        .map(|p| {
+            let name = p.file_name().unwrap().to_str().unwrap().to_string();
+            let s = a.snapshots.iter().find(|s| s.file == name).unwrap();
+            (p, s.index)
+        })
+        .collect()
+}
+
+#[test]
+fn one_missing_newest_snapshot_file_is_a_crash_not_a_deletion() {
+    let (_d, swarm) = unpack(CHURN);
+    let snaps = churn_snapshots(&swarm);
+    let (newest, index) = snaps.last().unwrap().clone();
+    corrupt::delete_snapshot(&newest);
+    let (code, v) = json(&["verify", swarm.to_str().unwrap()]);
+    assert_eq!(code, 0, "{v:#}");
+    assert_eq!(finding(&v, "snap.marker_without_file")["index"], index);
+    assert!(!v.to_string().contains("snap.files_deleted"), "{v:#}");
+    headline_agrees(&v);
+    // The oldest file gone is what KeepOldSnapshots GC does: nothing to report.
+    let (_e, swarm) = unpack(CHURN);
+    corrupt::delete_snapshot(&churn_snapshots(&swarm)[0].0);
+    let (code, v) = json(&["verify", swarm.to_str().unwrap()]);
+    assert_eq!(code, 0, "{v:#}");
+    assert!(!v.to_string().contains("snap.files_deleted") && !v.to_string().contains("marker_without_file"), "{v:#}");
+}
+
+#[test]
+fn snapshot_files_missing_between_kept_ones_were_deleted() {
+    let (_d, swarm) = unpack(CHURN);
+    let snaps = churn_snapshots(&swarm);
+    // A middle file: neither a crash (not the newest) nor GC (older files are kept).
+    let (middle, index) = snaps[2].clone();
+    corrupt::delete_snapshot(&middle);
+    let (code, v) = json(&["verify", swarm.to_str().unwrap()]);
+    assert_eq!(code, 1, "{v:#}");
+    let f = finding(&v, "snap.files_deleted");
+    assert_eq!(f["severity"], "error");
+    assert_eq!(f["index"], index);
+    assert_eq!(f["file"].as_str().unwrap(), corrupt::display(&middle));
+    assert!(f["message"].as_str().unwrap().contains(middle.file_name().unwrap().to_str().unwrap()), "{f}");
+    assert!(v["verdict"].as_str().unwrap().starts_with("DAMAGED: Docker would start normally"), "{}", v["verdict"]);
+    headline_agrees(&v);
+    // The two newest gone: the newest is explained by a crash, the one before it was deleted.
+    let (_e, swarm) = unpack(CHURN);
+    let snaps = churn_snapshots(&swarm);
+    let n = snaps.len();
+    corrupt::delete_snapshot(&snaps[n - 1].0);
+    corrupt::delete_snapshot(&snaps[n - 2].0);
+    let (code, v) = json(&["verify", swarm.to_str().unwrap()]);
+    assert_eq!(code, 1, "{v:#}");
+    let f = finding(&v, "snap.files_deleted");
+    assert_eq!(f["index"], snaps[n - 2].1);
+    let msg = f["message"].as_str().unwrap();
+    assert!(msg.contains(snaps[n - 2].0.file_name().unwrap().to_str().unwrap()), "{msg}");
+    assert!(!msg.contains(snaps[n - 1].0.file_name().unwrap().to_str().unwrap()), "{msg}");
+    assert_eq!(finding(&v, "snap.marker_without_file")["index"], snaps[n - 1].1);
+    headline_agrees(&v);
+}
+
+// 8. No key, no "OK".
+
+const AUTOLOCK: &str = "fixtures/autolock/swarm.tar.gz";
+
+#[test]
+fn autolocked_swarm_without_its_key_cannot_be_called_ok() {
+    let t = fixture(AUTOLOCK);
+    for cmd in ["verify", "info"] {
+        let (code, out, err) = run(&[cmd, &t]);
+        assert_eq!(code, 2, "{cmd}: {out}{err}");
+        assert!(out.is_empty(), "{cmd}: {out}");
+        assert!(err.contains("could not check") && err.contains("unlock key"), "{cmd}: {err}");
+    }
+    // With --no-decrypt both check the structure and agree: no error, exit 0.
+    let (vc, v) = json(&["verify", &t, "--no-decrypt"]);
+    let (ic, i) = json(&["info", &t, "--no-decrypt"]);
+    assert_eq!((vc, ic), (0, 0), "{v:#}\n{i:#}");
+    let errors = |v: &Value| v["findings"].as_array().unwrap().iter().filter(|f| f["severity"] == "error").count();
+    assert_eq!(errors(&v), 0);
+    assert_eq!(errors(&i), 0, "{:#}", i["findings"]);
+    assert!(!i.to_string().contains("entry.undecryptable"), "{:#}", i["findings"]);
+    assert!(v["verdict"].as_str().unwrap().contains("payloads not checked"), "{}", v["verdict"]);
+    // snapshots --no-decrypt: sound containers whose payload was not opened, exit 0.
+    let (code, out, _) = run(&["snapshots", &t, "--no-decrypt"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("not checked (no key)") && !out.contains(" NO "), "{out}");
+    // With the key: checked, OK.
+    let key = common::unlock_key("autolock").unwrap();
+    let (code, out, err) = common::run(&["verify", &t], &[("SWARMSIFT_UNLOCK_KEY", &key)]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.starts_with("BACKUP OK"), "{out}");
+}
+
+#[test]
+fn unreadable_key_file_is_a_local_problem_not_a_finding() {
+    use std::os::unix::fs::PermissionsExt;
+    let (d, swarm) = unpack(CHURN);
+    // Everything readable for everyone except the key file (0600, owned by whoever unpacked it).
+    fn open_up(p: &Path) {
+        for e in std::fs::read_dir(p).unwrap().flatten() {
+            let q = e.path();
+            if q.is_dir() {
+                std::fs::set_permissions(&q, std::fs::Permissions::from_mode(0o755)).unwrap();
+                open_up(&q);
+            } else {
+                std::fs::set_permissions(&q, std::fs::Permissions::from_mode(0o644)).unwrap();
+            }
+        }
+    }
+    std::fs::set_permissions(d.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    open_up(d.path());
+    let key = swarm.join("certificates/swarm-node.key");
+    let root = unsafe { libc::geteuid() } == 0;
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(if root { 0o600 } else { 0o000 })).unwrap();
+    // root reads any file: run the tool as nobody, from a copy of the binary nobody can reach.
+    let bin = assert_cmd::cargo::cargo_bin("swarmsift");
+    let copy = d.path().join("swarmsift");
+    std::fs::copy(&bin, &copy).unwrap();
+    std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).unwrap();
+    for cmd in ["verify", "info"] {
+        let mut c = if root {
+            let mut c = std::process::Command::new("setpriv");
+            c.args(["--reuid=65534", "--regid=65534", "--clear-groups"]).arg(&copy);
+            c
+        } else {
+            std::process::Command::new(&copy)
+        };
+        let out = c.args([cmd, swarm.to_str().unwrap()]).env_remove("SWARMSIFT_UNLOCK_KEY").output().unwrap();
+        let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert_eq!(out.status.code(), Some(2), "{cmd}: {stdout}{stderr}");
+        assert!(stdout.is_empty(), "{cmd}: no finding, no report: {stdout}");
+        assert!(stderr.contains("swarm-node.key") && stderr.contains("ermission denied"), "{cmd}: {stderr}");
+    }
+}
+
+// 9. A manager that will panic.
+
+#[test]
+fn empty_raft_log_of_a_member_of_a_bigger_cluster_panics_at_the_first_heartbeat() {
+    for scenario in ["three-managers", "modern-three-managers"] {
+        let t = fixture(&format!("fixtures/{scenario}/manager3-after-panic.tar.gz"));
+        let (code, v) = json(&["verify", &t]);
+        assert_eq!(code, 1, "{scenario}: {v:#}");
+        assert_eq!(v["docker"]["outcome"], "panics", "{scenario}: {v:#}");
+        let verdict = v["verdict"].as_str().unwrap();
+        assert!(verdict.starts_with("DAMAGED: Docker would crash") && verdict.contains("tocommit"), "{verdict}");
+        let f = finding(&v, "wal.empty_log_member");
+        assert!(f["file"].as_str().unwrap().ends_with("state.json"), "{f}");
+        assert!(f["consequence"].as_str().unwrap().starts_with("crashes at startup"), "{f}");
+        headline_agrees(&v);
+        // managers: its DOCKER column says so, and it is never the one to recover from.
+        let m1 = fixture(&format!("fixtures/{scenario}/manager1.tar.gz"));
+        let (_, m) = json(&["managers", &m1, &t]);
+        let me = m["managers"].as_array().unwrap().iter().find(|x| x["name"] == "manager3-after-panic").unwrap();
+        assert_eq!(me["docker"], "panics", "{m:#}");
+        assert_ne!(m["recommendation"]["manager"], "manager3-after-panic", "{m:#}");
+        let (_, out, _) = run(&["managers", &m1, &t]);
+        let row = out.lines().find(|l| l.starts_with("manager3-after-panic")).unwrap_or_default();
+        assert!(!row.contains("starts"), "{out}");
+    }
+    // The same empty log on a lone manager (its state.json lists only itself) is not this case.
+    let (_d, swarm) = unpack(CHURN);
+    corrupt::empty_raft_log(&swarm);
+    let (_, v) = json(&["verify", swarm.to_str().unwrap()]);
+    assert!(!v.to_string().contains("wal.empty_log_member"), "{v:#}");
+    // ... until its state.json says other managers exist.
+    let peers = r#"[{"node_id":"79hwvdcto1z4bexj2sodwatqo","addr":"127.0.0.2:2377"},{"node_id":"aaaaaaaaaaaaaaaaaaaaaaaaa","addr":"127.0.0.9:2377"}]"#;
+    let own = std::fs::read_to_string(swarm.join("state.json")).unwrap();
+    assert!(own.contains("79hwvdcto1z4bexj2sodwatqo"), "{own}");
+    std::fs::write(swarm.join("state.json"), peers).unwrap();
+    let (code, v) = json(&["verify", swarm.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(finding(&v, "wal.empty_log_member")["message"].as_str().unwrap().contains("aaaaaaaaaaaaaaaaaaaaaaaaa"));
+}
+
+// 10. A truncated backup tarball.
+
+#[test]
+fn tarball_cut_inside_the_wal_is_a_finding_and_what_is_whole_is_analysed() {
+    let d = tempfile::tempdir().unwrap();
+    let cut = d.path().join("cut.tar");
+    let (_u, swarm) = unpack(CHURN);
+    let (off, _) = entry_at(&swarm, 210);
+    let at = corrupt::cut_tarball(Path::new(&fixture(CHURN)), &cut, ".wal", off + 300);
+    let c = cut.to_str().unwrap();
+    let (code, v) = json(&["verify", c]);
+    assert_eq!(code, 1, "{v:#}");
+    let f = finding(&v, "input.tarball_truncated");
+    assert_eq!(f["severity"], "error");
+    assert_eq!(f["offset"], at);
+    assert_eq!(f["file"], c);
+    let msg = f["message"].as_str().unwrap();
+    assert!(msg.contains("inside member swarm/raft/wal-v3-encrypted/0000000000000000-0000000000000000.wal"), "{msg}");
+    assert!(
+        msg.contains("swarm/certificates/swarm-node.key") && msg.contains("0000000000000002-00000000000000c8.snap"),
+        "{msg}"
+    );
+    assert!(!msg.contains("docker-state.json"), "the member after the cut is not whole: {msg}");
+    // The WAL as far as it goes is a copy cut short inside entry 210.
+    assert_eq!(finding(&v, "wal.copy_truncated")["offset"], off);
+    assert!(v["verdict"].as_str().unwrap().starts_with("DAMAGED"), "{}", v["verdict"]);
+    headline_agrees(&v);
+    let (code, i) = json(&["info", c]);
+    assert_eq!(code, 1);
+    assert!(i.to_string().contains("input.tarball_truncated"));
+    // salvage works from it.
+    let o = d.path().join("salvaged");
+    let (code, out, err) = run(&["salvage", c, "-o", o.to_str().unwrap()]);
+    assert!(code == 0 || code == 1, "{out}{err}");
+    assert!(o.join("certificates/swarm-node.key").exists(), "{out}");
+    let (code, v) = json(&["verify", o.to_str().unwrap()]);
+    assert_eq!(code, 0, "the salvaged copy verifies: {v:#}");
+    assert_eq!(v["docker"]["last_index"].as_u64().unwrap(), 209, "{v:#}");
+}
+
+#[test]
+fn tarball_cut_at_a_member_boundary_or_compressed_is_still_a_finding() {
+    let d = tempfile::tempdir().unwrap();
+    // Every member whole, the end-of-archive blocks gone.
+    let cut = d.path().join("no-end.tar");
+    let at = corrupt::cut_tarball_after_last_member(Path::new(&fixture(CHURN)), &cut);
+    let (code, v) = json(&["verify", cut.to_str().unwrap()]);
+    assert_eq!(code, 1, "{v:#}");
+    let f = finding(&v, "input.tarball_truncated");
+    assert_eq!(f["offset"], at);
+    assert!(f["message"].as_str().unwrap().contains("no end-of-archive marker"), "{f}");
+    // The .tar.gz copy itself interrupted at three quarters: a finding, never "could not run".
+    let gz = d.path().join("cut.tar.gz");
+    let len = std::fs::metadata(fixture(CHURN)).unwrap().len();
+    corrupt::cut_file_copy(Path::new(&fixture(CHURN)), &gz, len * 3 / 4);
+    let (code, v) = json(&["verify", gz.to_str().unwrap()]);
+    assert_eq!(code, 1, "{v:#}");
+    finding(&v, "input.tarball_truncated");
+    headline_agrees(&v);
+    // The sound tarball: no such finding.
+    let (code, v) = json(&["verify", &fixture(CHURN)]);
+    assert_eq!(code, 0);
+    assert!(!v.to_string().contains("input.tarball_truncated"));
+}
+
+// Noticed with cases 7-10.
+
+#[test]
+fn bare_snapshot_dir_without_key_is_not_checked_rather_than_invalid_and_has_no_hard_state_finding() {
+    let (d, swarm) = unpack(CHURN);
+    let bare = d.path().join("kept");
+    std::fs::create_dir(&bare).unwrap();
+    for s in corrupt::snapshots(&swarm) {
+        std::fs::copy(&s, bare.join(s.file_name().unwrap())).unwrap();
+    }
+    let b = bare.to_str().unwrap();
+    let (code, out, _) = run(&["snapshots", b, "--no-decrypt"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("not checked (no key)") && !out.contains(" NO "), "{out}");
+    for cmd in ["info", "verify"] {
+        let (_, v) = json(&[cmd, b, "--no-decrypt"]);
+        assert!(!v.to_string().contains("wal.no_hard_state"), "{cmd}: there is no WAL: {v:#}");
+    }
+}
+
+#[test]
+fn no_store_anomaly_is_reported_between_damage_and_the_snapshot_after_it() {
+    let (_d, swarm) = unpack(CHURN);
+    let (off, len) = entry_at(&swarm, 150);
+    corrupt::overwrite_bytes(&corrupt::segments(&swarm)[0], off + 8 + len as u64 / 2, 32);
+    let (code, t) = json(&["timeline", swarm.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    let list = t.get("events").unwrap_or(&t).as_array().unwrap().clone();
+    let damage: Vec<&Value> = list.iter().filter(|e| e["class"] == "damage").collect();
+    assert_eq!(damage.len(), 1, "only the damaged entry itself: {damage:#?}");
+    assert_eq!(damage[0]["index"], 150);
+    assert!(!list.iter().any(|e| e["text"].as_str().unwrap_or("").contains("replay.anomaly")), "{list:#?}");
+}

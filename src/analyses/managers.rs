@@ -192,6 +192,19 @@ fn log_end(a: &Analysis) -> u64 {
     a.wal.last_index().unwrap_or(0).max(newest_valid_snapshot(a).map(|s| s.0).unwrap_or(0))
 }
 
+/// Whether Docker starts from this dir's own data: a dir with no WAL segment starts a new,
+/// empty raft log (its snapshots are not used), so it keeps nothing and is never the one to
+/// recover from.
+fn usable(v: &Verification) -> bool {
+    v.starts() && !v.docker.no_wal
+}
+
+/// What `--force-new-cluster` on this dir keeps: its own commit, or nothing when Docker would
+/// start a new, empty raft log.
+fn kept_commit(v: &Verification) -> u64 {
+    if v.docker.no_wal { 0 } else { own_commit(&v.analysis) }
+}
+
 fn own_commit(a: &Analysis) -> u64 {
     a.rules().commit_index().max(newest_valid_snapshot(a).map(|s| s.0).unwrap_or(0))
 }
@@ -416,8 +429,8 @@ pub fn compare_verified(paths: &[PathBuf], verified: &[Result<Verification>]) ->
     let mut losses = Vec::new();
     for (name, v) in &loaded {
         let a = &v.analysis;
-        let oc = own_commit(a);
-        let startable = v.starts();
+        let oc = kept_commit(v);
+        let startable = usable(v);
         let lost: Vec<u64> = (oc + 1..=cluster_commit).collect();
         let mut note = if lost.is_empty() {
             "loses no committed entry".to_string()
@@ -447,10 +460,10 @@ pub fn compare_verified(paths: &[PathBuf], verified: &[Result<Verification>]) ->
     // Recommendation.
     let best = loaded
         .iter()
-        .filter(|(_, v)| v.starts())
+        .filter(|(_, v)| usable(v))
         .map(|(n, v)| {
             let a = &v.analysis;
-            (own_commit(a), holders.contains(n), a.wal.entries.last().map(|e| e.term).unwrap_or(0), n.clone(), v)
+            (kept_commit(v), holders.contains(n), a.wal.entries.last().map(|e| e.term).unwrap_or(0), n.clone(), v)
         })
         .max_by(|x, y| (x.0, x.1, x.2).cmp(&(y.0, y.1, y.2)).then_with(|| y.3.cmp(&x.3)));
     let mut recommendation = best.map(|(oc, _, lt, name, v)| {
@@ -458,8 +471,8 @@ pub fn compare_verified(paths: &[PathBuf], verified: &[Result<Verification>]) ->
             .iter()
             .filter(|(n, w)| {
                 *n != name
-                    && w.starts()
-                    && own_commit(&w.analysis) == oc
+                    && usable(w)
+                    && kept_commit(w) == oc
                     && w.analysis.wal.entries.last().map(|e| e.term).unwrap_or(0) == lt
             })
             .map(|(n, _)| n.clone())

@@ -927,7 +927,13 @@ fn copy_from_tarball(input: &Path, a: &Analysis, rels: &[String], out: &Path) ->
             std::fs::create_dir_all(d).map_err(|x| io(d, x))?;
         }
         let mut f = std::fs::File::create(&p).map_err(|x| io(&p, x))?;
-        std::io::copy(&mut e, &mut f).map_err(|x| io(&p, x))?;
+        // An archive cut short: the member the cut falls in is not whole, so it is not copied
+        // (the input's findings name it), and nothing after it exists.
+        if std::io::copy(&mut e, &mut f).is_err() {
+            drop(f);
+            let _ = std::fs::remove_file(&p);
+            break;
+        }
         let mode = e.header().mode().unwrap_or(0o600) & 0o7777;
         set_mode(&p, mode);
         got.push(rel.to_string());

@@ -82,7 +82,9 @@ pub fn load_tolerant(path: &Path, opts: &Options) -> Result<(Analysis, KeyAccess
             let a =
                 Analysis::load(path, &Options { unlock_key: opts.unlock_key.clone(), allow_no_keys: true, ..*opts })?;
             let problem = a.keys.problem.clone().unwrap_or_default();
-            if had_key && (problem.contains("wrong unlock key") || a.keys.autolock == Some(true) && !a.keys.has_dek) {
+            // A key file with no DEK header is a finding about the data (`key.no_dek`), whatever
+            // unlock key is given; a key that does not open the headers is the user's mistake.
+            if had_key && problem.contains("wrong unlock key") {
                 return Err(Error::Key(msg));
             }
             a
@@ -535,6 +537,15 @@ fn default_consequence(f: &Finding, c: &Ctx) -> String {
                 "starts normally: Docker loads a newer snapshot".into()
             }
         }
+        Code::SnapFilesDeleted => {
+            "starts from the newest .snap file left, when the WAL reaches back to it (see the WAL findings); the deleted files are no fallback".into()
+        }
+        Code::WalEmptyLogMember => {
+            "crashes at startup: raft panics `tocommit(N) is out of range [lastIndex(0)]. Was the raft log corrupted, truncated, or lost?` at the leader's first heartbeat, on every start (N: how far the leader last knew this member's log to go)".into()
+        }
+        Code::InputTarballTruncated => {
+            "cannot be judged for what is missing: a restore from this archive lacks the members after the cut; what is whole is judged by the other findings".into()
+        }
         Code::SnapMarkerWithoutFile => {
             "starts normally: Docker loads the newest .snap file it has; a marker alone is harmless".into()
         }
@@ -632,6 +643,8 @@ const PAYLOAD_CODES: &[Code] = &[
     Code::SnapFallback,
     Code::ReplayGap,
     Code::ReplayAnomaly,
+    // The analysis' own "no DEK" note: verify says it its own way (key_finding).
+    Code::KeyNotChecked,
 ];
 
 fn key_finding(a: &Analysis, access: KeyAccess) -> Option<Finding> {
@@ -754,6 +767,7 @@ pub fn verify_loaded(a: Analysis, access: KeyAccess, engine: Option<&str>) -> Re
     base.extend(checks::last_segment(&a));
     base.extend(checks::hard_state(&a, snap_index));
     base.extend(checks::certificate(&a));
+    base.extend(checks::empty_log_member(&a));
     if snapshot_archive(&a) {
         for f in base.iter_mut().filter(|f| f.code == Code::WalMissing) {
             f.severity = Severity::Info;
@@ -1001,6 +1015,7 @@ fn verdict(
         };
         let (dec, undec) = (a.stats.decrypted, a.stats.undecryptable);
         let keys = match access {
+            KeyAccess::Available if undec == 0 && dec == 0 => "no entry to decrypt".to_string(),
             KeyAccess::Available if undec == 0 => "every entry decrypts".to_string(),
             KeyAccess::Available if dec == 0 => format!("no entry decrypts with this input's key ({undec} tried)"),
             KeyAccess::Available => format!("{undec} of {} entries do not decrypt", dec + undec),

@@ -80,6 +80,14 @@ pub fn run_verify(args: VerifyArgs, progress: bool, out: &mut dyn Write) -> Resu
         no_decrypt: args.no_decrypt,
     };
     let v = crate::analyses::verify::verify(&args.path, &opts)?;
+    // No key, no "OK": an autolocked manager without its unlock key had no payload checked, so
+    // nothing can be said about them; only --no-decrypt asks for the structure alone.
+    if v.key_access == crate::analyses::verify::KeyAccess::Locked && !args.no_decrypt {
+        return Err(crate::error::Error::Key(format!(
+            "could not check {}: autolock is on: give the unlock key with --unlock-key-file or SWARMSIFT_UNLOCK_KEY (or --no-decrypt to check the structure only)",
+            args.path.display()
+        )));
+    }
     match args.format {
         Format::Json => pretty(out, &crate::analyses::verify::json(&v)),
         Format::Text => out.write_all(crate::render::verify::text(&v).as_bytes()),

@@ -62,6 +62,39 @@ pub struct Entry {
     pub is_dir: bool,
 }
 
+/// Where a tarball ends before its end-of-archive marker: a backup cut short (an interrupted
+/// copy, a full disk) or unreadable past a point.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TarTruncation {
+    /// Offset in the (decompressed) tar stream where reading stopped.
+    pub offset: u64,
+    /// Size of the archive file.
+    pub file_size: u64,
+    /// What stopped the reading (the reader's error, or no end-of-archive marker).
+    pub reason: String,
+    /// Member names (as in the archive) read whole.
+    pub whole: Vec<String>,
+    /// The member the archive ends inside: (name, header offset, size in its header, bytes there).
+    pub partial: Option<(String, u64, u64, u64)>,
+    /// Whether the partial member's bytes were kept (WAL segments only: etcd's reader, and ours,
+    /// handle a segment cut short).
+    pub partial_kept: bool,
+}
+
+/// A reader that counts the bytes taken from it.
+struct Counted<R> {
+    inner: R,
+    n: std::rc::Rc<std::cell::Cell<u64>>,
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let k = self.inner.read(buf)?;
+        self.n.set(self.n.get() + k as u64);
+        Ok(k)
+    }
+}
+
 /// The opened input.
 #[derive(Debug)]
 pub struct Source {
@@ -77,6 +110,8 @@ pub struct Source {
     opts: ReadOptions,
     /// Address ranges `[start, end)` of the file mappings made by [`Source::read`].
     mapped: std::sync::Mutex<Vec<(usize, usize)>>,
+    /// A tarball that ends before its end-of-archive marker: what is whole was kept.
+    pub truncated: Option<TarTruncation>,
 }
 
 /// Files we keep from a tarball. Everything else is only listed (worker/tasks.db can be big).
@@ -144,6 +179,7 @@ impl Source {
             entries,
             opts,
             mapped: Default::default(),
+            truncated: None,
         })
     }
 
@@ -159,15 +195,49 @@ impl Source {
         } else {
             Box::new(std::io::BufReader::new(f))
         };
-        let mut ar = tar::Archive::new(reader);
+        let file_size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        let count = std::rc::Rc::new(std::cell::Cell::new(0u64));
+        let mut ar = tar::Archive::new(Counted { inner: reader, n: count.clone() });
         let mut raw: Vec<(String, u64, bool, Option<Bytes>)> = Vec::new();
         let not_tar = |why: String| Error::NotSwarmState { path: path.to_path_buf(), why };
         let bad_tar = |e: std::io::Error| {
             not_tar(format!("not a swarm dir and not a readable tar archive ({})", printable(&e.to_string(), 60)))
         };
         let iter = ar.entries().map_err(bad_tar)?;
+        let mut truncated: Option<TarTruncation> = None;
+        // End of the last member's data (512-byte blocks): a sound archive has its end-of-archive
+        // block after it.
+        let mut data_end = 0u64;
+        let mut last_header = 0u64;
+        let mut last_data = 0u64;
+        let cut = |offset: u64, reason: String, raw: &[(String, u64, bool, Option<Bytes>)]| TarTruncation {
+            offset,
+            file_size,
+            reason: printable(&reason, 120),
+            whole: raw.iter().filter(|r| !r.2).map(|r| r.0.clone()).collect(),
+            partial: None,
+            partial_kept: false,
+        };
         for ent in iter {
-            let mut ent = ent.map_err(bad_tar)?;
+            let mut ent = match ent {
+                Ok(e) => e,
+                // Nothing read yet: not a tar archive at all.
+                Err(e) if raw.is_empty() => return Err(bad_tar(e)),
+                Err(e) => {
+                    // A member we only listed (its data skipped) ends past the cut: not whole.
+                    let partial = if count.get() < data_end { raw.pop() } else { None };
+                    let mut t = cut(count.get(), e.to_string(), &raw);
+                    t.partial =
+                        partial.map(|r| (r.0, last_header, r.1, count.get().saturating_sub(last_data).min(r.1)));
+                    truncated = Some(t);
+                    break;
+                }
+            };
+            let header_at = ent.raw_header_position();
+            last_header = header_at;
+            last_data = ent.raw_file_position();
+            let size_in_header = ent.header().entry_size().unwrap_or(0);
+            data_end = ent.raw_file_position() + size_in_header.div_ceil(512) * 512;
             let p = ent.path().map_err(|e| not_tar(format!("bad tar member name: {e}")))?;
             let name = normalize_tar_path(&p.to_string_lossy());
             if name.is_empty() {
@@ -183,12 +253,43 @@ impl Source {
             let data = if !is_dir && (wanted_from_tar(&name) || looks_relevant(&name)) {
                 // Bounded by the real member size; tar gives us no more than it holds.
                 let mut v = Vec::with_capacity(size.min(1 << 26) as usize);
-                ent.read_to_end(&mut v).map_err(|e| not_tar(format!("{name}: truncated tar member: {e}")))?;
+                // The tar reader returns a short member without an error when the stream ends
+                // inside it: what it took from the stream tells.
+                let read = ent.read_to_end(&mut v).map(|_| ()).and_then(|()| {
+                    if count.get() < last_data + size_in_header {
+                        Err(std::io::Error::new(
+                            std::io::ErrorKind::UnexpectedEof,
+                            "the stream ends inside this member",
+                        ))
+                    } else {
+                        Ok(())
+                    }
+                });
+                if let Err(e) = read {
+                    // The archive ends inside this member: keep a WAL segment's bytes as far as
+                    // they go (a segment cut short is judged as one), drop anything else.
+                    let mut t = cut(count.get(), e.to_string(), &raw);
+                    let keep = name.ends_with(".wal");
+                    t.partial = Some((name.clone(), header_at, size, v.len() as u64));
+                    t.partial_kept = keep;
+                    truncated = Some(t);
+                    if keep {
+                        let n = v.len() as u64;
+                        raw.push((name, n, false, Some(Bytes::from(v))));
+                    }
+                    break;
+                }
                 Some(Bytes::from(v))
             } else {
                 None
             };
             raw.push((name, size, is_dir, data));
+        }
+        drop(ar);
+        // The entries ended without an error: a sound archive read its end-of-archive block (512
+        // zero bytes) after the last member; an archive cut at a member boundary did not.
+        if truncated.is_none() && !raw.is_empty() && count.get() < data_end + 512 {
+            truncated = Some(cut(count.get(), "no end-of-archive marker after the last member".into(), &raw));
         }
         if raw.is_empty() {
             return Err(not_tar("empty or not a tar archive".into()));
@@ -253,6 +354,7 @@ impl Source {
             entries,
             opts,
             mapped: Default::default(),
+            truncated,
         })
     }
 

@@ -227,6 +227,35 @@ pub struct Analysis {
     pub progress: bool,
 }
 
+/// A backup archive that ends before its end-of-archive marker: where, inside which member, and
+/// which members are whole (what the rest of the analysis reads).
+fn tarball_truncated(source: &Source, t: &crate::input::source::TarTruncation) -> Finding {
+    let whole = if t.whole.len() > 12 {
+        format!("{} and {} more", t.whole[..12].join(", "), t.whole.len() - 12)
+    } else if t.whole.is_empty() {
+        "none".into()
+    } else {
+        t.whole.join(", ")
+    };
+    let inside = match &t.partial {
+        Some((name, at, size, got)) => format!(
+            ", inside member {name} (header at offset {at}; {got} of its {size} bytes are there{})",
+            if t.partial_kept { ", read as a segment cut short" } else { ", not used" }
+        ),
+        None => ", after the last whole member".into(),
+    };
+    Finding::new(
+        Code::InputTarballTruncated,
+        Severity::Error,
+        format!(
+            "the archive is cut short: its tar stream ends at offset {}{inside} ({}; the file has {} bytes). Whole members: {whole}. Only what is whole is analysed; members after the cut are missing",
+            t.offset, t.reason, t.file_size
+        ),
+    )
+    .file(source.input.display().to_string())
+    .offset(t.offset)
+}
+
 /// The findings of one decoded entry (not its replay): unreadable data, and old entries that a
 /// retired DEK encrypted (reported once, as a range).
 fn classify(s: &DecodedEntry, findings: &mut Vec<Finding>, old_undecryptable: &mut Vec<u64>) {
@@ -428,8 +457,26 @@ impl Analysis {
         if layout.wal_files.is_empty() && layout.snap_files.is_empty() {
             return Err(Error::NotSwarmState {
                 path: path.to_path_buf(),
-                why: "no WAL segments and no snapshots found (a worker node, or not a swarm dir)".into(),
+                why: match &source.truncated {
+                    Some(t) => format!(
+                        "the archive is cut short at byte {} of its tar stream, before any WAL segment or snapshot",
+                        t.offset
+                    ),
+                    None => "no WAL segments and no snapshots found (a worker node, or not a swarm dir)".into(),
+                },
             });
+        }
+        if let Some(t) = &source.truncated {
+            findings.insert(0, tarball_truncated(&source, t));
+        }
+        // A key file this process may not read (permissions) is a problem of the machine running
+        // the tool, not of the data: the tool cannot run (exit 2), no finding is made.
+        if let Some(kf) = &layout.key_file {
+            if let Err(e @ Error::Io { .. }) = source.read(kf) {
+                if matches!(&e, Error::Io { source: io, .. } if io.kind() == std::io::ErrorKind::PermissionDenied) {
+                    return Err(e);
+                }
+            }
         }
         let (keys, deks, _nk) = load_keys(&source, &layout, opts.unlock_key.as_ref(), &mut findings);
         // WAL.
@@ -471,10 +518,12 @@ impl Analysis {
             let why = keys.problem.clone().unwrap_or_else(|| "no raft DEK available".into());
             let hint = if layout.kind == LayoutKind::Bare && layout.wal_files.is_empty() {
                 " (a bare dir of encrypted snapshots: give it to `archive` together with the swarm dir or backup whose keys it needs, or use --no-decrypt)"
+            } else if keys.autolock == Some(true) {
+                " (or --no-decrypt to check the structure only)"
             } else {
                 ""
             };
-            return Err(Error::Key(format!("cannot decrypt {}: {why}{hint}", source.input.display())));
+            return Err(Error::Key(format!("could not check {}: {why}{hint}", source.input.display())));
         }
         findings.extend(wal.findings.iter().cloned().map(|f| copy_cut_short(f, &wal, &layout)));
         sink.start(&wal);
@@ -708,6 +757,24 @@ impl Analysis {
             if f.index.is_some_and(crc_failed) {
                 f.message = "entry data cannot be read: its WAL record fails its CRC check, so the record is damaged (no key can open a damaged record)".into();
             }
+        }
+        // No DEK at all (autolock without the unlock key, no key file, --no-decrypt): nothing was
+        // tried, so no entry "fails" to decrypt; one finding says the payloads were not checked.
+        if encrypted && deks.is_empty() && stats.payloads_read {
+            entry_findings.retain(|f| f.code != Code::EntryUndecryptable);
+            old_undecryptable.clear();
+            let mut f = Finding::new(
+                Code::KeyNotChecked,
+                Severity::Info,
+                format!(
+                    "no raft DEK ({}): no entry or snapshot payload was decrypted; frames, CRC chains and snapshot containers were checked",
+                    keys.problem.clone().unwrap_or_else(|| "no key".into())
+                ),
+            );
+            if let Some(k) = &keys.key_file {
+                f = f.file(k.clone());
+            }
+            entry_findings.push(f);
         }
         let (damaged_old, old_undecryptable): (Vec<u64>, Vec<u64>) =
             old_undecryptable.into_iter().partition(|&i| crc_failed(i));

@@ -188,6 +188,10 @@ impl Rules {
     /// words for every command.
     pub fn finding(&self, wal: &WalLog) -> Option<Finding> {
         let Commit::Unknown { assumed } = self.commit else { return None };
+        // No WAL at all (a bare dir of snapshots): there is no log to hold a HardState.
+        if wal.segments.is_empty() {
+            return None;
+        }
         let first = wal.first_index();
         let range = match first {
             Some(f) if f <= assumed => format!("entries {f}-{assumed} are treated as committed"),
@@ -834,6 +838,11 @@ impl<'a> Replay<'a> {
                 .index(e.index)
                 .term(e.term)
         };
+        // After an entry that could not be read, the state lacks its changes until a snapshot
+        // holds the state again: an anomaly there follows from that damage (already reported by
+        // `replay.entry_unreadable`), it is not a second problem of its own.
+        let after_damage = self.damaged_since.filter(|&u| u < e.index);
+        let mut found = Vec::new();
         for (verb, obj) in actions {
             if steps {
                 let before = self.r.store.get(obj.kind(), obj.id());
@@ -841,16 +850,29 @@ impl<'a> Replay<'a> {
             }
             if applies {
                 if let Some(an) = self.r.store.apply(verb, obj) {
-                    self.r.findings.push(anomaly(an));
+                    found.push(anomaly(an));
                 }
             }
         }
         for (verb, obj) in packed {
             if applies {
                 if let Some(an) = self.r.store.apply_packed(verb, obj) {
-                    self.r.findings.push(anomaly(an));
+                    found.push(anomaly(an));
                 }
             }
+        }
+        match after_damage {
+            Some(u) if !found.is_empty() => {
+                const NOTE: &str = "; store anomalies after it, until the state is taken again from a snapshot, follow from its missing changes and are not reported apart";
+                if let Some(f) =
+                    self.r.findings.iter_mut().rev().find(|f| {
+                        f.code == Code::ReplayEntryUnreadable && f.index == Some(u) && !f.message.ends_with(NOTE)
+                    })
+                {
+                    f.message.push_str(NOTE);
+                }
+            }
+            _ => self.r.findings.extend(found),
         }
         if let Some(c) = &conf {
             if steps {

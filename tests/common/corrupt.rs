@@ -107,6 +107,11 @@ pub fn strip_dek_headers(swarm: &Path) {
 /// rewrites segments (or a person with a hex editor and patience) would: the result scans clean,
 /// with those records simply absent. Each segment keeps its length (preallocated space stays).
 pub fn drop_records(swarm: &Path, rtype: i64) {
+    drop_records_where(swarm, |r| r.rtype == rtype)
+}
+
+/// [`drop_records`] for every record `drop` picks.
+pub fn drop_records_where(swarm: &Path, drop: impl Fn(&ScannedRecord) -> bool) {
     use swarmsift::format::wal::{encode::SegmentWriter, rtype as rt};
     let segs = segments(swarm);
     let mut prev = 0u32;
@@ -114,7 +119,7 @@ pub fn drop_records(swarm: &Path, rtype: i64) {
         let len = std::fs::metadata(seg).unwrap().len();
         let recs = records(seg, i + 1 == segs.len());
         let mut w = SegmentWriter::new(prev, false);
-        for r in recs.iter().filter(|r| r.rtype != rt::CRC && r.rtype != rtype) {
+        for r in recs.iter().filter(|r| r.rtype != rt::CRC && !drop(r)) {
             w.record(r.rtype, Some(&r.data));
         }
         prev = w.crc;
@@ -185,4 +190,85 @@ pub fn split_segment(swarm: &Path, firsts: &[u64]) -> Vec<PathBuf> {
     let _ = prev;
     flush(w, part, name_index, true, &mut out);
     out
+}
+
+/// The tar stream of a `.tar.gz` capture, decompressed.
+pub fn tar_bytes(tarball: &Path) -> Vec<u8> {
+    use std::io::Read;
+    let mut v = Vec::new();
+    flate2::read::GzDecoder::new(std::fs::File::open(tarball).unwrap()).read_to_end(&mut v).unwrap();
+    v
+}
+
+/// (name, header offset, data offset, size) of every member of a tar stream, from its ustar
+/// headers (enough for the captures, which have no long names).
+pub fn tar_members(tar: &[u8]) -> Vec<(String, u64, u64, u64)> {
+    let mut out = Vec::new();
+    let mut at = 0usize;
+    while at + 512 <= tar.len() {
+        let h = &tar[at..at + 512];
+        if h.iter().all(|&b| b == 0) {
+            break;
+        }
+        let name = String::from_utf8_lossy(&h[..100]).trim_end_matches('\0').to_string();
+        let size =
+            u64::from_str_radix(String::from_utf8_lossy(&h[124..136]).trim_matches(|c: char| c == '\0' || c == ' '), 8)
+                .unwrap_or(0);
+        out.push((name, at as u64, at as u64 + 512, size));
+        at += 512 + (size as usize).div_ceil(512) * 512;
+    }
+    out
+}
+
+/// A backup cut short: the capture's tar stream cut `into` bytes into the data of the member whose
+/// name ends with `member`, written uncompressed to `out` (an interrupted copy, a full disk).
+/// Returns the offset of the cut in the tar stream.
+pub fn cut_tarball(tarball: &Path, out: &Path, member: &str, into: u64) -> u64 {
+    let tar = tar_bytes(tarball);
+    let m = tar_members(&tar).into_iter().find(|m| m.0.ends_with(member)).unwrap();
+    let cut = m.2 + into.min(m.3);
+    std::fs::write(out, &tar[..cut as usize]).unwrap();
+    cut
+}
+
+/// A backup cut right after the data of its last member: every member is whole, the
+/// end-of-archive blocks are gone. Returns the length written.
+pub fn cut_tarball_after_last_member(tarball: &Path, out: &Path) -> u64 {
+    let tar = tar_bytes(tarball);
+    let last = tar_members(&tar).pop().unwrap();
+    let end = last.2 + last.3.div_ceil(512) * 512;
+    std::fs::write(out, &tar[..end as usize]).unwrap();
+    end
+}
+
+/// The compressed capture itself cut to `len` bytes (a `.tar.gz` copy interrupted).
+pub fn cut_file_copy(src: &Path, out: &Path, len: u64) {
+    let data = std::fs::read(src).unwrap();
+    std::fs::write(out, &data[..(len as usize).min(data.len())]).unwrap();
+}
+
+/// A raft log wiped: every entry record dropped and every snapshot file removed (the WAL keeps its
+/// metadata and HardState), as a demotion leaves a node that then comes back.
+pub fn empty_raft_log(swarm: &Path) {
+    use swarmsift::format::wal::rtype;
+    // walpb.Snapshot: field 1 is the index; the marker of index 0 (written when the WAL is
+    // created) stays, as etcd needs it to open the WAL with no snapshot.
+    let index_of = |d: &[u8]| -> u64 {
+        if d.first() != Some(&0x08) {
+            return 0;
+        }
+        let (mut v, mut shift) = (0u64, 0);
+        for &b in &d[1..] {
+            v |= u64::from(b & 0x7f) << shift;
+            if b & 0x80 == 0 {
+                break;
+            }
+            shift += 7;
+        }
+        v
+    };
+    drop_records_where(swarm, |r| r.rtype == rtype::ENTRY || (r.rtype == rtype::SNAPSHOT && index_of(&r.data) > 0));
+    for s in snapshots(swarm) {
+        delete_snapshot(&s);
+    }
 }

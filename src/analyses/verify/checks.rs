@@ -22,37 +22,76 @@ pub fn snapshot_coverage(a: &Analysis) -> Vec<Finding> {
     // Snapshot files whose container is sound (etcd could load them).
     let files: Vec<(u64, u64, &str)> =
         a.snapshots.iter().filter(|s| s.index > 0).map(|s| (s.index, s.term, s.display.as_str())).collect();
-    let oldest_kept = files.iter().map(|f| f.0).min();
-    let newest_file = files.iter().map(|f| f.0).max().unwrap_or(0);
-    let newest_marker = a.wal.markers.iter().filter(|m| m.index > 0).map(|m| m.index).max();
-    for m in a.wal.markers.iter().filter(|m| m.index > 0) {
-        if files.iter().any(|f| f.0 == m.index) {
-            continue;
-        }
-        let relevant = match oldest_kept {
-            Some(o) => m.index >= o,
-            None => Some(m.index) == newest_marker,
-        };
-        if !relevant {
-            continue;
-        }
-        let msg = if m.index > newest_file {
-            format!(
-                "the WAL has a snapshot marker for index {} (term {}) but there is no .snap file for it: the snapshot was never written (a stop between the marker and the file), or the file was deleted",
-                m.index, m.term
-            )
+    // swarmkit's SaveSnapshot writes the WAL's snapshot marker first and the .snap file after it
+    // (`manager/state/raft/storage/storage.go`), so one crash explains at most one missing file:
+    // the newest marker's. KeepOldSnapshots GC deletes files from the old end only: markers older
+    // than the oldest kept file are explained by it. With no file at all, the file of the marker
+    // before the newest one was the current snapshot at the last GC and was kept.
+    let mut markers: Vec<(u64, u64, usize, u64)> =
+        a.wal.markers.iter().filter(|m| m.index > 0).map(|m| (m.index, m.term, m.seg, m.offset)).collect();
+    markers.sort_unstable();
+    markers.dedup_by_key(|m| m.0);
+    let newest_marker = markers.last().map(|m| m.0);
+    let floor = match files.iter().map(|f| f.0).min() {
+        Some(o) => Some(o),
+        None => markers.len().checked_sub(2).map(|i| markers[i].0),
+    };
+    let missing: Vec<&(u64, u64, usize, u64)> = markers
+        .iter()
+        .filter(|m| !files.iter().any(|f| f.0 == m.0))
+        .filter(|m| Some(m.0) == newest_marker || floor.is_some_and(|o| m.0 >= o))
+        .collect();
+    let name = |m: &(u64, u64, usize, u64)| format!("{:016x}-{:016x}.snap", m.1, m.0);
+    let mut deleted = Vec::new();
+    for m in missing {
+        if Some(m.0) == newest_marker && files.iter().all(|f| f.0 < m.0) {
+            out.push(
+                Finding::new(
+                    Code::SnapMarkerWithoutFile,
+                    Severity::Warning,
+                    format!(
+                        "the WAL has a snapshot marker for index {} (term {}) but there is no .snap file for it: the newest snapshot, whose file swarmkit writes after the marker (a stop between the two explains it)",
+                        m.0, m.1
+                    ),
+                )
+                .file(a.wal.seg_display(m.2).to_string())
+                .offset(m.3)
+                .index(m.0)
+                .term(m.1),
+            );
         } else {
-            format!(
-                "the WAL has a snapshot marker for index {} (term {}) but there is no .snap file for it although older and newer snapshots are kept: the file was deleted",
-                m.index, m.term
-            )
-        };
+            deleted.push(m);
+        }
+    }
+    if let Some(first) = deleted.first() {
+        let names: Vec<String> = deleted.iter().map(|m| name(m)).collect();
+        let markers_at: Vec<String> = deleted
+            .iter()
+            .map(|m| {
+                let seg = a.wal.segments.get(m.2).map(|g| g.name.as_str()).unwrap_or("the WAL");
+                format!("{} at offset {} of {seg}", m.0, m.3)
+            })
+            .collect();
+        let gone =
+            if a.layout.snap_dir.is_empty() { name(first) } else { format!("{}/{}", a.layout.snap_dir, name(first)) };
         out.push(
-            Finding::new(Code::SnapMarkerWithoutFile, Severity::Warning, msg)
-                .file(a.wal.seg_display(m.seg).to_string())
-                .offset(m.offset)
-                .index(m.index)
-                .term(m.term),
+            Finding::new(
+                Code::SnapFilesDeleted,
+                Severity::Error,
+                format!(
+                    "snapshot file{} {} {} gone, although the WAL has {} marker{} (index {}): a crash explains only the newest snapshot's file (its marker is written first) and KeepOldSnapshots GC deletes only files older than the oldest one kept, so {} deleted",
+                    if names.len() == 1 { "" } else { "s" },
+                    names.join(", "),
+                    if names.len() == 1 { "is" } else { "are" },
+                    if names.len() == 1 { "its" } else { "their" },
+                    if names.len() == 1 { "" } else { "s" },
+                    markers_at.join("; "),
+                    if names.len() == 1 { "it was" } else { "they were" },
+                ),
+            )
+            .file(a.source.display(&gone))
+            .index(first.0)
+            .term(first.1),
         );
     }
     // Coverage: for each kept snapshot S, the WAL must hold a segment whose name index is <= S, or
@@ -369,5 +408,52 @@ pub fn certificate(a: &Analysis) -> Vec<Finding> {
             );
         }
     }
+    out
+}
+
+/// One manager peer of `state.json` (swarmkit `api.Peer`, as the node saves its known managers).
+#[derive(serde::Deserialize)]
+struct Peer {
+    #[serde(default)]
+    node_id: String,
+    #[serde(default)]
+    addr: String,
+}
+
+/// An empty raft log (no entry, no snapshot) on a node whose `state.json` lists other managers:
+/// the cluster knows this raft member, and the leader remembers how far its log went (raft's
+/// `Match`). Its first heartbeat carries `commit = min(Match, committed)`, and the follower's
+/// `commitTo` panics `tocommit(N) is out of range [lastIndex(0)]` (etcd `raft/log.go`), on every
+/// start (moby/moby#29180: demote, raft data wiped, promote again under the same raft ID).
+pub fn empty_log_member(a: &Analysis) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let Some(m) = &a.member else { return out };
+    let empty = a.wal.entries.is_empty() && a.wal.overwritten.is_empty() && a.snapshots.iter().all(|s| s.index == 0);
+    if a.wal.segments.is_empty() || !empty || !a.source.exists("state.json") {
+        return out;
+    }
+    let Ok(bytes) = a.source.read("state.json") else { return out };
+    let Ok(peers) = serde_json::from_slice::<Vec<Peer>>(&bytes) else { return out };
+    let others: Vec<String> =
+        peers.iter().filter(|p| p.node_id != m.node_id).map(|p| format!("{} ({})", p.node_id, p.addr)).collect();
+    if others.is_empty() {
+        return out;
+    }
+    out.push(
+        Finding::new(
+            Code::WalEmptyLogMember,
+            Severity::Error,
+            format!(
+                "the raft log is empty (no entry, no snapshot) on raft member {:x} (node {}), yet state.json says it belongs to a cluster with {} other manager{}: {}. The cluster's leader remembers how far this member's log went, and its first heartbeat asks it to commit up to there: raft panics `tocommit(N) is out of range [lastIndex(0)]` on every start (the raft data was wiped, e.g. by a demotion, and the node came back under the same raft ID). Fix: from a healthy manager demote or remove this node, run `docker swarm leave --force` on it, and join it again",
+                m.raft_id,
+                m.node_id,
+                others.len(),
+                if others.len() == 1 { "" } else { "s" },
+                others.join(", ")
+            ),
+        )
+        .file(a.source.display("state.json"))
+        .index(0),
+    );
     out
 }

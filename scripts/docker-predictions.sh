@@ -241,6 +241,7 @@ while IFS=$'\t' read -r name scenario capture what; do
     raftline=$(grep -m1 'newRaft' "$d/dockerd.log" || true)
     commit=$(sed -n 's/.*commit: \([0-9]*\),.*/\1/p' <<<"$raftline")
     lastindex=$(sed -n 's/.*lastindex: \([0-9]*\),.*/\1/p' <<<"$raftline")
+    message=${message//"$d/root"/<data-root>}
     log "$name: $outcome${message:+: $message}${broken:+ (set aside: $(echo $broken))}"
     jq -nc --arg name "$name" --arg what "$what" --arg outcome "$outcome" --arg message "$message" \
         --arg broken "$broken" --arg commit "$commit" --arg last "$lastindex" '

@@ -115,8 +115,10 @@ fn zero_sector_before_snapshot(s: &Path) -> Damage {
     let rec = recs.iter().find(|r| r.offset == c.offset_of(k)).unwrap();
     let target = (rec.offset + 8).div_ceil(512) * 512;
     corrupt::zero_sector(&c.seg, target);
-    let hit = recs.iter().find(|r| r.offset + 8 <= target && target < r.end).unwrap_or(rec);
-    Damage { file: Some(c.seg.clone()), offset: Some(hit.offset), index: None }
+    // The record whose body the sector starts in; or, when it starts on a frame, that frame (its
+    // length field now reads zero).
+    let offset = recs.iter().find(|r| r.offset + 8 <= target && target < r.end).map(|r| r.offset).unwrap_or(target);
+    Damage { file: Some(c.seg.clone()), offset: Some(offset), index: None }
 }
 
 fn truncate_at_boundary(s: &Path) -> Damage {

@@ -448,7 +448,8 @@ fn big_wal_swapped_segments() {
         "{}",
         swarmsift::render::verify::text(&v)
     );
-    let v23 = verify::verify(&swarm, &VerifyOptions { engine_version: Some("23.0".into()), ..Default::default() }).unwrap();
+    let v23 =
+        verify::verify(&swarm, &VerifyOptions { engine_version: Some("23.0".into()), ..Default::default() }).unwrap();
     assert_eq!(verify::outcome_word(&v23.docker), "refuses", "{}", swarmsift::render::verify::text(&v23));
     assert!(v23.docker.stop.as_ref().unwrap().message.contains("wal: slice bounds out of range"));
     // The first segment now starts mid-chain and the old first segment re-seeds at 0.

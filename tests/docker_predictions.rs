@@ -94,7 +94,8 @@ fn predictions_match_the_real_engines() {
             let (swarm, damage) = v.materialize(dir.path());
             let s = swarm.to_str().unwrap();
             let (code, out, err) = common::run(&["verify", s, "--engine-version", version, "--format", "json"], &[]);
-            let j: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{}: not JSON ({e}): {out}\n{err}", v.name));
+            let j: Value =
+                serde_json::from_str(&out).unwrap_or_else(|e| panic!("{}: not JSON ({e}): {out}\n{err}", v.name));
             runs += 1;
             let mut miss = |what: String| bad.push(format!("{version}/{}: {what}", v.name));
             let (class, broken) = predicted(&j);
@@ -120,12 +121,8 @@ fn predictions_match_the_real_engines() {
                     }
                 }
                 _ => {
-                    let got: BTreeSet<String> = rec["broken"]
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .map(|b| base(b.as_str().unwrap()))
-                        .collect();
+                    let got: BTreeSet<String> =
+                        rec["broken"].as_array().into_iter().flatten().map(|b| base(b.as_str().unwrap())).collect();
                     if got != broken {
                         miss(format!("engine set aside {got:?}; verify predicts {broken:?}"));
                     }

@@ -637,7 +637,8 @@ fn node_public_key(cert_pem: &[u8]) -> Result<p256::ecdsa::VerifyingKey> {
     use p256::pkcs8::DecodePublicKey;
     use x509_cert::der::{Decode, Encode};
     let blocks = pem::parse_many(cert_pem).map_err(|e| Error::Usage(e.to_string()))?;
-    let block = blocks.iter().find(|b| b.tag() == "CERTIFICATE").ok_or_else(|| Error::Usage("no certificate".into()))?;
+    let block =
+        blocks.iter().find(|b| b.tag() == "CERTIFICATE").ok_or_else(|| Error::Usage("no certificate".into()))?;
     let cert = x509_cert::Certificate::from_der(block.contents()).map_err(cert_err)?;
     let spki = cert.tbs_certificate().subject_public_key_info().to_der().map_err(cert_err)?;
     let pk = p256::PublicKey::from_public_key_der(&spki).map_err(cert_err)?;

@@ -226,13 +226,43 @@ macro_rules! v {
 pub fn all() -> Vec<Variant> {
     vec![
         v!("churn-clean", CHURN, "the capture as recorded (control)", None),
-        v!("churn-flip-bit-after-snapshot", CHURN, "one bit flipped inside entry newest-snapshot+5", Some(flip_after_snapshot)),
-        v!("churn-flip-bit-old-entry", CHURN, "one bit flipped inside an entry the newest snapshot covers", Some(flip_old_entry)),
+        v!(
+            "churn-flip-bit-after-snapshot",
+            CHURN,
+            "one bit flipped inside entry newest-snapshot+5",
+            Some(flip_after_snapshot)
+        ),
+        v!(
+            "churn-flip-bit-old-entry",
+            CHURN,
+            "one bit flipped inside an entry the newest snapshot covers",
+            Some(flip_old_entry)
+        ),
         v!("churn-overwrite-entry", CHURN, "32 bytes of 0xAA inside entry last-3", Some(overwrite_entry)),
-        v!("churn-zero-sector", CHURN, "a 512-byte sector zeroed inside entry newest-snapshot-30", Some(zero_sector_before_snapshot)),
-        v!("churn-truncate-at-boundary", CHURN, "the segment cut at the frame of entry last-5", Some(truncate_at_boundary)),
-        v!("churn-truncate-inside-record", CHURN, "the segment cut 13 bytes into the frame of entry last-5", Some(truncate_inside_record)),
-        v!("churn-absurd-length", CHURN, "length field of entry newest-snapshot+2 set to 2^55", Some(absurd_length_mid_log)),
+        v!(
+            "churn-zero-sector",
+            CHURN,
+            "a 512-byte sector zeroed inside entry newest-snapshot-30",
+            Some(zero_sector_before_snapshot)
+        ),
+        v!(
+            "churn-truncate-at-boundary",
+            CHURN,
+            "the segment cut at the frame of entry last-5",
+            Some(truncate_at_boundary)
+        ),
+        v!(
+            "churn-truncate-inside-record",
+            CHURN,
+            "the segment cut 13 bytes into the frame of entry last-5",
+            Some(truncate_inside_record)
+        ),
+        v!(
+            "churn-absurd-length",
+            CHURN,
+            "length field of entry newest-snapshot+2 set to 2^55",
+            Some(absurd_length_mid_log)
+        ),
         v!(
             "churn-huge-length-after-last-record",
             CHURN,
@@ -248,11 +278,21 @@ pub fn all() -> Vec<Variant> {
         v!("churn-zero-length", CHURN, "length field of entry last-10 set to 0", Some(zero_length_field)),
         v!("churn-deleted-segment", CHURN, "the only WAL segment deleted", Some(delete_only_segment)),
         v!("churn-deleted-newest-snapshot", CHURN, "the newest .snap file deleted", Some(delete_newest_snapshot)),
-        v!("churn-damaged-newest-snapshot", CHURN, "one bit flipped in the middle of the newest .snap", Some(damage_newest_snapshot)),
+        v!(
+            "churn-damaged-newest-snapshot",
+            CHURN,
+            "one bit flipped in the middle of the newest .snap",
+            Some(damage_newest_snapshot)
+        ),
         v!("churn-stripped-dek", CHURN, "raft-dek headers removed from swarm-node.key", Some(strip_dek)),
         v!("churn-expired-certificate", CHURN, "swarm-node.crt replaced by an expired one", Some(expire_cert)),
         v!("autolock-no-key", ("autolock", "swarm.tar.gz"), "an autolocked capture, started without its key", None),
-        v!("big-wal-swapped-segments", BIGWAL, "the first two segments' contents swapped", Some(swap_first_two_segments)),
+        v!(
+            "big-wal-swapped-segments",
+            BIGWAL,
+            "the first two segments' contents swapped",
+            Some(swap_first_two_segments)
+        ),
         v!("big-wal-deleted-first-segment", BIGWAL, "the first segment deleted", Some(delete_first_segment)),
         v!("big-wal-deleted-last-segment", BIGWAL, "the last segment deleted", Some(delete_last_segment)),
     ]

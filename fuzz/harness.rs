@@ -31,7 +31,7 @@ pub fn scan_segment(data: &[u8]) {
         data: b,
     };
     for flavor in [
-        swarmsift::analyses::verify::sim::Flavor::Etcd34,
+        swarmsift::analyses::verify::sim::Flavor::Etcd33,
         swarmsift::analyses::verify::sim::Flavor::Etcd35,
         swarmsift::analyses::verify::sim::Flavor::Etcd36,
     ] {

@@ -637,8 +637,23 @@ pub fn expired_copy_of_node_certificate(cert_pem: &[u8]) -> Result<String> {
     const JAN_2020: u64 = 1_577_836_800;
     let mut rng = Rng::new(1);
     let ca = Ca::new(&mut rng, JAN_2020)?;
-    let node_key = p256::ecdsa::SigningKey::from(&p256_key(&mut rng));
-    ca.issue(&mut rng, node_key.verifying_key(), &c.node_id, &c.role, &c.cluster_id, JAN_2020)
+    // The node's own public key, so that the copy still pairs with `swarm-node.key` (Docker checks
+    // the pair before the dates: a foreign key reads `tls: private key does not match public key`).
+    let node_key = node_public_key(cert_pem)?;
+    ca.issue(&mut rng, &node_key, &c.node_id, &c.role, &c.cluster_id, JAN_2020)
+}
+
+/// The P-256 public key of the first certificate in `cert_pem`.
+fn node_public_key(cert_pem: &[u8]) -> Result<p256::ecdsa::VerifyingKey> {
+    use p256::pkcs8::DecodePublicKey;
+    use x509_cert::der::{Decode, Encode};
+    let blocks = pem::parse_many(cert_pem).map_err(|e| Error::Usage(e.to_string()))?;
+    let block =
+        blocks.iter().find(|b| b.tag() == "CERTIFICATE").ok_or_else(|| Error::Usage("no certificate".into()))?;
+    let cert = x509_cert::Certificate::from_der(block.contents()).map_err(cert_err)?;
+    let spki = cert.tbs_certificate().subject_public_key_info().to_der().map_err(cert_err)?;
+    let pk = p256::PublicKey::from_public_key_der(&spki).map_err(cert_err)?;
+    Ok(p256::ecdsa::VerifyingKey::from(&pk))
 }
 
 /// `swarm-node.key`: the PKCS#8 private key (encrypted with the KEK under autolock) with the

@@ -161,11 +161,11 @@ pub fn detect_flavor(a: &Analysis, given: Option<&str>) -> Flavor {
         match major {
             Some(m) if m >= 28 => return Flavor::Etcd36,
             Some(m) if m >= 23 => return Flavor::Etcd35,
-            Some(_) => return Flavor::Etcd34,
+            Some(_) => return Flavor::Etcd33,
             None => {}
         }
     }
-    if a.wal.markers.iter().any(|m| m.index > 0 && m.has_conf_state) { Flavor::Etcd36 } else { Flavor::Etcd34 }
+    if a.wal.markers.iter().any(|m| m.index > 0 && m.has_conf_state) { Flavor::Etcd36 } else { Flavor::Etcd33 }
 }
 
 /// One finding with what Docker does about it.
@@ -287,6 +287,8 @@ enum Probe {
     Decodes(Option<i64>),
     Eof(String),
     Fatal(String),
+    /// The Go runtime panics reading this frame (etcd 3.3's unbounded allocation).
+    Panic(String),
 }
 
 impl Ctx<'_> {
@@ -318,6 +320,7 @@ impl Ctx<'_> {
         match sim::probe(&s.data, &s.name, off, running, last, self.sim.flavor) {
             Ok(rt) => Probe::Decodes(rt),
             Err((true, m)) => Probe::Eof(m),
+            Err((false, m)) if m.starts_with("panic: ") => Probe::Panic(m),
             Err((false, m)) => Probe::Fatal(m),
         }
     }
@@ -382,6 +385,7 @@ impl Ctx<'_> {
                 "refuses to start: can't initialize raft node: irreparable WAL error: {m} (the damage is not in the last segment, so etcd's repair does not apply)"
             ),
             Probe::Fatal(m) => format!("refuses to start: can't initialize raft node: irreparable WAL error: {m}"),
+            Probe::Panic(m) => format!("crashes at startup: {m}"),
         })
     }
 }
@@ -454,7 +458,12 @@ fn default_consequence(f: &Finding, c: &Ctx) -> String {
         }
         Code::WalIndexGap | Code::ReplayGap => {
             if f.index.is_some_and(|i| i > c.snap_index) {
-                refuse("irreparable WAL error: wal: slice bounds out of range")
+                if c.sim.flavor == Flavor::Etcd33 {
+                    // etcd 3.3.12's ReadAll has no bounds check: `append(ents[:gap], e)` panics.
+                    "crashes at startup: panic: runtime error: slice bounds out of range".into()
+                } else {
+                    refuse("irreparable WAL error: wal: slice bounds out of range")
+                }
             } else {
                 format!("starts normally: Docker skips entries up to its snapshot index {}", c.snap_index)
             }
@@ -531,7 +540,14 @@ fn default_consequence(f: &Finding, c: &Ctx) -> String {
             None => STARTS.into(),
         },
         Code::SnapNoMarker => {
-            if f.file.as_deref() == loaded_file {
+            if f.file.as_deref() == loaded_file && c.sim.flavor == Flavor::Etcd33 {
+                // etcd 3.3.12 loses its ErrSnapshotNotFound (see sim::Flavor::Etcd33).
+                match &c.sim.stop {
+                    Some(s) if s.how == "panics" => format!("crashes at startup: {}", s.message),
+                    Some(s) => format!("refuses to start: {}", s.message),
+                    None => "starts normally: etcd 3.3.12 does not report a missing snapshot marker when it opens the WAL for writing".into(),
+                }
+            } else if f.file.as_deref() == loaded_file {
                 refuse("irreparable WAL error: wal: snapshot not found")
             } else {
                 "starts normally: Docker loads a newer snapshot".into()

@@ -25,8 +25,6 @@ use serde::Serialize;
 pub const SEGMENT_SIZE: u64 = 64_000_000;
 /// etcd's sector size for the torn-write rule.
 pub const SECTOR: u64 = 512;
-/// etcd 3.3.25's hard record limit (later versions check against the file size instead).
-pub const MAX_ENTRY_LIMIT_33: u64 = 10 * 1024 * 1024;
 
 /// `walpb.Record.type` values.
 pub mod rtype {

@@ -30,9 +30,15 @@ use serde::Serialize;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Flavor {
-    /// etcd 3.3.25 / 3.4 (Docker ≤ 20.10; Debian's 20.10.24 is built with 3.4.23): a record
-    /// length of 10 MiB or more is `wal: max entry size limit exceeded`, never repaired.
-    Etcd34,
+    /// etcd 3.2 / 3.3.12 (Docker 17.09-20.10: swarmkit's `vendor.conf` on its `bump_*` branches
+    /// pins coreos/etcd 3.2.1, 3.3.9 and, for 20.10, 3.3.12; Debian's 20.10.24 is built from that
+    /// vendor dir). The decoder has no limit on a record's length: it allocates
+    /// `recBytes + padBytes` before reading. From 2^48 bytes on Go's `makeslice` panics
+    /// (`runtime error: makeslice: len out of range`); a smaller length past the end of the file
+    /// reads short, `io.ErrUnexpectedEOF`, repaired in the last segment. `ReadAll` has no bounds
+    /// check either: an entry past a gap panics (`runtime error: slice bounds out of range`); and
+    /// its `wal: snapshot not found` is lost (overwritten by the encoder's nil error).
+    Etcd33,
     /// etcd 3.5.0-3.5.15 (Docker 23-27): a length past the end of the file is a plain
     /// `wal: max entry size limit exceeded, ...` error, never repaired.
     Etcd35,
@@ -45,8 +51,8 @@ impl Flavor {
     /// One line for reports.
     pub fn describe(self) -> &'static str {
         match self {
-            Flavor::Etcd34 => {
-                "Docker 17.09-20.10 (etcd 3.3/3.4 WAL code: records of 10 MiB or more are refused; builds with etcd 3.3.12 or older have no such limit)"
+            Flavor::Etcd33 => {
+                "Docker 17.09-20.10 (etcd 3.2/3.3.12 WAL code: no limit on a record's length; a length of 2^48 or more panics in makeslice)"
             }
             Flavor::Etcd35 => "Docker 23.0-27.x (etcd 3.5.6 WAL code)",
             Flavor::Etcd36 => "Docker 28 or later (etcd 3.5.16+/3.6 WAL code)",
@@ -188,7 +194,13 @@ enum Dec {
     SegEnd,
     UnexpectedEof(String),
     Fatal(String),
+    /// The Go runtime panics (the daemon dies).
+    Panic(String),
 }
+
+/// Go's `maxAlloc` on 64-bit Linux (`1 << heapAddrBits`, 48 bits): `make([]byte, n)` with a larger
+/// `n` panics with `makeslice: len out of range` before allocating anything.
+pub const GO_MAX_ALLOC: u64 = 1 << 48;
 
 /// gogo-protobuf returns `io.ErrUnexpectedEOF` for truncated fields; other decode errors are
 /// plain errors. prost's messages are mapped onto those two classes.
@@ -218,9 +230,10 @@ fn decode_one(data: &Bytes, name: &str, off: u64, running: u32, last: bool, flav
     let f = crate::format::cursor::FrameLen::new(raw);
     let (rec, pad) = (f.rec, f.pad());
     match flavor {
-        Flavor::Etcd34 => {
-            if rec as i64 >= wal::MAX_ENTRY_LIMIT_33 as i64 - pad as i64 {
-                return Dec::Fatal("wal: max entry size limit exceeded".into());
+        Flavor::Etcd33 => {
+            // `data := make([]byte, recBytes+padBytes)` comes before any check.
+            if rec + pad >= GO_MAX_ALLOC {
+                return Dec::Panic("runtime error: makeslice: len out of range".into());
             }
         }
         Flavor::Etcd35 | Flavor::Etcd36 => {
@@ -318,6 +331,8 @@ fn read_all(
     let mut state = None;
     let mut ents: Vec<EntryOut> = Vec::new();
     let mut matched = false;
+    // Whether an entry was appended yet (the Go slice then has a capacity we do not follow).
+    let mut pushed = false;
     let n = segs.len();
     let mut end = (start, 0u64);
     let err = |eof, panic, message: String, seg, offset, index| ReadErr {
@@ -337,6 +352,7 @@ fn read_all(
                 Dec::SegEnd => break,
                 Dec::UnexpectedEof(m) => return Err(err(true, false, m, si, off, None)),
                 Dec::Fatal(m) => return Err(err(false, false, m, si, off, None)),
+                Dec::Panic(m) => return Err(err(false, true, m, si, off, None)),
                 Dec::Rec { rt, crc, data, next, running: run } => {
                     running = run;
                     match rt {
@@ -354,6 +370,21 @@ fn read_all(
                             if e.index() > snap.0 {
                                 let up = e.index() - snap.0 - 1;
                                 if up > ents.len() as u64 {
+                                    if flavor == Flavor::Etcd33 {
+                                        // `append(ents[:up], e)` without etcd 3.4's bounds check:
+                                        // Go panics. Its capacity is known only while nothing was
+                                        // appended yet; past a gap within the spare capacity Go
+                                        // would not panic (not modelled).
+                                        let cap = if pushed { String::new() } else { " with capacity 0".into() };
+                                        return Err(err(
+                                            false,
+                                            true,
+                                            format!("runtime error: slice bounds out of range [:{up}]{cap}"),
+                                            si,
+                                            off,
+                                            Some(e.index()),
+                                        ));
+                                    }
                                     return Err(err(
                                         false,
                                         false,
@@ -363,6 +394,7 @@ fn read_all(
                                         Some(e.index()),
                                     ));
                                 }
+                                pushed = true;
                                 ents.truncate(up as usize);
                                 ents.push(EntryOut {
                                     index: e.index(),
@@ -446,7 +478,10 @@ fn read_all(
         }
         end = (si, off);
     }
-    if !matched {
+    // etcd 3.3.12 sets `err = ErrSnapshotNotFound`, then overwrites it with the result of
+    // `newFileEncoder` when the WAL is open for writing (Docker always opens it so): the missing
+    // marker is not reported, and what was read goes on to raft's HardState check.
+    if !matched && flavor != Flavor::Etcd33 {
         return Err(ReadErr {
             eof: false,
             panic: false,
@@ -479,7 +514,7 @@ fn repair(seg: &SegIn, flavor: Flavor) -> Result<Option<u64>, ()> {
             }
             Dec::SegEnd => return Ok(None),
             Dec::UnexpectedEof(_) => return Ok(Some(off)),
-            Dec::Fatal(_) => return Err(()),
+            Dec::Fatal(_) | Dec::Panic(_) => return Err(()),
         }
     }
 }
@@ -730,5 +765,6 @@ pub fn probe(
         Dec::SegEnd => Ok(None),
         Dec::UnexpectedEof(m) => Err((true, m)),
         Dec::Fatal(m) => Err((false, m)),
+        Dec::Panic(m) => Err((false, format!("panic: {m}"))),
     }
 }

@@ -52,7 +52,7 @@ pub struct ReportArgs {
     #[command(flatten)]
     pub input: KeyArgs,
     /// Docker engine version to judge consequences for (see `verify --engine-version`).
-    #[arg(long, value_name = "VERSION")]
+    #[arg(long, value_name = "VERSION", value_parser = crate::cli::forensics::engine_version_arg)]
     pub engine_version: Option<String>,
     /// Recovery chart: fixed rates instead of measuring them on this machine, as `chart
     /// recovery` takes them.

@@ -164,8 +164,13 @@ pub fn key_file(data: &[u8]) {
     let (kek, pem) = rest.split_at(n);
     let kek = swarmsift::crypto::keys::UnlockKey::from_bytes(kek);
     if let Ok(k) = swarmsift::crypto::keys::parse_node_key(pem) {
+        // The DEK headers are never shown. (A header with an empty name is accepted, as Go's
+        // encoding/pem accepts one; an early harness asserted otherwise: regressions/key_file/
+        // empty-header-name.)
         for (name, value) in k.redacted_headers() {
-            assert!(!name.is_empty() || value.is_empty());
+            if name == "raft-dek" || name == "raft-dek-pending" {
+                assert!(value.starts_with("<redacted"), "{name} shown");
+            }
         }
         let _ = k.der().len();
         let _ = swarmsift::crypto::keys::node_key_deks(&k, Some(&kek));

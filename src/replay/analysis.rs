@@ -703,7 +703,11 @@ impl Analysis {
         let retired = |i: u64| layout.retired_dek_entries.iter().any(|&(a, b)| a <= i && i <= b);
         let (left, rest): (Vec<Finding>, Vec<Finding>) = entry_findings
             .into_iter()
-            .partition(|f| layout.decrypted_copy && f.code == Code::EntryUndecodable && f.index.is_some_and(retired));
+            .partition(|f| {
+                layout.decrypted_copy
+                    && matches!(f.code, Code::EntryUndecodable | Code::EntryConfChangeUndecodable)
+                    && f.index.is_some_and(retired)
+            });
         entry_findings = rest;
         if let (Some(f), Some(l)) = (left.first(), left.last()) {
             entry_findings.push(

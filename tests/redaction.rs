@@ -84,7 +84,8 @@ fn timeline_marks_it_and_honours_show_secrets() {
     let c = churn();
     let event = |args: &[&str]| -> String {
         let doc: Value = serde_json::from_str(&ok(args)).unwrap();
-        doc.as_array()
+        doc["events"]
+            .as_array()
             .unwrap()
             .iter()
             .filter(|e| e["index"] == INDEX && e["class"] == "service")

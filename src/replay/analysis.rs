@@ -701,13 +701,11 @@ impl Analysis {
         // in its marker: they read as "left encrypted: retired DEK", not as entries that do not
         // decode (those stay errors).
         let retired = |i: u64| layout.retired_dek_entries.iter().any(|&(a, b)| a <= i && i <= b);
-        let (left, rest): (Vec<Finding>, Vec<Finding>) = entry_findings
-            .into_iter()
-            .partition(|f| {
-                layout.decrypted_copy
-                    && matches!(f.code, Code::EntryUndecodable | Code::EntryConfChangeUndecodable)
-                    && f.index.is_some_and(retired)
-            });
+        let (left, rest): (Vec<Finding>, Vec<Finding>) = entry_findings.into_iter().partition(|f| {
+            layout.decrypted_copy
+                && matches!(f.code, Code::EntryUndecodable | Code::EntryConfChangeUndecodable)
+                && f.index.is_some_and(retired)
+        });
         entry_findings = rest;
         if let (Some(f), Some(l)) = (left.first(), left.last()) {
             entry_findings.push(

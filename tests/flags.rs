@@ -144,7 +144,6 @@ fn flags_a_command_cannot_honour_are_refused() {
     let churn = common::scenario("churn").join("swarm.tar.gz");
     let c = churn.display().to_string();
     for args in [
-        vec!["timeline", c.as_str(), "--show-secrets"],
         vec!["info", c.as_str(), "--show-secrets"],
         vec!["wal", c.as_str(), "--show-secrets"],
         vec!["state", c.as_str(), "--show-secrets"],

@@ -63,4 +63,31 @@ fn targets_survive_real_bytes_and_their_truncations() {
     for cut in 0..key.len() {
         harness::parse_node_key(&key[..cut]);
     }
+    // The tarball, key-file and unlock-key targets: a small real backup (keys, state, the
+    // start of the WAL), plain and gzipped, and cut short; the key file; a real unlock key.
+    let mut tar = tar::Builder::new(Vec::new());
+    for rel in ["certificates/swarm-node.key", "certificates/swarm-node.crt", "state.json"] {
+        tar.append_path_with_name(swarm.join(rel), format!("swarm/{rel}")).unwrap();
+    }
+    let mut h = tar::Header::new_gnu();
+    h.set_size(4096);
+    h.set_mode(0o600);
+    h.set_cksum();
+    tar.append_data(&mut h, "swarm/raft/wal-v3-encrypted/0000000000000000-0000000000000000.wal", &seg[..4096]).unwrap();
+    let tarball = tar.into_inner().unwrap();
+    for flag in [0u8, 1] {
+        let mut input = vec![flag];
+        input.extend_from_slice(&tarball);
+        for cut in (0..input.len()).step_by(input.len() / 23 + 1).chain([input.len()]) {
+            harness::tarball(&input[..cut]);
+        }
+    }
+    let mut kf = vec![0u8];
+    kf.extend_from_slice(&key);
+    harness::key_file(&kf);
+    let unlock = common::unlock_key("autolock").unwrap();
+    harness::unlock_key(unlock.as_bytes());
+    for cut in 0..unlock.len() {
+        harness::unlock_key(&unlock.as_bytes()[..cut]);
+    }
 }

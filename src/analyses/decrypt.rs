@@ -7,15 +7,73 @@
 //! snapshot `data` are replaced by their plaintext. Records no DEK decrypts are copied unchanged
 //! and reported.
 //!
+//! The copy holds plaintext secrets (secret and config data, env values, join tokens), so it is
+//! written for its owner only: directories 0700, files 0600 (the originals are 0600 too), and the
+//! report says so. An entry left encrypted says why: `retired DEK` (its record is sound and the
+//! base snapshot covers it, so a DEK rotation retired its key and nothing is lost), `damaged
+//! record` (its CRC fails) or `no key` (no DEK of this input opens it). The marker file lists
+//! the retired-DEK entries, so that reading the copy reports them as "left encrypted: retired
+//! DEK", not as entries that do not decode.
+//!
 //! Invariants: the source is never written; the output directory must not exist or be empty, and
-//! must not be inside the input directory.
+//! must not be inside the input directory; nothing is created with more than owner access.
 
 use crate::error::{Error, Result};
 use crate::format::wal::{encode::SegmentWriter, rtype};
 use crate::pb::{raftpb, snappb};
 use crate::replay::analysis::Analysis;
 use prost::Message;
+use std::io::Write as _;
+use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _, PermissionsExt as _};
 use std::path::Path;
+
+/// Mode of every directory `decrypt` creates: the copy holds plaintext secrets.
+pub const DIR_MODE: u32 = 0o700;
+/// Mode of every file `decrypt` writes.
+pub const FILE_MODE: u32 = 0o600;
+
+/// Why an entry was copied still encrypted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum LeftReason {
+    /// The record is sound and the base snapshot covers the entry: its DEK was retired by a
+    /// rotation. Nothing is lost.
+    #[serde(rename = "retired DEK")]
+    RetiredDek,
+    /// The record fails its CRC check.
+    #[serde(rename = "damaged record")]
+    DamagedRecord,
+    /// No DEK of this input opens it, and no snapshot covers it.
+    #[serde(rename = "no key")]
+    NoKey,
+}
+
+impl LeftReason {
+    /// The words of the report.
+    pub fn words(self) -> &'static str {
+        match self {
+            LeftReason::RetiredDek => "retired DEK",
+            LeftReason::DamagedRecord => "damaged record",
+            LeftReason::NoKey => "no key",
+        }
+    }
+}
+
+/// One entry copied still encrypted.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LeftEncrypted {
+    /// Raft index.
+    pub index: u64,
+    /// Segment (display path of the input's file) and frame offset.
+    pub file: String,
+    /// Frame offset in the input's segment.
+    pub offset: u64,
+    /// Why.
+    pub reason: LeftReason,
+}
+
+/// The marker line listing the entries left encrypted under a retired DEK, as index ranges
+/// (`1-40,45`); [`crate::input::layout`] reads it back.
+pub const RETIRED_DEK_LINE: &str = crate::input::layout::RETIRED_DEK_LINE;
 
 /// What `decrypt` did.
 #[derive(Debug, Default, serde::Serialize)]
@@ -28,6 +86,14 @@ pub struct DecryptReport {
     pub entries_decrypted: usize,
     /// Entries copied unchanged because nothing decrypted them.
     pub entries_left_encrypted: Vec<u64>,
+    /// The same entries, each with where it is and why it was left encrypted.
+    pub left_encrypted: Vec<LeftEncrypted>,
+    /// The copy holds plaintext secrets: always true, said so that no reader misses it.
+    pub plaintext_secrets: bool,
+    /// Mode of the directories written (0700).
+    pub dir_mode: String,
+    /// Mode of the files written (0600).
+    pub file_mode: String,
     /// Snapshots written.
     pub snapshots: usize,
     /// Snapshots that could not be decrypted (skipped).
@@ -57,17 +123,62 @@ fn check_output(a: &Analysis, out: &Path) -> Result<()> {
     Ok(())
 }
 
+fn io(p: &Path, e: std::io::Error) -> Error {
+    Error::Io { path: p.to_path_buf(), source: e }
+}
+
+/// Create `dir` and its missing parents with mode 0700 (whatever the umask leaves: the mode is
+/// set again after creation), and the output root itself to 0700 when it already existed empty.
+fn make_dir(dir: &Path) -> Result<()> {
+    std::fs::DirBuilder::new().recursive(true).mode(DIR_MODE).create(dir).map_err(|e| io(dir, e))?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(DIR_MODE)).map_err(|e| io(dir, e))
+}
+
+/// Write a new file with mode 0600: created with that mode (never widened by the umask, and
+/// never an existing file: the output dir was empty), then set again to be sure.
+fn write_file(p: &Path, data: &[u8]) -> Result<()> {
+    let mut f =
+        std::fs::OpenOptions::new().write(true).create_new(true).mode(FILE_MODE).open(p).map_err(|e| io(p, e))?;
+    f.write_all(data).map_err(|e| io(p, e))?;
+    f.set_permissions(std::fs::Permissions::from_mode(FILE_MODE)).map_err(|e| io(p, e))
+}
+
+/// Index ranges `1-40,45` of sorted indexes.
+pub fn ranges(ix: &[u64]) -> String {
+    let mut out: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < ix.len() {
+        let mut j = i;
+        while j + 1 < ix.len() && ix[j + 1] == ix[j] + 1 {
+            j += 1;
+        }
+        out.push(if i == j { ix[i].to_string() } else { format!("{}-{}", ix[i], ix[j]) });
+        i = j + 1;
+    }
+    out.join(",")
+}
+
 /// Write the plaintext copy.
 pub fn write_plaintext(a: &Analysis, out: &Path) -> Result<DecryptReport> {
     check_output(a, out)?;
-    let io = |p: &Path, e: std::io::Error| Error::Io { path: p.to_path_buf(), source: e };
     let wal_dir = out.join("raft").join("wal-v3");
     let snap_dir = out.join("raft").join("snap-v3");
-    std::fs::create_dir_all(&wal_dir).map_err(|e| io(&wal_dir, e))?;
-    std::fs::create_dir_all(&snap_dir).map_err(|e| io(&snap_dir, e))?;
-    let mut rep = DecryptReport { output: out.display().to_string(), ..Default::default() };
+    make_dir(out)?;
+    make_dir(&out.join("raft"))?;
+    make_dir(&wal_dir)?;
+    make_dir(&snap_dir)?;
+    let mut rep = DecryptReport {
+        output: out.display().to_string(),
+        plaintext_secrets: true,
+        dir_mode: format!("{DIR_MODE:04o}"),
+        file_mode: format!("{FILE_MODE:04o}"),
+        ..Default::default()
+    };
+    // Which entries the base snapshot covers, by where their record is.
+    let covered: std::collections::HashSet<(&str, u64)> =
+        a.entries.iter().filter(|e| e.in_snapshot).map(|e| (e.file.as_str(), e.offset)).collect();
     let mut prev_crc = 0u32;
-    for seg in &a.wal.segments {
+    for (si, seg) in a.wal.segments.iter().enumerate() {
         let mut w = SegmentWriter { buf: Vec::new(), crc: prev_crc, legacy: false };
         for r in &seg.records {
             match r.rtype {
@@ -91,7 +202,22 @@ pub fn write_plaintext(a: &Analysis, out: &Path) -> Result<DecryptReport> {
                                 e.data = Some(d.plaintext.into());
                                 rep.entries_decrypted += 1;
                             }
-                            Err(_) => rep.entries_left_encrypted.push(e.index()),
+                            Err(_) => {
+                                let reason = if a.wal.crc_failed(si, r.offset) {
+                                    LeftReason::DamagedRecord
+                                } else if covered.contains(&(seg.display.as_str(), r.offset)) {
+                                    LeftReason::RetiredDek
+                                } else {
+                                    LeftReason::NoKey
+                                };
+                                rep.entries_left_encrypted.push(e.index());
+                                rep.left_encrypted.push(LeftEncrypted {
+                                    index: e.index(),
+                                    file: seg.display.clone(),
+                                    offset: r.offset,
+                                    reason,
+                                });
+                            }
                         }
                     }
                     w.record(rtype::ENTRY, Some(&e.encode_to_vec()));
@@ -100,8 +226,7 @@ pub fn write_plaintext(a: &Analysis, out: &Path) -> Result<DecryptReport> {
             }
         }
         prev_crc = w.crc;
-        let p = wal_dir.join(&seg.name);
-        std::fs::write(&p, &w.buf).map_err(|e| io(&p, e))?;
+        write_file(&wal_dir.join(&seg.name), &w.buf)?;
         rep.segments += 1;
     }
     for (name, _) in &a.layout.snap_files {
@@ -127,27 +252,46 @@ pub fn write_plaintext(a: &Analysis, out: &Path) -> Result<DecryptReport> {
         let body = rs.encode_to_vec();
         let crc = crc32c::crc32c(&body);
         let file = snappb::Snapshot { crc: Some(crc), data: Some(body.into()) }.encode_to_vec();
-        let p = snap_dir.join(name);
-        std::fs::write(&p, &file).map_err(|e| io(&p, e))?;
+        write_file(&snap_dir.join(name), &file)?;
         rep.snapshots += 1;
     }
     // Say what this directory is: `info` and `verify` then report it as a decrypted copy, not
     // as a Docker 1.13 development build missing its key.
     let marker = out.join(crate::input::layout::DECRYPTED_MARKER);
-    let note = format!(
-        "A plaintext copy of {} written by swarmsift decrypt {}: etcd WAL and snapshots with the payloads decrypted and the CRCs recomputed. Not written by Docker; Docker does not read this layout.\n",
+    let mut note = format!(
+        "A plaintext copy of {} written by swarmsift decrypt {}: etcd WAL and snapshots with the payloads decrypted and the CRCs recomputed. It holds plaintext secrets: keep it private (0700/0600) and delete it when done. Not written by Docker; Docker does not read this layout.\n",
         a.source.input.display(),
         env!("CARGO_PKG_VERSION")
     );
-    std::fs::write(&marker, note).map_err(|e| io(&marker, e))?;
+    let retired: Vec<u64> =
+        rep.left_encrypted.iter().filter(|l| l.reason == LeftReason::RetiredDek).map(|l| l.index).collect();
+    if !retired.is_empty() {
+        note.push_str(&format!("{RETIRED_DEK_LINE}{}\n", ranges(&retired)));
+    }
+    write_file(&marker, note.as_bytes())?;
     // Keep the node certificate (not the private key) so identity checks still work.
     if let Some(cf) = &a.layout.cert_file {
         if let Ok(b) = a.source.read(cf) {
             let d = out.join("certificates");
-            std::fs::create_dir_all(&d).map_err(|e| io(&d, e))?;
-            let p = d.join("swarm-node.crt");
-            std::fs::write(&p, &b).map_err(|e| io(&p, e))?;
+            make_dir(&d)?;
+            write_file(&d.join("swarm-node.crt"), &b)?;
         }
     }
     Ok(rep)
+}
+
+/// Exit code: 0 when every entry was decrypted or is left encrypted under a retired DEK (the
+/// snapshot covers it) and every snapshot was written; 1 otherwise.
+pub fn exit_code(rep: &DecryptReport) -> u8 {
+    let lost = rep.left_encrypted.iter().any(|l| l.reason != LeftReason::RetiredDek);
+    u8::from(lost || !rep.snapshots_skipped.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn index_ranges() {
+        assert_eq!(super::ranges(&[1, 2, 3, 5, 7, 8]), "1-3,5,7-8");
+        assert_eq!(super::ranges(&[]), "");
+    }
 }

@@ -73,6 +73,15 @@ fn diff_at(path: &str, old: &Value, new: &Value, out: &mut Vec<Change>) {
     }
 }
 
+/// Changes computed on tagged JSON ([`Redaction::marking`]) made printable: tags become
+/// `<redacted>`, and a redacted value that changed reads `<redacted, changed>` on its new side.
+pub fn unmark_changes(mut changes: Vec<Change>) -> Vec<Change> {
+    for c in &mut changes {
+        dapi::unmark_change(&mut c.old, &mut c.new);
+    }
+    changes
+}
+
 /// The Docker API JSON of any object.
 pub fn object_json(o: &Object, red: &Redaction) -> Value {
     match o {
@@ -199,6 +208,8 @@ pub fn history_with_findings(
     red: &Redaction,
 ) -> (Vec<Version>, Vec<Finding>) {
     let mut out = Vec::new();
+    // Compared with redacted values tagged by their keyed hashes; untagged when kept.
+    let red = &red.marking();
     let mut last: std::collections::HashMap<String, Value> = std::collections::HashMap::new();
     let wanted = |o: &Object| -> bool {
         (o.kind() == kind && o.id() == id) || (tasks && matches!(o, Object::Task(t) if t.service_id == id))
@@ -216,6 +227,8 @@ pub fn history_with_findings(
                         None => vec![],
                     };
                     last.insert(o.id().to_string(), j.clone());
+                    let mut object = j;
+                    dapi::unmark(&mut object);
                     out.push(Version {
                         at: At { index, term: 0, time: None, committed: true, overwritten_by_term: None },
                         action: format!("snapshot {file}"),
@@ -223,8 +236,8 @@ pub fn history_with_findings(
                         id: o.id().to_string(),
                         name: o.name(),
                         version: o.version(),
-                        changes,
-                        object: j,
+                        changes: unmark_changes(changes),
+                        object,
                     });
                 }
             }
@@ -243,6 +256,8 @@ pub fn history_with_findings(
                     last.insert(after.id().to_string(), j.clone());
                 }
             }
+            let mut object = j;
+            dapi::unmark(&mut object);
             out.push(Version {
                 at: at.clone(),
                 action: verb.name().to_string(),
@@ -250,8 +265,8 @@ pub fn history_with_findings(
                 id: after.id().to_string(),
                 name: after.name(),
                 version: after.version(),
-                changes,
-                object: j,
+                changes: unmark_changes(changes),
+                object,
             });
         }
         _ => {}
@@ -309,6 +324,7 @@ pub struct Updated {
 /// Compare two stores.
 pub fn diff_stores(a: &Store, b: &Store, red: &Redaction, kinds: Option<Kind>) -> StoreDiff {
     let mut d = StoreDiff::default();
+    let red = &red.marking();
     let r = |o: &Object| ObjRef { kind: o.kind(), id: o.id().to_string(), name: o.name(), version: o.version() };
     for k in Kind::ALL.into_iter().filter(|k| kinds.is_none_or(|x| x == *k)) {
         for id in a.ids(k) {
@@ -320,7 +336,7 @@ pub fn diff_stores(a: &Store, b: &Store, red: &Redaction, kinds: Option<Kind>) -
             match b.get(k, id) {
                 None => d.removed.push(r(&o)),
                 Some(n) if n != o => {
-                    let changes = diff_json(&object_json(&o, red), &object_json(&n, red));
+                    let changes = unmark_changes(diff_json(&object_json(&o, red), &object_json(&n, red)));
                     d.updated.push(Updated { obj: r(&n), from_version: o.version(), changes });
                 }
                 _ => {}
@@ -366,14 +382,16 @@ fn jstr(v: &Value, path: &[&str]) -> String {
     }
 }
 
-/// Build the timeline.
+/// Build the timeline, secrets redacted.
 pub fn timeline(a: &Analysis) -> Vec<Event> {
-    timeline_with_findings(a).0
+    timeline_with_findings(a, &Redaction::default()).0
 }
 
-/// [`timeline`], with what the replay found on the way (also shown as `damage` events).
-pub fn timeline_with_findings(a: &Analysis) -> (Vec<Event>, Vec<Finding>) {
-    let red = Redaction { show_secrets: false };
+/// [`timeline`], with what the replay found on the way (also shown as `damage` events). Spec
+/// changes are compared with redacted values tagged by their keyed hashes, so a changed secret
+/// value shows as `<redacted, changed>`; `red.show_secrets` shows the values.
+pub fn timeline_with_findings(a: &Analysis, red: &Redaction) -> (Vec<Event>, Vec<Finding>) {
+    let red = red.marking();
     let mut ev = Vec::new();
     let mut svc_names: std::collections::HashMap<String, String> = std::collections::HashMap::new();
     let mut quorum = crate::analyses::quorum::Tracker::default();
@@ -482,7 +500,7 @@ pub fn timeline_with_findings(a: &Analysis) -> (Vec<Event>, Vec<Finding>) {
                                     ),
                                 );
                             }
-                            let spec_changes: Vec<String> = diff_json(&p["Spec"], &j["Spec"])
+                            let spec_changes: Vec<String> = unmark_changes(diff_json(&p["Spec"], &j["Spec"]))
                                 .iter()
                                 .map(|c| format!("Spec.{} {} -> {}", c.path, short(&c.old), short(&c.new)))
                                 .collect();
@@ -508,7 +526,7 @@ pub fn timeline_with_findings(a: &Analysis) -> (Vec<Event>, Vec<Finding>) {
                     }
                     (Object::Cluster(_), Verb::Update) => {
                         if let Some(p) = &prev {
-                            let ch: Vec<String> = diff_json(&p["Spec"], &j["Spec"])
+                            let ch: Vec<String> = unmark_changes(diff_json(&p["Spec"], &j["Spec"]))
                                 .iter()
                                 .map(|c| format!("Spec.{} {} -> {}", c.path, short(&c.old), short(&c.new)))
                                 .collect();

@@ -86,7 +86,7 @@ pub struct HardStateOut {
 }
 
 /// What `salvage` did.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct SalvageReport {
     /// Input.
     pub input: String,
@@ -124,6 +124,10 @@ pub struct SalvageReport {
     pub verify_findings: Vec<VFinding>,
     /// The copy verifies with no error and Docker would start from it without a repair.
     pub copy_verifies: bool,
+    /// The input holds no swarm data: no WAL record of any segment passes its CRC check and no
+    /// snapshot container parses. Nothing is written then (a copy of nothing would start as an
+    /// empty swarm), and [`SalvageReport::verify_verdict`] says so.
+    pub no_swarm_data: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -266,6 +270,23 @@ pub fn salvage(input: &Path, out: &Path, opts: &SalvageOptions) -> Result<Salvag
     check_output(&a, input, out)?;
     let raw = verify::raw_segments(&a)?;
     let snaps = verify::raw_snaps(&a)?;
+    // Bytes that hold no record and no snapshot are not a swarm to salvage: say so, write nothing.
+    let any_record = a.wal.segments.iter().any(|s| s.records.iter().any(|r| r.crc_ok));
+    if !any_record && !snaps.iter().any(|s| s.container_ok) {
+        let files: Vec<String> =
+            a.wal.segments.iter().map(|s| s.display.clone()).chain(snaps.iter().map(|s| s.display.clone())).collect();
+        return Ok(SalvageReport {
+            input: input.display().to_string(),
+            output: out.display().to_string(),
+            payloads_checked: access.payloads_checked(),
+            verify_verdict: format!(
+                "no swarm data: no WAL record passes its CRC check and no snapshot parses in {}; nothing was written",
+                if files.is_empty() { "this input".to_string() } else { files.join(", ") }
+            ),
+            no_swarm_data: true,
+            ..Default::default()
+        });
+    }
     let legacy = a.layout.kind == crate::input::layout::LayoutKind::Legacy;
     let payloads_checked = access.payloads_checked();
     let can_encrypt = matches!(access, KeyAccess::Available | KeyAccess::NotEncrypted);
@@ -874,6 +895,7 @@ pub fn salvage(input: &Path, out: &Path, opts: &SalvageOptions) -> Result<Salvag
         verify_verdict: verdict,
         verify_findings: vf,
         copy_verifies: verifies,
+        no_swarm_data: false,
     })
 }
 

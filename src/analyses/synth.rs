@@ -277,6 +277,9 @@ pub struct SynthReport {
     pub autolock: bool,
     /// The unlock key, when autolock is on (`SWMKEY-1-...`).
     pub unlock_key: Option<String>,
+    /// Options that were changed to fit (a manager count clamped to 1-7, a node count raised
+    /// to the managers), one sentence each.
+    pub adjusted: Vec<String>,
 }
 
 // ---- WAL output -----------------------------------------------------------------------------
@@ -2078,8 +2081,18 @@ pub fn generate(out: &Path, o: &SynthOptions) -> Result<SynthReport> {
         return Err(Error::Usage("configs are limited to 1000 KiB by swarmkit".into()));
     }
     let mut opts = o.clone();
+    let mut adjusted = Vec::new();
     opts.managers = opts.managers.clamp(1, 7);
+    if opts.managers != o.managers {
+        adjusted.push(format!(
+            "--managers {} was clamped to {}: synth makes 1 to 7 managers (Docker advises at most 7)",
+            o.managers, opts.managers
+        ));
+    }
     opts.nodes = opts.nodes.max(opts.managers);
+    if opts.nodes != o.nodes {
+        adjusted.push(format!("--nodes {} was raised to {}: every manager is a node", o.nodes, opts.nodes));
+    }
     let o = &opts;
     let mut rng = Rng::new(o.seed);
     let mut dek = [0u8; 32];
@@ -2250,6 +2263,7 @@ pub fn generate(out: &Path, o: &SynthOptions) -> Result<SynthReport> {
     rep.cluster_id = cluster_id;
     rep.autolock = kek.is_some();
     rep.unlock_key = kek.as_deref().map(|k| UnlockKey::from_bytes(k).to_human());
+    rep.adjusted = adjusted;
     Ok(rep)
 }
 
@@ -2288,6 +2302,9 @@ pub fn report_text(r: &SynthReport) -> String {
     ));
     if let Some(k) = &r.unlock_key {
         s.push_str(&format!("unlock key: {k}\n"));
+    }
+    for a in &r.adjusted {
+        s.push_str(&format!("note: {a}\n"));
     }
     s
 }

@@ -59,7 +59,7 @@ pub struct Common<F: ValueEnum + Default + Clone + Send + Sync + 'static = Forma
 }
 
 // `--show-secrets`: only on the commands that print secret, config or env data when asked
-// (`state`, `history`, `diff`); the others reject it as an unknown flag instead of ignoring it.
+// (`state`, `history`, `diff`, `timeline`); the others reject it as an unknown flag instead of ignoring it.
 #[allow(missing_docs)]
 #[derive(Args, Debug, Clone, Copy, Default)]
 pub struct SecretArgs {
@@ -127,8 +127,25 @@ impl FilterArgs {
             kind: parse_kind(self.kind.as_deref())?,
             service: self.service.clone(),
             node: self.node.clone(),
-            state: self.state.as_ref().map(|s| s.to_ascii_lowercase()),
+            state: match &self.state {
+                Some(s) => Some(parse_task_state(s)?),
+                None => None,
+            },
         })
+    }
+}
+
+/// A `--state` value: a task state as `docker service ps` prints it (any case); a usage error
+/// naming the states otherwise.
+pub fn parse_task_state(s: &str) -> Result<String> {
+    let names: Vec<&str> = (0..=1024).map(crate::decode::docker_api::task_state).filter(|n| *n != "unknown").collect();
+    let mut names = names;
+    names.dedup();
+    let q = s.to_ascii_lowercase();
+    if names.contains(&q.as_str()) {
+        Ok(q)
+    } else {
+        Err(Error::Usage(format!("--state {s:?} is not a task state (one of: {})", names.join(", "))))
     }
 }
 
@@ -225,6 +242,9 @@ pub enum Cmd {
         #[command(flatten)]
         #[allow(missing_docs)]
         filter: FilterArgs,
+        #[command(flatten)]
+        #[allow(missing_docs)]
+        secrets: SecretArgs,
     },
     /// Run every check and report every problem, with what Docker would do with this directory.
     Verify(VerifyArgs),

@@ -252,7 +252,7 @@ pub fn run_archive_to(args: &ArchiveArgs, progress: bool, out: &mut dyn Write) -
     let opts = Options { digest_secret_data: !args.show_secrets, ..args.input.options(Detail::Entries, progress)? };
     let ar = archive::load(&args.paths, &opts)?;
     let a = &ar.merged;
-    let red = Redaction { show_secrets: args.show_secrets };
+    let red = Redaction { show_secrets: args.show_secrets, ..Default::default() };
     let json = args.format == NumbersFormat::Json;
     if let Some(p) = &args.state {
         let r = replay::replay(a, &Point::parse(p)?, false)?;

@@ -12,6 +12,26 @@ use std::path::PathBuf;
 pub use crate::cli::Format;
 use crate::cli::KeyArgs;
 
+/// `--engine-version`: a Docker engine version, `[v]MAJOR[.MINOR[.PATCH]]` with an optional
+/// `-`/`+`/`~` suffix (`20.10.24+dfsg1`, `27.5.1`, `v24.0`, `28`). Anything else is refused
+/// (exit 2) rather than silently judged as some default engine.
+pub fn engine_version_arg(s: &str) -> std::result::Result<String, String> {
+    let t = s.trim();
+    let core_end = t.find(['-', '+', '~']).unwrap_or(t.len());
+    let (core, suffix) = t.split_at(core_end);
+    let core = core.strip_prefix('v').unwrap_or(core);
+    let parts: Vec<&str> = core.split('.').collect();
+    let numeric = |p: &&str| !p.is_empty() && p.len() <= 6 && p.bytes().all(|b| b.is_ascii_digit());
+    let suffix_ok = suffix.len() <= 64
+        && suffix.bytes().skip(1).all(|b| b.is_ascii_alphanumeric() || b"._+~-".contains(&b))
+        && suffix.len() != 1;
+    if parts.len() <= 3 && parts.iter().all(numeric) && suffix_ok {
+        Ok(t.to_string())
+    } else {
+        Err(format!("{s:?} is not a Docker engine version (expected MAJOR[.MINOR[.PATCH]], e.g. 20.10.24 or 27.5)"))
+    }
+}
+
 /// `swarmsift verify PATH`.
 #[derive(Args, Debug, Clone)]
 pub struct VerifyArgs {
@@ -26,7 +46,7 @@ pub struct VerifyArgs {
     pub input: KeyArgs,
     /// Docker engine version to judge consequences for (e.g. 20.10, 24.0, 28.1); default: the
     /// node's own engine version found in the store.
-    #[arg(long, value_name = "VERSION")]
+    #[arg(long, value_name = "VERSION", value_parser = engine_version_arg)]
     pub engine_version: Option<String>,
     /// Check frames, CRC chains and snapshot containers only: no entry or snapshot payload is
     /// decrypted or decoded (fast; no key needed).
@@ -50,7 +70,7 @@ pub struct SalvageArgs {
     #[command(flatten)]
     pub input: KeyArgs,
     /// Docker engine version the copy is meant for (see `verify --engine-version`).
-    #[arg(long, value_name = "VERSION")]
+    #[arg(long, value_name = "VERSION", value_parser = engine_version_arg)]
     pub engine_version: Option<String>,
 }
 
@@ -125,4 +145,20 @@ pub fn run_managers(args: ManagersArgs, progress: bool, out: &mut dyn Write) -> 
     }
     .map_err(output::error)?;
     Ok(if rep.recommendation.is_some() && rep.problems == 0 { 0 } else { 1 })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::engine_version_arg;
+
+    #[test]
+    fn engine_versions_are_checked() {
+        for ok in ["20.10.24+dfsg1", "27.5.1", "v24.0", "28", "1.13.1-rc1", "20.10.24~3-0~debian-bookworm"] {
+            assert_eq!(engine_version_arg(ok).as_deref(), Ok(ok), "{ok}");
+        }
+        for bad in ["banana", "", "v", "20.", ".10", "20.10.24.1", "20.x", "20-", "1.2.3 4", "+dfsg1"] {
+            let e = engine_version_arg(bad).unwrap_err();
+            assert!(e.contains(&format!("{bad:?}")), "{bad}: {e}");
+        }
+    }
 }

@@ -52,7 +52,7 @@ pub struct ReportArgs {
     #[command(flatten)]
     pub input: KeyArgs,
     /// Docker engine version to judge consequences for (see `verify --engine-version`).
-    #[arg(long, value_name = "VERSION")]
+    #[arg(long, value_name = "VERSION", value_parser = crate::cli::forensics::engine_version_arg)]
     pub engine_version: Option<String>,
     /// Recovery chart: `docker` (default: the model of measured dockerd restarts), `own`
     /// (swarmsift's own replay speed on this machine) or fixed rates, as `chart recovery` takes

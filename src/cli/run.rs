@@ -70,7 +70,7 @@ pub fn run_to(cli: Cli, out: Out<'_>) -> Result<u8> {
         Cmd::Diff { common, other, from, to, kind, secrets } => {
             diff(&common, other, (from.as_deref(), to.as_deref()), kind.as_deref(), secrets, progress, out)
         }
-        Cmd::Timeline { common, filter } => timeline(&common, &filter, progress, out),
+        Cmd::Timeline { common, filter, secrets } => timeline(&common, &filter, secrets, progress, out),
         Cmd::Verify(args) => crate::cli::forensics::run_verify(args, progress, out),
         Cmd::Salvage(args) => crate::cli::forensics::run_salvage(args, progress, out),
         Cmd::Managers(args) => crate::cli::forensics::run_managers(args, progress, out),
@@ -144,6 +144,7 @@ fn wal(
     progress: bool,
     out: Out<'_>,
 ) -> Result<u8> {
+    let query = id.clone();
     let f = render::walcmd::WalFilter { from, to, kind: parse_kind(kind)?, id };
     let format = match c.format {
         StreamFormat::Text => render::walcmd::WalFormat::Text,
@@ -153,7 +154,20 @@ fn wal(
     // Rows go out as entries are decoded: nothing per entry is kept.
     let mut stream = render::walcmd::WalStream::new(out, f, format);
     let a = Analysis::load_with(&c.path, &options(c, Detail::Notable, progress)?, &mut stream)?;
+    let shown = stream.shown();
     stream.finish().map_err(output::error)?;
+    // A query that matched nothing is named, as `history` does, not answered by an empty table.
+    if let (Some(q), 0) = (query, shown) {
+        let range = match (from, to) {
+            (None, None) => String::new(),
+            (Some(f), None) => format!(" from index {f} on"),
+            (None, Some(t)) => format!(" up to index {t}"),
+            (Some(f), Some(t)) => format!(" between index {f} and {t}"),
+        };
+        return Err(Error::Usage(format!(
+            "no entry{range} acts on an object with ID, ID prefix or name {q:?}, or on raft member {q:?}"
+        )));
+    }
     Ok(code(&a))
 }
 
@@ -185,9 +199,10 @@ fn state(
     let detail = if matches!(p, Point::Time(_)) { Detail::Entries } else { Detail::Structure };
     let a = load_shown(c, detail, progress, &secrets)?;
     let r = replay::replay(&a, &p, filter.include_uncommitted)?;
+    unmatched_filter(&r, &f)?;
     let me = a.member.as_ref().map(|m| m.node_id.clone());
     let leader = replay::probable_leader(&a, &r);
-    let red = Redaction { show_secrets: secrets.show_secrets };
+    let red = Redaction { show_secrets: secrets.show_secrets, ..Default::default() };
     match c.format {
         StreamFormat::Json => render::state::write_json(out, &r, &f, &red, me.as_deref(), leader),
         StreamFormat::Ndjson => render::state::write_ndjson(out, &r, &f, &red, me.as_deref(), leader),
@@ -195,6 +210,34 @@ fn state(
     }
     .map_err(output::error)?;
     Ok(affected(&r.findings))
+}
+
+/// A `--service` or `--node` that names nothing in the state shown is a usage error that names
+/// it (as `history` names an object it cannot find), not an empty table.
+fn unmatched_filter(r: &replay::Replayed, f: &render::state::StateFilter) -> Result<()> {
+    use render::state::matches_id_or_name;
+    if let Some(q) = &f.service {
+        let svc = |s: &crate::pb::docker::swarmkit::v1::Service| {
+            matches_id_or_name(q, &s.id, &crate::decode::object::service_name(s))
+        };
+        if !r.store.services().any(|s| svc(&s)) {
+            return Err(Error::Usage(format!(
+                "--service {q:?}: no service with that name, ID or ID prefix at index {}",
+                r.index
+            )));
+        }
+    }
+    if let Some(q) = &f.node {
+        let names = render::state::hostnames(&r.store);
+        if !r.store.ids(Kind::Node).any(|id| matches_id_or_name(q, id, names.get(id).map(String::as_str).unwrap_or("")))
+        {
+            return Err(Error::Usage(format!(
+                "--node {q:?}: no node with that hostname, ID or ID prefix at index {}",
+                r.index
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Exit code of a command that shows a state or a walk: 1 when what it shows is affected by
@@ -223,7 +266,7 @@ fn history(
 ) -> Result<u8> {
     let a = load_shown(c, Detail::Entries, progress, &secrets)?;
     let (kind, id, name) = crate::analyses::history::resolve_object(&a, object).map_err(Error::Usage)?;
-    let red = Redaction { show_secrets: secrets.show_secrets };
+    let red = Redaction { show_secrets: secrets.show_secrets, ..Default::default() };
     let (v, found) =
         crate::analyses::history::history_with_findings(&a, kind, &id, tasks && kind == Kind::Service, &red);
     match c.format {
@@ -246,7 +289,7 @@ fn diff(
     out: Out<'_>,
 ) -> Result<u8> {
     let kind = parse_kind(kind)?;
-    let red = Redaction { show_secrets: secrets.show_secrets };
+    let red = Redaction { show_secrets: secrets.show_secrets, ..Default::default() };
     let times = [from, to].iter().any(|x| x.map(Point::parse).is_some_and(|p| matches!(p, Ok(Point::Time(_)))));
     let a = load_shown(c, if times { Detail::Entries } else { Detail::Structure }, progress, &secrets)?;
     let (ra, rb, la, lb) = match other {
@@ -303,10 +346,17 @@ fn diff(
     Ok(affected(&ra.findings).max(affected(&rb.findings)))
 }
 
-fn timeline(c: &Common<StreamFormat>, filter: &FilterArgs, progress: bool, out: Out<'_>) -> Result<u8> {
+fn timeline(
+    c: &Common<StreamFormat>,
+    filter: &FilterArgs,
+    secrets: SecretArgs,
+    progress: bool,
+    out: Out<'_>,
+) -> Result<u8> {
     let f = filter.filter()?;
-    let a = load(c, Detail::Entries, progress)?;
-    let (mut ev, found) = crate::analyses::history::timeline_with_findings(&a);
+    let a = load_shown(c, Detail::Entries, progress, &secrets)?;
+    let red = Redaction { show_secrets: secrets.show_secrets, ..Default::default() };
+    let (mut ev, found) = crate::analyses::history::timeline_with_findings(&a, &red);
     ev.retain(|e| timeline_keep(&a, e, &f));
     match c.format {
         StreamFormat::Json => render::changes::write_timeline_json(out, &ev),
@@ -322,19 +372,10 @@ fn decrypt(c: &Common, output_dir: &std::path::Path, progress: bool, out: Out<'_
     let rep = crate::analyses::decrypt::write_plaintext(&a, output_dir)?;
     match c.format {
         Format::Json => render::json::pretty(out, &rep),
-        Format::Text => writeln!(
-            out,
-            "wrote {}: {} WAL segments ({} entries decrypted, {} left encrypted), {} snapshots ({} skipped)",
-            rep.output,
-            rep.segments,
-            rep.entries_decrypted,
-            rep.entries_left_encrypted.len(),
-            rep.snapshots,
-            rep.snapshots_skipped.len()
-        ),
+        Format::Text => out.write_all(render::decrypt::text(&rep).as_bytes()),
     }
     .map_err(output::error)?;
-    Ok(if rep.entries_left_encrypted.is_empty() && rep.snapshots_skipped.is_empty() { 0 } else { 1 })
+    Ok(crate::analyses::decrypt::exit_code(&rep))
 }
 
 /// Timeline filters: kind, service (its events and its tasks'), node, task state.

@@ -273,7 +273,7 @@ pub fn decrypt_record(record: &[u8], deks: &[Dek]) -> Result<Decrypted, DecryptE
 /// calls. It returns 0 when it initialised the library, 1 when that was already done (by
 /// another user of libsodium in the process), and -1 only when its internal mutex fails, after
 /// which libsodium must not be used: that is a broken process, not bad input, so it panics.
-fn sodium() {
+pub(crate) fn sodium() {
     static INIT: OnceLock<()> = OnceLock::new();
     INIT.get_or_init(|| {
         // SAFETY: sodium_init has no preconditions and may be called from any thread.

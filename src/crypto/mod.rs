@@ -5,6 +5,7 @@
 //! zeroised when dropped and never printed.
 
 pub mod cipher;
+pub mod keyed;
 pub mod keyring;
 pub mod keys;
 

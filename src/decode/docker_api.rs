@@ -38,10 +38,87 @@ use sk::{Cluster, Config, Network, Node, Secret, Service, Task, Volume, service_
 pub struct Redaction {
     /// Print secret values instead of `"<redacted>"`.
     pub show_secrets: bool,
+    /// Tag each redacted value with its keyed hash (`<redacted#0123456789abcdef>`, see
+    /// [`crate::crypto::keyed`]) so that a diff can tell a changed secret from an unchanged one.
+    /// Tagged JSON is for comparing only: [`unmark`] and [`unmark_change`] turn the tags back
+    /// into `<redacted>` (or `<redacted, changed>`) before anything is printed.
+    pub mark: bool,
+}
+
+impl Redaction {
+    /// The same redaction, tagging redacted values when they are redacted at all.
+    pub fn marking(self) -> Redaction {
+        Redaction { mark: !self.show_secrets, ..self }
+    }
+
+    /// What stands for a redacted value.
+    fn placeholder(&self, value: &[u8]) -> String {
+        if self.mark { format!("{MARK_PREFIX}{}>", crate::crypto::keyed::keyed_tag(value)) } else { REDACTED.into() }
+    }
 }
 
 /// The placeholder printed instead of a secret value.
 pub const REDACTED: &str = "<redacted>";
+
+/// The placeholder printed for a redacted value that changed (its keyed hashes differ).
+pub const REDACTED_CHANGED: &str = "<redacted, changed>";
+
+/// How a tagged placeholder starts ([`Redaction::mark`]); 16 hex digits and `>` follow.
+const MARK_PREFIX: &str = "<redacted#";
+
+/// `s` with every tagged placeholder replaced by `with`; `None` when it holds none.
+fn replace_marks(s: &str, with: &str) -> Option<String> {
+    if !s.contains(MARK_PREFIX) {
+        return None;
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find(MARK_PREFIX) {
+        let tail = &rest[i + MARK_PREFIX.len()..];
+        let tag_len = tail.bytes().take_while(u8::is_ascii_hexdigit).count();
+        out.push_str(&rest[..i]);
+        if tag_len == 16 && tail.as_bytes().get(16) == Some(&b'>') {
+            out.push_str(with);
+            rest = &tail[17..];
+        } else {
+            out.push_str(MARK_PREFIX);
+            rest = tail;
+        }
+    }
+    out.push_str(rest);
+    Some(out)
+}
+
+/// Turn every tagged placeholder in `v` back into `<redacted>`.
+pub fn unmark(v: &mut Value) {
+    match v {
+        Value::String(s) => {
+            if let Some(t) = replace_marks(s, REDACTED) {
+                *s = t;
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(unmark),
+        Value::Object(o) => o.values_mut().for_each(unmark),
+        _ => {}
+    }
+}
+
+/// Untag the two sides of one change. When they differ only in their tags (the same text with
+/// a redacted value whose keyed hash changed), the new side reads `<redacted, changed>` where
+/// its tags were, so the change stays visible without showing either value.
+pub fn unmark_change(old: &mut Value, new: &mut Value) {
+    if let (Value::String(o), Value::String(n)) = (&*old, &*new) {
+        if let (Some(uo), Some(un)) = (replace_marks(o, REDACTED), replace_marks(n, REDACTED)) {
+            if uo == un && o != n {
+                *new = Value::String(replace_marks(n, REDACTED_CHANGED).unwrap_or(un));
+                *old = Value::String(uo);
+                return;
+            }
+        }
+    }
+    unmark(old);
+    unmark(new);
+}
 
 /// The `Scope` moby prints for cluster networks (libnetwork `datastore.SwarmScope`).
 const SWARM_SCOPE: &str = "swarm";
@@ -428,7 +505,7 @@ fn redact_env(env: &[String], r: &Redaction) -> Value {
     Value::Array(
         env.iter()
             .map(|e| match e.split_once('=') {
-                Some((k, _)) => Value::String(format!("{k}={REDACTED}")),
+                Some((k, v)) => Value::String(format!("{k}={}", r.placeholder(v.as_bytes()))),
                 None => Value::String(e.clone()),
             })
             .collect(),
@@ -436,11 +513,11 @@ fn redact_env(env: &[String], r: &Redaction) -> Value {
 }
 
 fn secret_bytes(b: &[u8], r: &Redaction) -> Value {
-    if r.show_secrets { Value::String(B64.encode(b)) } else { Value::String(REDACTED.into()) }
+    if r.show_secrets { Value::String(B64.encode(b)) } else { Value::String(r.placeholder(b)) }
 }
 
 fn secret_str(s: &str, r: &Redaction) -> Value {
-    if r.show_secrets { Value::String(s.to_owned()) } else { Value::String(REDACTED.into()) }
+    if r.show_secrets { Value::String(s.to_owned()) } else { Value::String(r.placeholder(s.as_bytes())) }
 }
 
 // ------------------------------------------------------------------------------------------
@@ -1685,8 +1762,8 @@ mod tests {
     use serde_json::json;
     use sk::{ContainerSpec, Driver, Meta, ServiceSpec, TaskSpec, container_spec::DnsConfig};
 
-    const SHOW: Redaction = Redaction { show_secrets: true };
-    const HIDE: Redaction = Redaction { show_secrets: false };
+    const SHOW: Redaction = Redaction { show_secrets: true, mark: false };
+    const HIDE: Redaction = Redaction { show_secrets: false, mark: false };
 
     /// 2026-11-27 at `hh:mm:ss` UTC plus nanoseconds.
     fn at(hms: &str, nanos: i32) -> Option<Timestamp> {
@@ -2238,6 +2315,30 @@ mod tests {
             redact_env(&strings(&["A=1=2", "NOVALUE", "EMPTY="]), &HIDE),
             json!(["A=<redacted>", "NOVALUE", "EMPTY=<redacted>"])
         );
+    }
+
+    #[test]
+    fn a_changed_redacted_value_is_marked_and_an_unchanged_one_is_not() {
+        let mark = HIDE.marking();
+        assert_eq!(SHOW.marking(), SHOW, "nothing to tag when values are shown");
+        let (mut a, mut b) = (redact_env(&strings(&["FOO=bar"]), &mark), redact_env(&strings(&["FOO=baz"]), &mark));
+        assert_ne!(a, b, "different values, different tags");
+        assert_eq!(a, redact_env(&strings(&["FOO=bar"]), &mark), "same value, same tag");
+        let (mut o, mut n) = (a[0].clone(), b[0].clone());
+        unmark_change(&mut o, &mut n);
+        assert_eq!((o, n), (json!("FOO=<redacted>"), json!("FOO=<redacted, changed>")));
+        // A renamed variable is a visible change already: both sides read <redacted>.
+        let (mut o, mut n) = (a[0].clone(), redact_env(&strings(&["BAR=bar"]), &mark)[0].clone());
+        unmark_change(&mut o, &mut n);
+        assert_eq!((o, n), (json!("FOO=<redacted>"), json!("BAR=<redacted>")));
+        unmark(&mut a);
+        unmark(&mut b);
+        assert_eq!(a, json!(["FOO=<redacted>"]));
+        assert_eq!(a, b);
+        // Text that only looks like a tag is left alone.
+        let mut v = json!(["<redacted#xyz>", "<redacted#0123456789abcdef"]);
+        unmark(&mut v);
+        assert_eq!(v, json!(["<redacted#xyz>", "<redacted#0123456789abcdef"]));
     }
 
     #[test]

@@ -185,14 +185,15 @@ impl Object {
 }
 
 impl Object {
-    /// A secret or config with its payload (`spec.data`) replaced by the payload's SHA-256: the
-    /// same size class of object without the secret, that still differs when the payload does.
+    /// A secret or config with its payload (`spec.data`) replaced by the payload's keyed hash
+    /// (HMAC-SHA256 under this run's random key, [`crate::crypto::keyed`]): the same size class
+    /// of object without the secret, that still differs when the payload does. Keyed, so that
+    /// the digest held in memory (or in a core dump) cannot be tested against guessed secrets.
     /// An empty payload stays empty; other objects are unchanged.
     pub fn digested(self) -> Object {
-        use sha2::Digest as _;
         let digest = |d: &mut bytes::Bytes| {
             if !d.is_empty() {
-                *d = bytes::Bytes::copy_from_slice(&sha2::Sha256::digest(&d[..]));
+                *d = bytes::Bytes::copy_from_slice(&crate::crypto::keyed::keyed_hash(&d[..]));
             }
         };
         match self {

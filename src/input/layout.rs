@@ -68,11 +68,33 @@ pub struct Layout {
     /// [`DECRYPTED_MARKER`] is present: a plaintext copy written by `swarmsift decrypt`, not a
     /// directory Docker wrote.
     pub decrypted_copy: bool,
+    /// In a decrypted copy: the index ranges (inclusive) its marker lists as left encrypted
+    /// under a retired DEK ([`RETIRED_DEK_LINE`]).
+    pub retired_dek_entries: Vec<(u64, u64)>,
 }
 
 /// The file `swarmsift decrypt` writes at the root of its copy, so that the copy is reported
 /// as what it is (its `wal-v3` layout is otherwise the one of Docker 1.13 development builds).
 pub const DECRYPTED_MARKER: &str = "SWARMSIFT-DECRYPTED-COPY";
+
+/// The line of [`DECRYPTED_MARKER`] that lists the entries `decrypt` left encrypted because a
+/// DEK rotation retired their key (sound records the snapshot covers), as ranges `1-40,45`.
+pub const RETIRED_DEK_LINE: &str = "left encrypted: retired DEK: ";
+
+/// The retired-DEK ranges of a marker's text: only well-formed ranges of the
+/// [`RETIRED_DEK_LINE`] line (at most 4,096 of them), anything else ignored.
+pub fn parse_retired_dek(marker: &[u8]) -> Vec<(u64, u64)> {
+    let text = String::from_utf8_lossy(marker);
+    let Some(line) = text.lines().find_map(|l| l.strip_prefix(RETIRED_DEK_LINE)) else { return vec![] };
+    line.split(',')
+        .take(4096)
+        .filter_map(|r| {
+            let (a, b) = r.trim().split_once('-').unwrap_or((r.trim(), r.trim()));
+            let (a, b) = (a.parse::<u64>().ok()?, b.parse::<u64>().ok()?);
+            (a <= b).then_some((a, b))
+        })
+        .collect()
+}
 
 const PAIRS: &[(LayoutKind, &str, &str)] = &[
     (LayoutKind::V3Encrypted, "wal-v3-encrypted", "snap-v3-encrypted"),
@@ -216,6 +238,11 @@ pub fn detect(src: &Source) -> (Layout, Vec<Finding>) {
             .collect(),
         leftovers,
         decrypted_copy: src.exists(DECRYPTED_MARKER),
+        retired_dek_entries: if src.exists(DECRYPTED_MARKER) {
+            src.read(DECRYPTED_MARKER).map(|b| parse_retired_dek(&b)).unwrap_or_default()
+        } else {
+            vec![]
+        },
     };
     (layout, findings)
 }

@@ -9,6 +9,7 @@ pub mod advise;
 pub mod archive;
 pub mod changes;
 pub mod chart;
+pub mod decrypt;
 pub mod info;
 pub mod json;
 pub mod managers;

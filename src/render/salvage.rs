@@ -6,6 +6,9 @@ use crate::error::Severity;
 
 /// Text report.
 pub fn text(r: &SalvageReport) -> String {
+    if r.no_swarm_data {
+        return format!("Nothing salvaged from {}: {}\n", r.input, r.verify_verdict);
+    }
     let mut s = String::new();
     s.push_str(&format!(
         "Wrote {}: {} WAL segment(s) ({}), {} snapshot(s)\n",

@@ -33,7 +33,8 @@ pub struct StateFilter {
     pub state: Option<String>,
 }
 
-fn matches_id_or_name(q: &str, id: &str, name: &str) -> bool {
+/// Does query `q` name this object: its ID, its name, or an ID prefix of 3 characters or more.
+pub fn matches_id_or_name(q: &str, id: &str, name: &str) -> bool {
     id == q || name == q || (q.len() >= 3 && id.starts_with(q))
 }
 
@@ -158,7 +159,7 @@ fn cap(s: &str) -> String {
 
 /// Node ID -> hostname, for every node that has one: built once per table, so that naming the
 /// node of each task does not decode a node per row.
-fn hostnames(st: &Store) -> std::collections::HashMap<String, String> {
+pub fn hostnames(st: &Store) -> std::collections::HashMap<String, String> {
     st.nodes()
         .filter_map(|n| {
             let h = n.description.map(|d| d.hostname).filter(|h| !h.is_empty())?;

@@ -212,6 +212,11 @@ impl<W: Write + Send> WalStream<W> {
         self.write("\n");
     }
 
+    /// How many entries passed the filter so far.
+    pub fn shown(&self) -> usize {
+        self.shown
+    }
+
     /// Close the document; the first write error, if any.
     pub fn finish(mut self) -> std::io::Result<W> {
         if self.format == WalFormat::Json {

@@ -776,6 +776,32 @@ impl Analysis {
             }
             entry_findings.push(f);
         }
+        // A copy written by `decrypt` keeps entries under a retired DEK encrypted and lists them
+        // in its marker: they read as "left encrypted: retired DEK", not as entries that do not
+        // decode (those stay errors).
+        let retired = |i: u64| layout.retired_dek_entries.iter().any(|&(a, b)| a <= i && i <= b);
+        let (left, rest): (Vec<Finding>, Vec<Finding>) = entry_findings.into_iter().partition(|f| {
+            layout.decrypted_copy
+                && matches!(f.code, Code::EntryUndecodable | Code::EntryConfChangeUndecodable)
+                && f.index.is_some_and(retired)
+        });
+        entry_findings = rest;
+        if let (Some(f), Some(l)) = (left.first(), left.last()) {
+            entry_findings.push(
+                Finding::new(
+                    Code::EntryUndecryptableInSnapshot,
+                    Severity::Info,
+                    format!(
+                        "left encrypted: retired DEK: {} entries between index {} and {}: `swarmsift decrypt` copied them still encrypted because a DEK rotation retired their key; the snapshot covers them, so nothing is lost",
+                        left.len(),
+                        f.index.unwrap_or(0),
+                        l.index.unwrap_or(0)
+                    ),
+                )
+                .file(f.file.clone().unwrap_or_default())
+                .index(f.index.unwrap_or(0)),
+            );
+        }
         let (damaged_old, old_undecryptable): (Vec<u64>, Vec<u64>) =
             old_undecryptable.into_iter().partition(|&i| crc_failed(i));
         for i in damaged_old {

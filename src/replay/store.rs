@@ -64,7 +64,7 @@ pub struct Keep {
     /// slot, node, states. For checks only, never for printing a state.
     pub projected_tasks: bool,
     /// Secret and config payloads (`spec.data`) as they are. Otherwise each is replaced by its
-    /// SHA-256 ([`Object::digested`]): still non-empty, and still different when the payload
+    /// keyed hash ([`Object::digested`], HMAC-SHA256 under a per-run random key): still non-empty, and still different when the payload
     /// changed, so redacted output and diffs are unchanged, while a store that never prints
     /// the payloads does not hold them (400 configs of 360 KB are 137 MiB).
     pub secret_data: bool,
@@ -468,8 +468,14 @@ mod tests {
         assert_eq!(st.size(Kind::Config, "c1"), Some(full.encode().len()));
         let Some(Object::Config(c)) = st.get(Kind::Config, "c1") else { panic!("config lost") };
         let data = c.spec.unwrap().data;
-        assert_eq!(data.len(), 32, "a SHA-256 in place of the payload");
+        assert_eq!(data.len(), 32, "a keyed hash in place of the payload");
         assert_ne!(&data[..], b"listen 80; server_name example.org;");
+        use sha2::Digest as _;
+        assert_ne!(
+            &data[..],
+            &sha2::Sha256::digest(b"listen 80; server_name example.org;")[..],
+            "keyed, not a bare SHA-256"
+        );
         let mut other = Store::new(Keep { secret_data: false, ..Keep::ALL });
         other.insert(config(b"listen 81; server_name example.org;"));
         assert_ne!(st, other, "a changed payload is still a change");

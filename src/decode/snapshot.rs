@@ -70,7 +70,7 @@ pub fn snapshot_state(
         Some(f) => {
             let mut decoded = |o: SnapObject| {
                 if let SnapObject::Decoded(o) = o {
-                    f(o)
+                    f(*o)
                 }
             };
             walk(payload, encrypted, deks, Some(&mut decoded), false, false)
@@ -84,8 +84,8 @@ pub enum SnapObject {
     /// Checked sound on the wire, as it was encoded: a slice of the decrypted payload, which it
     /// shares.
     Encoded(Kind, bytes::Bytes),
-    /// Decoded: the wire check did not accept it but prost's decoder did.
-    Decoded(Object),
+    /// Decoded: the wire check did not accept it but prost's decoder did (rare: boxed).
+    Decoded(Box<Object>),
 }
 
 /// [`snapshot_state`] handing each object to `sink` as it was encoded, without decoding it: each
@@ -180,7 +180,7 @@ fn walk(
                     };
                     counts[tag as usize - 1] += 1;
                     if let Some(f) = sink.as_mut() {
-                        f(SnapObject::Decoded(o));
+                        f(SnapObject::Decoded(Box::new(o)));
                     }
                 }
             }

@@ -365,7 +365,7 @@ pub fn snapshot_store(
     let mut st = Store::new(keep);
     let mut bad = None;
     let mut put = |o: SnapObject| match o {
-        SnapObject::Decoded(o) => st.insert(o),
+        SnapObject::Decoded(o) => st.insert(*o),
         SnapObject::Encoded(kind, b) => {
             if let Err(e) = st.insert_encoded(kind, b) {
                 bad.get_or_insert(e);

@@ -433,6 +433,13 @@ fn autolocked_swarm_without_its_key_cannot_be_called_ok() {
         assert!(out.is_empty(), "{cmd}: {out}");
         assert!(err.contains("could not check") && err.contains("unlock key"), "{cmd}: {err}");
     }
+    // Nor does the post-mortem report call it OK: it is not written.
+    let dir = tempfile::tempdir().unwrap();
+    let html = dir.path().join("r.html");
+    let (code, out, err) = run(&["report", &t, "-o", html.to_str().unwrap()]);
+    assert_eq!(code, 2, "report: {out}{err}");
+    assert!(err.contains("could not check") && err.contains("unlock key"), "report: {err}");
+    assert!(!html.exists(), "report written without the key");
     // With --no-decrypt both check the structure and agree: no error, exit 0.
     let (vc, v) = json(&["verify", &t, "--no-decrypt"]);
     let (ic, i) = json(&["info", &t, "--no-decrypt"]);

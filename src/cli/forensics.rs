@@ -89,6 +89,19 @@ pub struct ManagersArgs {
     pub input: KeyArgs,
 }
 
+/// No key, no "OK": an autolocked manager without its unlock key had no payload checked, so
+/// nothing can be said about them. `verify` and `report` refuse it (exit 2); only `verify
+/// --no-decrypt` asks for the structure alone.
+pub(crate) fn require_key(path: &std::path::Path, v: &crate::analyses::verify::Verification) -> Result<()> {
+    if v.key_access == crate::analyses::verify::KeyAccess::Locked {
+        return Err(crate::error::Error::Key(format!(
+            "could not check {}: autolock is on: give the unlock key with --unlock-key-file or SWARMSIFT_UNLOCK_KEY (or --no-decrypt to check the structure only)",
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
 /// Run `verify`.
 pub fn run_verify(args: VerifyArgs, progress: bool, out: &mut dyn Write) -> Result<u8> {
     let unlock_key = args.input.unlock_key()?;
@@ -100,13 +113,8 @@ pub fn run_verify(args: VerifyArgs, progress: bool, out: &mut dyn Write) -> Resu
         no_decrypt: args.no_decrypt,
     };
     let v = crate::analyses::verify::verify(&args.path, &opts)?;
-    // No key, no "OK": an autolocked manager without its unlock key had no payload checked, so
-    // nothing can be said about them; only --no-decrypt asks for the structure alone.
-    if v.key_access == crate::analyses::verify::KeyAccess::Locked && !args.no_decrypt {
-        return Err(crate::error::Error::Key(format!(
-            "could not check {}: autolock is on: give the unlock key with --unlock-key-file or SWARMSIFT_UNLOCK_KEY (or --no-decrypt to check the structure only)",
-            args.path.display()
-        )));
+    if !args.no_decrypt {
+        require_key(&args.path, &v)?;
     }
     match args.format {
         Format::Json => pretty(out, &crate::analyses::verify::json(&v)),

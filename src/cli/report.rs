@@ -240,6 +240,9 @@ pub fn run_report(args: &ReportArgs, progress: bool, out: &mut dyn Write) -> Res
     if verifications.is_empty() {
         return Err(Error::Usage("no input could be read".into()));
     }
+    for (p, v) in &verifications {
+        super::forensics::require_key(p, v)?;
+    }
     // The input the rest of the report is about: the one to recover from, else the first one.
     let chosen: PathBuf = managers
         .as_ref()

@@ -708,22 +708,27 @@ impl Chart for Recovery {
             .map_err(de)?;
         let blue = PALETTE[0];
         let orange = PALETTE[1];
+        // Each band is drawn opaque from the axis, the larger sums first, so what shows of each
+        // is its own band in exactly its legend colour (translucent layers from 0 mixed into a
+        // brown that no legend entry has).
+        let (blue_fill, orange_fill, grey_fill) =
+            (RGBColor(160, 185, 211), RGBColor(214, 160, 106), RGBColor(180, 180, 180));
         let tot: Vec<(f64, f64)> = self.points.iter().map(|p| (p.index as f64, p.total_s * mul)).collect();
         let snap: Vec<(f64, f64)> =
             self.points.iter().map(|p| (p.index as f64, (p.start_s + p.snapshot_s) * mul)).collect();
-        chart.draw_series(AreaSeries::new(tot, 0.0, blue.mix(0.45)).border_style(blue.stroke_width(2))).map_err(de)?;
-        legend.push(("replay of the WAL entries after the snapshot".into(), Mark::Box(RGBColor(160, 185, 211))));
+        chart.draw_series(AreaSeries::new(tot, 0.0, blue_fill).border_style(blue.stroke_width(2))).map_err(de)?;
+        legend.push(("replay of the WAL entries after the snapshot".into(), Mark::Box(blue_fill)));
         chart
-            .draw_series(AreaSeries::new(snap, 0.0, orange.mix(0.6)).border_style(orange.stroke_width(2)))
+            .draw_series(AreaSeries::new(snap, 0.0, orange_fill).border_style(orange.stroke_width(2)))
             .map_err(de)?;
-        legend.push(("load of the newest snapshot".into(), Mark::Box(RGBColor(214, 160, 106))));
+        legend.push(("load of the newest snapshot".into(), Mark::Box(orange_fill)));
         if self.points.iter().any(|p| p.start_s > 0.0) {
             let grey = RGBColor(150, 150, 150);
             let st: Vec<(f64, f64)> = self.points.iter().map(|p| (p.index as f64, p.start_s * mul)).collect();
             chart
-                .draw_series(AreaSeries::new(st, 0.0, grey.mix(0.7)).border_style(grey.stroke_width(1)))
+                .draw_series(AreaSeries::new(st, 0.0, grey_fill).border_style(grey.stroke_width(1)))
                 .map_err(de)?;
-            legend.push(("engine start (the same at every index)".into(), Mark::Box(RGBColor(180, 180, 180))));
+            legend.push(("engine start (the same at every index)".into(), Mark::Box(grey_fill)));
         }
         // Snapshot marks.
         let label_every = (self.snapshots.len() / 12).max(1);

@@ -718,16 +718,12 @@ impl Chart for Recovery {
             self.points.iter().map(|p| (p.index as f64, (p.start_s + p.snapshot_s) * mul)).collect();
         chart.draw_series(AreaSeries::new(tot, 0.0, blue_fill).border_style(blue.stroke_width(2))).map_err(de)?;
         legend.push(("replay of the WAL entries after the snapshot".into(), Mark::Box(blue_fill)));
-        chart
-            .draw_series(AreaSeries::new(snap, 0.0, orange_fill).border_style(orange.stroke_width(2)))
-            .map_err(de)?;
+        chart.draw_series(AreaSeries::new(snap, 0.0, orange_fill).border_style(orange.stroke_width(2))).map_err(de)?;
         legend.push(("load of the newest snapshot".into(), Mark::Box(orange_fill)));
         if self.points.iter().any(|p| p.start_s > 0.0) {
             let grey = RGBColor(150, 150, 150);
             let st: Vec<(f64, f64)> = self.points.iter().map(|p| (p.index as f64, p.start_s * mul)).collect();
-            chart
-                .draw_series(AreaSeries::new(st, 0.0, grey_fill).border_style(grey.stroke_width(1)))
-                .map_err(de)?;
+            chart.draw_series(AreaSeries::new(st, 0.0, grey_fill).border_style(grey.stroke_width(1))).map_err(de)?;
             legend.push(("engine start (the same at every index)".into(), Mark::Box(grey_fill)));
         }
         // Snapshot marks.

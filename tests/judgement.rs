@@ -640,3 +640,31 @@ fn no_store_anomaly_is_reported_between_damage_and_the_snapshot_after_it() {
     assert_eq!(damage[0]["index"], 150);
     assert!(!list.iter().any(|e| e["text"].as_str().unwrap_or("").contains("replay.anomaly")), "{list:#?}");
 }
+
+// 3, continued. Damage in the WAL's frames ends the readable log: a state at its end says so.
+
+#[test]
+fn a_state_at_the_end_of_a_log_cut_by_damage_says_so_and_exits_1() {
+    let (_d, swarm) = unpack("fixtures/churn/swarm.tar.gz");
+    let seg = &corrupt::segments(&swarm)[0];
+    // 32 bytes overwritten inside a record about three quarters into the log.
+    let recs = corrupt::records(seg, true);
+    let victim = &recs[recs.len() * 3 / 4];
+    corrupt::overwrite_bytes(seg, victim.offset + 20, 32);
+    let s = swarm.to_str().unwrap();
+    let (code, out, err) = run(&["state", s]);
+    assert_eq!(code, 1, "{out}{err}");
+    let note = out.lines().find(|l| l.starts_with("note: the readable log ends at damage")).expect(&out);
+    assert!(note.contains("wal.crc_mismatch") && note.contains(&corrupt::display(seg)), "{note}");
+    let (code, v) = json(&["state", s]);
+    assert_eq!(code, 1);
+    assert!(
+        v["notes"].as_array().unwrap().iter().any(|n| n.as_str().unwrap().contains("wal.crc_mismatch")),
+        "{}",
+        v["notes"]
+    );
+    // A state well before the damage is not affected.
+    let (code, out, _) = run(&["state", s, "--at", "20"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(!out.contains("readable log ends at damage"), "{out}");
+}

@@ -198,8 +198,9 @@ fn state(
     // the entries above it, once.
     let detail = if matches!(p, Point::Time(_)) { Detail::Entries } else { Detail::Structure };
     let a = load_shown(c, detail, progress, &secrets)?;
-    let r = replay::replay(&a, &p, filter.include_uncommitted)?;
+    let mut r = replay::replay(&a, &p, filter.include_uncommitted)?;
     unmatched_filter(&r, &f)?;
+    cut_by_damage(&a, &mut r);
     let me = a.member.as_ref().map(|m| m.node_id.clone());
     let leader = replay::probable_leader(&a, &r);
     let red = Redaction { show_secrets: secrets.show_secrets, ..Default::default() };
@@ -210,6 +211,20 @@ fn state(
     }
     .map_err(output::error)?;
     Ok(affected(&r.findings))
+}
+
+/// Damage in the WAL's frames (a CRC that fails, a copy cut short, a missing segment) ends the
+/// log that can be read: a state at or past the end of the readable log may lack entries written
+/// after the damage, which the output says, and the command exits 1. A state before it is not
+/// affected.
+fn cut_by_damage(a: &crate::replay::analysis::Analysis, r: &mut replay::Replayed) {
+    if r.index < a.wal.last_index().unwrap_or(0) {
+        return;
+    }
+    for f in a.wal.findings.iter().filter(|f| f.severity == crate::error::Severity::Error) {
+        r.notes.push(format!("the readable log ends at damage, so this state may lack entries written after it: {f}"));
+        r.findings.push(f.clone());
+    }
 }
 
 /// A `--service` or `--node` that names nothing in the state shown is a usage error that names

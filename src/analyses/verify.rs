@@ -734,6 +734,9 @@ pub fn verify_loaded(a: Analysis, access: KeyAccess, engine: Option<&str>) -> Re
         KeyAccess::NotEncrypted => Keys::NotEncrypted,
         KeyAccess::Locked => Keys::Locked,
         KeyAccess::NoDek => Keys::NoDek,
+        // Docker starts an autolocked manager locked whatever we were asked to decrypt: the
+        // prediction with --no-decrypt is the same locked start.
+        KeyAccess::NotAsked if a.keys.autolock == Some(true) => Keys::Locked,
         KeyAccess::NoKeyFile | KeyAccess::Damaged | KeyAccess::NotAsked => Keys::Unknown,
     };
     // The analysis already decrypted every entry and snapshot with the same DEKs: the simulation

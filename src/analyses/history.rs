@@ -164,6 +164,7 @@ pub fn resolve_object(a: &Analysis, q: &str) -> Result<(Kind, String, String), S
             a.encrypted,
             &a.deks,
             crate::replay::store::Keep { projected_tasks: true, secret_data: false },
+            &|_| (),
         ) {
             for k in Kind::ALL {
                 for o in st.iter(k) {

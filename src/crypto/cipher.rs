@@ -209,8 +209,36 @@ pub enum DecryptError {
     Malformed(String),
 }
 
-fn decode_record(record: &[u8]) -> Result<MaybeEncryptedRecord, DecryptError> {
-    MaybeEncryptedRecord::decode(record).map_err(|_| DecryptError::NotARecord)
+/// A `MaybeEncryptedRecord` read in place: its `data` and `nonce` borrow the marshaled bytes, so
+/// an 88 MB snapshot's ciphertext is not copied before it is opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct RecordRef<'a> {
+    algorithm: i32,
+    data: &'a [u8],
+    nonce: &'a [u8],
+}
+
+/// Reads a marshaled `MaybeEncryptedRecord` without copying it. Accepts and rejects what prost's
+/// `MaybeEncryptedRecord::decode` does: fields 1 (varint, truncated to `int32`), 2 and 3
+/// (length-delimited; the last occurrence wins), unknown fields skipped, a wrong wire type on
+/// a known field rejected.
+fn decode_record(record: &[u8]) -> Result<RecordRef<'_>, DecryptError> {
+    use crate::format::cursor::Cursor;
+    use prost::encoding::WireType;
+    let mut c = Cursor::new(record, 0);
+    let mut r = RecordRef { algorithm: 0, data: &[], nonce: &[] };
+    let bad = |_| DecryptError::NotARecord;
+    while !c.is_empty() {
+        let (tag, wt) = c.key().map_err(bad)?;
+        match (tag, wt) {
+            (1, WireType::Varint) => r.algorithm = c.varint().map_err(bad)? as i32,
+            (2, WireType::LengthDelimited) => r.data = c.delimited().map_err(bad)?,
+            (3, WireType::LengthDelimited) => r.nonce = c.delimited().map_err(bad)?,
+            (1..=3, _) => return Err(DecryptError::NotARecord),
+            _ => c.skip(tag, wt).map_err(bad)?,
+        }
+    }
+    Ok(r)
 }
 
 /// The algorithm of a marshaled record, without decrypting it.
@@ -262,9 +290,54 @@ pub fn decrypt_record(record: &[u8], deks: &[Dek]) -> Result<Decrypted, DecryptE
     match Algorithm::from_wire(r.algorithm) {
         Algorithm::None => Err(DecryptError::Plaintext),
         Algorithm::Unknown(n) => Err(DecryptError::UnknownAlgorithm(n)),
-        Algorithm::Secretbox => open_secretbox(&r.data, &r.nonce, deks),
-        Algorithm::Fernet => open_fernet(&r.data, deks),
+        Algorithm::Secretbox => open_secretbox(r.data, r.nonce, deks),
+        Algorithm::Fernet => open_fernet(r.data, deks),
     }
+}
+
+/// [`decrypt_record`] for a record too big to hold twice (a snapshot's payload): the ciphertext
+/// is copied in 1 MiB chunks into the buffer that becomes the plaintext, `release` is told of
+/// each chunk of `record` once it is copied (so mapped pages can be dropped as the copy goes),
+/// and the box is opened in place. Same results, byte for byte, as [`decrypt_record`].
+pub fn decrypt_record_releasing(
+    record: &[u8],
+    deks: &[Dek],
+    release: &dyn Fn(&[u8]),
+) -> Result<Decrypted, DecryptError> {
+    let r = decode_record(record)?;
+    if Algorithm::from_wire(r.algorithm) != Algorithm::Secretbox {
+        let d = decrypt_record(record, deks);
+        release(record);
+        return d;
+    }
+    let nonce: &[u8; SECRETBOX_NONCE_LEN] =
+        r.nonce.try_into().map_err(|_| DecryptError::BadNonce { len: r.nonce.len() })?;
+    let Some(plain_len) = r.data.len().checked_sub(SECRETBOX_TAG_LEN) else {
+        return open_secretbox(r.data, r.nonce, deks);
+    };
+    if deks.is_empty() {
+        return Err(DecryptError::NoKeys);
+    }
+    sodium();
+    let mut buf: Vec<u8> = Vec::with_capacity(r.data.len());
+    for chunk in r.data.chunks(1 << 20) {
+        buf.extend_from_slice(chunk);
+        release(chunk);
+    }
+    for (i, dek) in deks.iter().enumerate() {
+        let key = key32(dek.key());
+        let p = buf.as_mut_ptr();
+        // SAFETY: `p` points at `buf.len()` initialised bytes (tag ‖ ciphertext); libsodium's
+        // "easy" open allows the output to be the input (it moves the ciphertext when they
+        // overlap) and writes `len - 16` bytes there. A failed open (tag mismatch) returns -1
+        // before it writes anything, so the next key sees the same ciphertext.
+        let rc = unsafe { crypto_secretbox_open_easy(p, p, buf.len() as u64, nonce.as_ptr(), key.as_ptr()) };
+        if rc == 0 {
+            buf.truncate(plain_len);
+            return Ok(Decrypted { plaintext: buf, algorithm: Algorithm::Secretbox, dek: i, fernet_timestamp: None });
+        }
+    }
+    Err(DecryptError::NoKeyFits { tried: deks.len() })
 }
 
 /// Makes sure libsodium is initialised, once per process. `sodium_init` selects the SIMD
@@ -607,6 +680,88 @@ mod tests {
         for tok in [&b"!!!!"[..], b"gAAAAA==", FERNET_TOKEN.replacen('g', "A", 1).as_bytes()] {
             assert!(matches!(decrypt_record(&fernet_record(tok), &deks), Err(DecryptError::Malformed(_))));
         }
+    }
+
+    /// The in-place record reader agrees with prost's decoder: same fields, same rejections.
+    fn agrees_with_prost(b: &[u8]) {
+        let ours = decode_record(b);
+        match MaybeEncryptedRecord::decode(b) {
+            Ok(p) => {
+                let r = ours.unwrap_or_else(|e| panic!("{b:02x?}: prost accepts, we say {e}"));
+                assert_eq!((r.algorithm, r.data, r.nonce), (p.algorithm, &p.data[..], &p.nonce[..]), "{b:02x?}");
+            }
+            Err(_) => assert_eq!(ours, Err(DecryptError::NotARecord), "{b:02x?}"),
+        }
+    }
+
+    #[test]
+    fn record_reader_matches_prost() {
+        let cases: &[&[u8]] = &[
+            &[],
+            &[0x08, 0x01, 0x12, 0x02, 0xaa, 0xbb, 0x1a, 0x01, 0xcc], // algorithm 1, data, nonce
+            &[0x12, 0x01, 0xaa, 0x12, 0x01, 0xbb],                   // data twice: the last wins
+            &[0x08, 0xff, 0xff, 0xff, 0xff, 0x1f],                   // algorithm past int32: truncated
+            &[0x28, 0x05, 0x12, 0x00],                               // unknown varint field 5 skipped
+            &[0x0a, 0x00],                                           // field 1 length-delimited: rejected
+            &[0x10, 0x01],                                           // field 2 as varint: rejected
+            &[0x12, 0x05, 0x01],                                     // data runs past the end
+            &[0x00, 0x00],                                           // field 0
+            &[0x0b, 0x0c],                                           // group start and end
+        ];
+        for c in cases {
+            agrees_with_prost(c);
+        }
+        agrees_with_prost(&hex(SECRETBOX_RECORD));
+        // Every one-byte change and every cut of a real record, and pseudo-random bytes.
+        let real = hex(SECRETBOX_RECORD);
+        for i in 0..real.len().min(64) {
+            for v in [0x00, 0x08, 0x12, 0x1a, 0x80, 0xff] {
+                let mut b = real.clone();
+                b[i] = v;
+                agrees_with_prost(&b);
+            }
+            agrees_with_prost(&real[..i]);
+        }
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..20_000 {
+            let mut b = Vec::new();
+            for _ in 0..(x % 12) {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                b.push([0x08, 0x12, 0x1a, 0x02, 0x01, 0x80, 0x00, 0xff, 0x0b, 0x0c, 0x22, 0x05][(x % 12) as usize]);
+            }
+            x = x.wrapping_add(1);
+            agrees_with_prost(&b);
+        }
+    }
+
+    #[test]
+    fn in_place_open_equals_open() {
+        let key = [7u8; 32];
+        let deks = [Dek::new(DekSource::Pending, &[1u8; 32]), Dek::new(DekSource::Current, &key)];
+        for len in [0usize, 1, 31, 32, 33, 64, 65, 1000, (1 << 20) - 1, 1 << 20, (1 << 20) + 17, 3 << 20] {
+            let plain: Vec<u8> = (0..len).map(|i| (i * 31 % 251) as u8).collect();
+            let rec = encrypt_secretbox(&plain, &key, &[3u8; SECRETBOX_NONCE_LEN]);
+            let released = std::cell::Cell::new(0usize);
+            let a = decrypt_record_releasing(&rec, &deks, &|c| released.set(released.get() + c.len())).unwrap();
+            let b = decrypt_record(&rec, &deks).unwrap();
+            assert_eq!(a, b, "len {len}");
+            assert_eq!(a.plaintext, plain, "len {len}");
+            assert_eq!(a.dek, 1, "the second key opens it, after the first failed in place");
+            assert_eq!(released.get(), len + SECRETBOX_TAG_LEN, "every ciphertext byte released once");
+            // A flipped byte: no key fits, in place as out of place.
+            let mut bad = rec.clone();
+            let last = bad.len() - 1;
+            bad[last] ^= 1;
+            assert_eq!(decrypt_record_releasing(&bad, &deks, &|_| ()), decrypt_record(&bad, &deks));
+        }
+        // Errors before any copy are the same as decrypt_record's.
+        for rec in [vec![0xff, 0xff], MaybeEncryptedRecord { algorithm: 1, ..Default::default() }.encode_to_vec()] {
+            assert_eq!(decrypt_record_releasing(&rec, &deks, &|_| ()), decrypt_record(&rec, &deks));
+        }
+        let fernet = fernet_record(b"!!!!");
+        assert_eq!(decrypt_record_releasing(&fernet, &deks, &|_| ()), decrypt_record(&fernet, &deks));
     }
 
     #[test]

@@ -131,7 +131,9 @@ struct Obj(Map<String, Value>);
 
 impl Obj {
     fn new() -> Self {
-        Self::default()
+        // Most Docker API objects have a handful to a dozen fields: room for them up front
+        // saves the index map's rehashes as they are put.
+        Self(Map::with_capacity(8))
     }
     /// A field without `omitempty`.
     fn put(&mut self, k: &str, v: impl Into<Value>) {
@@ -251,27 +253,63 @@ fn norm(ts: &Timestamp) -> (i64, i64) {
     (secs, nanos.rem_euclid(1_000_000_000))
 }
 
-/// Date/time parts plus the trimmed fraction (".123", or "" when zero).
-fn time_parts(ts: &Timestamp) -> (String, String) {
+/// Append `v` in decimal, zero-padded to `width` digits.
+fn push_padded(out: &mut String, v: u64, width: usize) {
+    let mut d = [b'0'; 20];
+    let mut n = v;
+    let mut i = d.len();
+    while n > 0 || i == d.len() {
+        i -= 1;
+        d[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
+    let digits = d.len() - i;
+    for _ in digits..width {
+        out.push('0');
+    }
+    // Only ASCII digits were written.
+    out.push_str(std::str::from_utf8(&d[i..]).unwrap_or_default());
+}
+
+/// Append the date, `sep`, the clock and the trimmed fraction (".123", or nothing when zero):
+/// `2026-11-27T11:10:02.123456789` with `sep` 'T'. Years before 0 get a sign, as Go prints them.
+fn push_time(out: &mut String, ts: &Timestamp, sep: char) {
     let (secs, nanos) = norm(ts);
     let (y, mo, d) = civil_from_days(secs.div_euclid(86_400));
-    let sod = secs.rem_euclid(86_400);
-    let date = if y >= 0 { format!("{y:04}-{mo:02}-{d:02}") } else { format!("-{:04}-{mo:02}-{d:02}", -y) };
-    let clock = format!("{:02}:{:02}:{:02}", sod / 3600, sod % 3600 / 60, sod % 60);
-    let frac = if nanos == 0 {
-        String::new()
-    } else {
-        let s = format!(".{nanos:09}");
-        s.trim_end_matches('0').to_owned()
-    };
-    (format!("{date}T{clock}"), frac)
+    let sod = secs.rem_euclid(86_400) as u64;
+    if y < 0 {
+        out.push('-');
+    }
+    push_padded(out, y.unsigned_abs(), 4);
+    out.push('-');
+    push_padded(out, mo as u64, 2);
+    out.push('-');
+    push_padded(out, d as u64, 2);
+    out.push(sep);
+    push_padded(out, sod / 3600, 2);
+    out.push(':');
+    push_padded(out, sod % 3600 / 60, 2);
+    out.push(':');
+    push_padded(out, sod % 60, 2);
+    if nanos != 0 {
+        let mut n = nanos as u64;
+        let mut width = 9;
+        while n % 10 == 0 {
+            n /= 10;
+            width -= 1;
+        }
+        out.push('.');
+        push_padded(out, n, width);
+    }
 }
 
 /// A protobuf timestamp as Go prints a UTC `time.Time` in JSON (RFC 3339 with nanoseconds,
 /// trailing zeros of the fraction trimmed): `2026-11-27T11:10:02.123456789Z`.
 pub fn timestamp(ts: &Timestamp) -> String {
-    let (dt, frac) = time_parts(ts);
-    format!("{dt}{frac}Z")
+    let mut s = String::with_capacity(32);
+    push_time(&mut s, ts, 'T');
+    s.push('Z');
+    s
 }
 
 /// `gogotypes.TimestampFromProto` then JSON: a missing timestamp is the Unix epoch.
@@ -284,8 +322,10 @@ const GO_ZERO_TIME: &str = "0001-01-01T00:00:00Z";
 
 /// Go's `time.Time.String()` for a UTC time: `2026-11-27 11:10:02.123456789 +0000 UTC`.
 fn time_string(ts: Option<&Timestamp>) -> String {
-    let (dt, frac) = time_parts(ts.unwrap_or(&Timestamp { seconds: 0, nanos: 0 }));
-    format!("{}{frac} +0000 UTC", dt.replace('T', " "))
+    let mut s = String::with_capacity(48);
+    push_time(&mut s, ts.unwrap_or(&Timestamp { seconds: 0, nanos: 0 }), ' ');
+    s.push_str(" +0000 UTC");
+    s
 }
 
 /// `gogotypes.DurationFromProto` as a Go `time.Duration` (nanoseconds); invalid or missing
@@ -3179,6 +3219,10 @@ mod tests {
         assert_eq!(t(-1, 500_000_000), "1969-12-31T23:59:59.5Z");
         assert_eq!(t(951_782_400, 0), "2000-02-29T00:00:00Z");
         assert_eq!(t(-62_135_596_800, 0), GO_ZERO_TIME);
+        assert_eq!(t(1_795_777_802, 1), "2026-11-27T11:10:02.000000001Z");
+        assert_eq!(t(1_795_777_802, 1_000), "2026-11-27T11:10:02.000001Z");
+        assert_eq!(t(-62_198_755_200, 0), "-0001-01-01T00:00:00Z");
+        assert_eq!(t(253_402_300_800, 0), "10000-01-01T00:00:00Z");
         assert_eq!(ts_opt(None), "1970-01-01T00:00:00Z");
         assert_eq!(time_string(at("11:10:02", 120_000_000).as_ref()), "2026-11-27 11:10:02.12 +0000 UTC");
     }

@@ -25,3 +25,20 @@ pub(crate) fn open_payload(
         Err(e) => Err(e),
     }
 }
+
+/// [`open_payload`] for a payload too big to hold twice: `release` is told of each part of
+/// `data` once it has been copied (see [`crypto::decrypt_record_releasing`]).
+pub(crate) fn open_payload_releasing(
+    data: &[u8],
+    encrypted: bool,
+    deks: &[Dek],
+    release: &dyn Fn(&[u8]),
+) -> std::result::Result<(Vec<u8>, Option<String>), crypto::DecryptError> {
+    if !encrypted {
+        let plain = data.to_vec();
+        release(data);
+        return Ok((plain, None));
+    }
+    let d = crypto::decrypt_record_releasing(data, deks, release)?;
+    Ok((d.plaintext, deks.get(d.dek).map(|k| k.source.to_string())))
+}

@@ -6,7 +6,7 @@
 //! `api.Snapshot` is never held whole (objects go to the caller one at a time).
 
 use super::object::{Kind, Membership, Object};
-use super::open_payload;
+use super::{open_payload, open_payload_releasing};
 use crate::crypto::Dek;
 use crate::pb::docker::swarmkit::v1 as api;
 use prost::Message;
@@ -73,9 +73,9 @@ pub fn snapshot_state(
                     f(*o)
                 }
             };
-            walk(payload, encrypted, deks, Some(&mut decoded), false, false)
+            walk(payload, encrypted, deks, &|_| (), Some(&mut decoded), false, false)
         }
-        None => walk(payload, encrypted, deks, None, on_wire, false),
+        None => walk(payload, encrypted, deks, &|_| (), None, on_wire, false),
     }
 }
 
@@ -91,27 +91,32 @@ pub enum SnapObject {
 /// [`snapshot_state`] handing each object to `sink` as it was encoded, without decoding it: each
 /// is checked on the wire ([`crate::format::wirecheck`]) and shares the decrypted payload's
 /// buffer; one the check rejects is decoded, and is an error when prost rejects it too. Accepts
-/// and rejects what [`decode_snapshot`] does, at the cost of a byte walk per object.
+/// and rejects what [`decode_snapshot`] does, at the cost of a byte walk per object. `release`
+/// is told of each part of `payload` once it has been copied to become the plaintext, so that
+/// its mapped pages need not stay beside it.
 pub fn snapshot_objects(
     payload: &[u8],
     encrypted: bool,
     deks: &[Dek],
+    release: &dyn Fn(&[u8]),
     sink: &mut dyn FnMut(SnapObject),
 ) -> std::result::Result<SnapState, String> {
-    walk(payload, encrypted, deks, Some(sink), true, true)
+    walk(payload, encrypted, deks, release, Some(sink), true, true)
 }
 
 fn walk(
     payload: &[u8],
     encrypted: bool,
     deks: &[Dek],
+    release: &dyn Fn(&[u8]),
     mut sink: Option<&mut dyn FnMut(SnapObject)>,
     on_wire: bool,
     encoded: bool,
 ) -> std::result::Result<SnapState, String> {
     use crate::format::cursor::{Cursor, CursorError};
     use prost::encoding::WireType;
-    let (plain, dek) = open_payload(payload, encrypted, deks).map_err(|e| format!("cannot decrypt: {e}"))?;
+    let (plain, dek) =
+        open_payload_releasing(payload, encrypted, deks, release).map_err(|e| format!("cannot decrypt: {e}"))?;
     let bad = |e: prost::DecodeError| format!("decrypted data is not an api.Snapshot: {e}");
     let wire = |want: WireType, got: WireType, what: &str| {
         if want == got {

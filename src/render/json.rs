@@ -53,10 +53,211 @@ pub fn line<W: Write + ?Sized, T: Serialize + ?Sized>(w: &mut W, v: &T) -> io::R
     w.write_all(b"\n")
 }
 
+/// serde_json's two-space pretty printer started `depth` levels deep: a value printed with it is,
+/// byte for byte, what [`serde_json::to_string_pretty`] prints for that value nested `depth`
+/// levels inside a document. Lets parts of one document be printed apart (in parallel) and
+/// joined.
+struct PrettyAt {
+    indent: usize,
+    has_value: bool,
+}
+
+impl PrettyAt {
+    fn newline<W: Write + ?Sized>(&self, w: &mut W) -> io::Result<()> {
+        w.write_all(b"\n")?;
+        for _ in 0..self.indent {
+            w.write_all(b"  ")?;
+        }
+        Ok(())
+    }
+}
+
+impl serde_json::ser::Formatter for PrettyAt {
+    fn begin_array<W: Write + ?Sized>(&mut self, w: &mut W) -> io::Result<()> {
+        self.indent += 1;
+        self.has_value = false;
+        w.write_all(b"[")
+    }
+    fn end_array<W: Write + ?Sized>(&mut self, w: &mut W) -> io::Result<()> {
+        self.indent -= 1;
+        if self.has_value {
+            self.newline(w)?;
+        }
+        w.write_all(b"]")
+    }
+    fn begin_array_value<W: Write + ?Sized>(&mut self, w: &mut W, first: bool) -> io::Result<()> {
+        if !first {
+            w.write_all(b",")?;
+        }
+        self.newline(w)
+    }
+    fn end_array_value<W: Write + ?Sized>(&mut self, _: &mut W) -> io::Result<()> {
+        self.has_value = true;
+        Ok(())
+    }
+    fn begin_object<W: Write + ?Sized>(&mut self, w: &mut W) -> io::Result<()> {
+        self.indent += 1;
+        self.has_value = false;
+        w.write_all(b"{")
+    }
+    fn end_object<W: Write + ?Sized>(&mut self, w: &mut W) -> io::Result<()> {
+        self.indent -= 1;
+        if self.has_value {
+            self.newline(w)?;
+        }
+        w.write_all(b"}")
+    }
+    fn begin_object_key<W: Write + ?Sized>(&mut self, w: &mut W, first: bool) -> io::Result<()> {
+        if !first {
+            w.write_all(b",")?;
+        }
+        self.newline(w)
+    }
+    fn begin_object_value<W: Write + ?Sized>(&mut self, w: &mut W) -> io::Result<()> {
+        w.write_all(b": ")
+    }
+    fn end_object_value<W: Write + ?Sized>(&mut self, _: &mut W) -> io::Result<()> {
+        self.has_value = true;
+        Ok(())
+    }
+}
+
+/// Append `v` pretty-printed as it appears `depth` levels deep in a document.
+fn pretty_at<T: Serialize + ?Sized>(out: &mut Vec<u8>, v: &T, depth: usize) -> io::Result<()> {
+    let mut ser = serde_json::Serializer::with_formatter(&mut *out, PrettyAt { indent: depth, has_value: false });
+    v.serialize(&mut ser).map_err(io::Error::other)
+}
+
+/// How many items a parallel window renders before its bytes are written: bounds the memory
+/// held by rendered-but-unwritten output (a few MB for Docker-API tasks).
+const WINDOW: usize = 2048;
+/// Items per rayon job inside a window.
+const CHUNK: usize = 64;
+
+/// Render items `0..n` with `render` on the rayon pool, a window at a time, and hand each
+/// chunk's bytes to `sink` in item order: the output is what rendering them one by one in
+/// order would give.
+pub fn par_ordered<R, S>(n: usize, render: R, mut sink: S) -> io::Result<()>
+where
+    R: Fn(usize, &mut Vec<u8>) -> io::Result<()> + Sync,
+    S: FnMut(&[u8]) -> io::Result<()>,
+{
+    use rayon::prelude::*;
+    // One buffer per chunk of a window, kept from window to window: after the first window
+    // they have grown to size, so rendering neither reallocates nor faults in fresh pages.
+    let mut bufs: Vec<Vec<u8>> = vec![Vec::new(); n.min(WINDOW).div_ceil(CHUNK)];
+    let mut start = 0;
+    while start < n {
+        let end = (start + WINDOW).min(n);
+        let used = (end - start).div_ceil(CHUNK);
+        bufs.get_mut(..used).unwrap_or_default().par_iter_mut().enumerate().try_for_each(|(j, b)| {
+            b.clear();
+            let c = start + j * CHUNK;
+            (c..(c + CHUNK).min(end)).try_for_each(|i| render(i, b))
+        })?;
+        for b in bufs.iter().take(used) {
+            sink(b)?;
+        }
+        start = end;
+    }
+    Ok(())
+}
+
+/// A pretty JSON object written member by member into `w`: the bytes [`pretty`] writes for the
+/// same members (two-space indent, a newline after the closing brace). Arrays of many objects
+/// ([`PrettyObject::array`]) are printed in parallel.
+pub struct PrettyObject<'w, W: Write + ?Sized> {
+    w: &'w mut W,
+    first: bool,
+    buf: Vec<u8>,
+}
+
+impl<'w, W: Write + ?Sized> PrettyObject<'w, W> {
+    /// Start the object.
+    pub fn new(w: &'w mut W) -> io::Result<PrettyObject<'w, W>> {
+        w.write_all(b"{")?;
+        Ok(PrettyObject { w, first: true, buf: Vec::new() })
+    }
+
+    fn key(&mut self, key: &str) -> io::Result<()> {
+        self.w.write_all(if self.first { b"\n  " } else { b",\n  " })?;
+        self.first = false;
+        serde_json::to_writer(&mut *self.w, key)?;
+        self.w.write_all(b": ")
+    }
+
+    /// One member.
+    pub fn member<T: Serialize + ?Sized>(&mut self, key: &str, v: &T) -> io::Result<()> {
+        self.key(key)?;
+        self.buf.clear();
+        pretty_at(&mut self.buf, v, 1)?;
+        self.w.write_all(&self.buf)
+    }
+
+    /// One member that is an array of the items `item(0..n)` gives (`None`: left out), each
+    /// made and printed on the rayon pool, written in order.
+    pub fn array<T, F>(&mut self, key: &str, n: usize, item: F) -> io::Result<()>
+    where
+        T: Serialize,
+        F: Fn(usize) -> Option<T> + Sync,
+    {
+        self.key(key)?;
+        let mut any = false;
+        let w = &mut *self.w;
+        w.write_all(b"[")?;
+        par_ordered(
+            n,
+            |i, b| match item(i) {
+                Some(v) => {
+                    b.extend_from_slice(b",\n    ");
+                    pretty_at(b, &v, 2)
+                }
+                None => Ok(()),
+            },
+            |part| {
+                // Every element is written with a leading comma; the document's first has none.
+                let part = if any { part } else { part.get(1..).unwrap_or_default() };
+                any |= !part.is_empty();
+                w.write_all(part)
+            },
+        )?;
+        w.write_all(if any { b"\n  ]" } else { b"]" })
+    }
+
+    /// Close the object (and the document's line).
+    pub fn end(self) -> io::Result<()> {
+        self.w.write_all(if self.first { b"}\n" } else { b"\n}\n" })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn objects_printed_in_parallel_parts_equal_the_whole_document() {
+        let item = |i: usize| json!({"i": i, "nested": {"a": [i, {"b": []}], "e": {}}, "s": "x\ny"});
+        for n in [0usize, 1, 2, CHUNK - 1, CHUNK, CHUNK + 1, WINDOW, WINDOW + CHUNK + 3] {
+            for skip in [usize::MAX, 0, 1, 5] {
+                let keep = |i: usize| skip == usize::MAX || i % 7 != skip;
+                let items: Vec<_> = (0..n).filter(|&i| keep(i)).map(item).collect();
+                let v = json!({"a": 1, "items": items, "empty": [], "tail": {"x": [1, 2]}});
+                let want = serde_json::to_string_pretty(&v).unwrap() + "\n";
+                let mut got = Vec::new();
+                let mut o = PrettyObject::new(&mut got).unwrap();
+                o.member("a", &1).unwrap();
+                o.array("items", n, |i| keep(i).then(|| item(i))).unwrap();
+                o.array("empty", 3, |_| None::<u8>).unwrap();
+                o.member("tail", &json!({"x": [1, 2]})).unwrap();
+                o.end().unwrap();
+                assert_eq!(String::from_utf8(got).unwrap(), want, "n {n} skip {skip}");
+            }
+        }
+        let mut got = Vec::new();
+        PrettyObject::new(&mut got).unwrap().end().unwrap();
+        assert_eq!(got, b"{}\n");
+    }
 
     #[test]
     fn lazy_documents_print_as_their_values() {

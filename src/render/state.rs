@@ -7,7 +7,7 @@
 //! grow with the number of objects (beyond the store itself); the text form writes one table at
 //! a time.
 
-use super::json::{Record, Seq};
+use super::json::Record;
 use super::table::Table;
 use crate::decode::docker_api::{self as dapi, Redaction};
 use crate::decode::object::{Kind, Membership, Object, service_name};
@@ -15,7 +15,6 @@ use crate::pb::docker::swarmkit::v1 as api;
 use crate::replay::engine::Replayed;
 use crate::replay::store::{Store, TaskKey};
 use serde::Serialize;
-use serde::ser::{SerializeMap, Serializer};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::io::{self, Write};
@@ -307,26 +306,6 @@ impl<'a> View<'a> {
         }
     }
 
-    /// The selected objects of one kind as Docker API JSON, made one by one.
-    fn objects(&self, k: Kind) -> Box<dyn Iterator<Item = Value> + '_> {
-        match k {
-            Kind::Node => Box::new(self.sel.nodes.iter().filter_map(|id| self.r.store.node(id)).map(|n| self.node(&n))),
-            Kind::Service => Box::new(self.sel.services.iter().map(|s| self.service(s))),
-            Kind::Task => {
-                Box::new(self.sel.tasks.iter().filter_map(|id| self.r.store.task(id)).map(|t| dapi::task(&t, self.red)))
-            }
-            k => Box::new(
-                self.sel
-                    .others
-                    .get(&k)
-                    .into_iter()
-                    .flatten()
-                    .filter_map(move |id| self.r.store.get(k, id))
-                    .filter_map(|o| self.other(&o)),
-            ),
-        }
-    }
-
     /// The document's fields that are not arrays of objects, in document order (`membership`
     /// comes last in the document, after the objects).
     fn header(&self) -> Header<'_> {
@@ -369,30 +348,41 @@ struct HeaderRecord<'a> {
     header: Header<'a>,
 }
 
-impl Serialize for View<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let h = self.header();
-        let mut m = s.serialize_map(Some(7 + OBJECT_KEYS.len() + 3))?;
-        m.serialize_entry("index", &h.index)?;
-        m.serialize_entry("term", &h.term)?;
-        m.serialize_entry("time", &h.time)?;
-        m.serialize_entry("base_snapshot", &h.base_snapshot)?;
-        m.serialize_entry("applied_entries", &h.applied_entries)?;
-        m.serialize_entry("uncommitted_applied", &h.uncommitted_applied)?;
-        m.serialize_entry("notes", &h.notes)?;
-        for (k, key) in OBJECT_KEYS {
-            m.serialize_entry(key, &Seq(|| self.objects(k)))?;
+impl View<'_> {
+    /// How many objects of kind `k` are selected (some may be gone from the store: see
+    /// [`View::nth`]).
+    fn count(&self, k: Kind) -> usize {
+        match k {
+            Kind::Node => self.sel.nodes.len(),
+            Kind::Service => self.sel.services.len(),
+            Kind::Task => self.sel.tasks.len(),
+            k => self.sel.others.get(&k).map_or(0, Vec::len),
         }
-        m.serialize_entry("membership", &h.membership)?;
-        m.serialize_entry("quorum", &h.quorum)?;
-        m.serialize_entry("topology", &h.topology)?;
-        m.end()
+    }
+
+    /// The `i`th selected object of kind `k` as Docker API JSON; `None` when it is not there
+    /// (left out of the output).
+    fn nth(&self, k: Kind, i: usize) -> Option<Value> {
+        match k {
+            Kind::Node => self.sel.nodes.get(i).and_then(|id| self.r.store.node(id)).map(|n| self.node(&n)),
+            Kind::Service => self.sel.services.get(i).map(|s| self.service(s)),
+            Kind::Task => self.sel.tasks.get(i).and_then(|id| self.r.store.task(id)).map(|t| dapi::task(&t, self.red)),
+            k => self
+                .sel
+                .others
+                .get(&k)
+                .and_then(|ids| ids.get(i))
+                .and_then(|id| self.r.store.get(k, id))
+                .and_then(|o| self.other(&o)),
+        }
     }
 }
 
 /// Write the JSON form: `{"index", "term", "time", "base_snapshot", "applied_entries",
 /// "uncommitted_applied", "notes", "nodes", "services", "tasks", "networks", "secrets",
-/// "configs", "clusters", "volumes", "membership"}`, each object made and written in turn.
+/// "configs", "clusters", "volumes", "membership", "quorum", "topology"}`. The objects are made
+/// and printed on the rayon pool a window at a time and written in order: the bytes are those
+/// of the same document printed whole by serde_json.
 /// `leader` is the raft ID of the leader when it is known (see [`crate::replay::point::probable_leader`]).
 pub fn write_json<W: Write + ?Sized>(
     w: &mut W,
@@ -402,7 +392,25 @@ pub fn write_json<W: Write + ?Sized>(
     self_node: Option<&str>,
     leader: Option<u64>,
 ) -> io::Result<()> {
-    super::json::pretty(w, &View::new(r, f, red, self_node, leader))
+    let v = View::new(r, f, red, self_node, leader);
+    let h = v.header();
+    let mut b = io::BufWriter::with_capacity(1 << 16, &mut *w);
+    let mut o = super::json::PrettyObject::new(&mut b)?;
+    o.member("index", &h.index)?;
+    o.member("term", &h.term)?;
+    o.member("time", &h.time)?;
+    o.member("base_snapshot", &h.base_snapshot)?;
+    o.member("applied_entries", &h.applied_entries)?;
+    o.member("uncommitted_applied", &h.uncommitted_applied)?;
+    o.member("notes", &h.notes)?;
+    for (k, key) in OBJECT_KEYS {
+        o.array(key, v.count(k), |i| v.nth(k, i))?;
+    }
+    o.member("membership", &h.membership)?;
+    o.member("quorum", &h.quorum)?;
+    o.member("topology", &h.topology)?;
+    o.end()?;
+    b.flush()
 }
 
 /// Write the NDJSON form: a header record `{"kind": "header", "index", "term", "time",
@@ -419,12 +427,18 @@ pub fn write_ndjson<W: Write + ?Sized>(
 ) -> io::Result<()> {
     let v = View::new(r, f, red, self_node, leader);
     super::json::line(w, &HeaderRecord { kind: "header", header: v.header() })?;
+    let mut b = io::BufWriter::with_capacity(1 << 16, &mut *w);
     for (k, _) in OBJECT_KEYS {
-        for o in v.objects(k) {
-            super::json::line(w, &Record { kind: k.name(), object: o })?;
-        }
+        super::json::par_ordered(
+            v.count(k),
+            |i, out| match v.nth(k, i) {
+                Some(o) => super::json::line(out, &Record { kind: k.name(), object: o }),
+                None => Ok(()),
+            },
+            |part| b.write_all(part),
+        )?;
     }
-    Ok(())
+    b.flush()
 }
 
 /// Write what `o` holds, then the table; `o` is left empty.

@@ -577,7 +577,8 @@ impl Analysis {
                         let on_wire = opts.detail == Detail::Check && !build;
                         let r = sf.container_ok.then(|| {
                             if build {
-                                snapshot_store(payload, encrypted, &deks, opts.keep()).map(|(st, s)| (s, Some(st)))
+                                snapshot_store(payload, encrypted, &deks, opts.keep(), &|b| source.release(b))
+                                    .map(|(st, s)| (s, Some(st)))
                             } else {
                                 snapshot_state(payload, encrypted, &deks, None, on_wire).map(|s| (s, None))
                             }
@@ -671,9 +672,15 @@ impl Analysis {
                 let (st, m) = match built[i].take() {
                     Some(x) => x,
                     // The presumptive base was not usable: build the store from this one.
-                    None => snapshot_store(snap_payloads[i].as_deref().unwrap_or(&[]), encrypted, &deks, opts.keep())
-                        .map(|(st, s)| (st, s.membership.unwrap_or_default()))
-                        .unwrap_or_default(),
+                    None => snapshot_store(
+                        snap_payloads[i].as_deref().unwrap_or(&[]),
+                        encrypted,
+                        &deks,
+                        opts.keep(),
+                        &|b| source.release(b),
+                    )
+                    .map(|(st, s)| (st, s.membership.unwrap_or_default()))
+                    .unwrap_or_default(),
                 };
                 (st, m, snapshots[i].index)
             }

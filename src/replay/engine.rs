@@ -488,7 +488,9 @@ impl<'a> Replay<'a> {
             let s = &log.snapshots[i];
             let payload = log.payloads[i].as_deref().unwrap_or(&[]);
             bar.grow(payload.len() as u64);
-            let store = snapshot_store(payload, log.encrypted, log.deks, log.keep);
+            // The store shares the plaintext, never the ciphertext: its mapped pages go as the
+            // ciphertext is copied to be opened in place.
+            let store = snapshot_store(payload, log.encrypted, log.deks, log.keep, &|b| log.source.release(b));
             bar.inc(payload.len() as u64);
             match store {
                 Ok((st, ss)) => {
@@ -745,7 +747,9 @@ impl<'a> Replay<'a> {
             .collect();
         while let Some(i) = cands.pop() {
             let s = &log.snapshots[i];
-            match snapshot_store(log.payloads[i].as_deref().unwrap_or(&[]), log.encrypted, log.deks, log.keep) {
+            match snapshot_store(log.payloads[i].as_deref().unwrap_or(&[]), log.encrypted, log.deks, log.keep, &|b| {
+                log.source.release(b)
+            }) {
                 Ok((st, ss)) => {
                     self.r.notes.push(note(s));
                     self.r.store = st;

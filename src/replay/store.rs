@@ -360,6 +360,7 @@ pub fn snapshot_store(
     encrypted: bool,
     deks: &[crate::crypto::Dek],
     keep: Keep,
+    release: &dyn Fn(&[u8]),
 ) -> Result<(Store, crate::decode::snapshot::SnapState), String> {
     use crate::decode::snapshot::SnapObject;
     let mut st = Store::new(keep);
@@ -372,7 +373,7 @@ pub fn snapshot_store(
             }
         }
     };
-    let s = crate::decode::snapshot::snapshot_objects(payload, encrypted, deks, &mut put)?;
+    let s = crate::decode::snapshot::snapshot_objects(payload, encrypted, deks, release, &mut put)?;
     match bad {
         // Not reached for data the wire check accepted; said as decoding would say it.
         Some(e) => Err(format!("decrypted data is not an api.Snapshot: {e}")),

@@ -152,19 +152,57 @@ fn walk(
                 has_store = true;
                 let body = buf.delimited().map_err(at)?;
                 let mut s = Cursor::new(body, buf.offset() - body.len() as u64);
+                // The store's objects are found first (field keys and lengths only), then checked
+                // on the wire in parallel, then handed over in order. A structural error ends the
+                // list; it is returned after the objects before it, as a single pass would.
+                let mut objects: Vec<(u32, &[u8])> = Vec::new();
+                let mut structural = None;
                 while !s.is_empty() {
-                    let (tag, wt) = s.key().map_err(at)?;
+                    let (tag, wt) = match s.key() {
+                        Ok(k) => k,
+                        Err(e) => {
+                            structural = Some(at(e));
+                            break;
+                        }
+                    };
                     if !(1..=10).contains(&tag) {
-                        s.skip(tag, wt).map_err(at)?;
+                        if let Err(e) = s.skip(tag, wt) {
+                            structural = Some(at(e));
+                            break;
+                        }
                         continue;
                     }
-                    wire(WireType::LengthDelimited, wt, "StoreSnapshot")?;
-                    let m = s.delimited().map_err(at)?;
+                    if let Err(e) = wire(WireType::LengthDelimited, wt, "StoreSnapshot") {
+                        structural = Some(e);
+                        break;
+                    }
+                    match s.delimited() {
+                        Ok(m) => objects.push((tag, m)),
+                        Err(e) => {
+                            structural = Some(at(e));
+                            break;
+                        }
+                    }
+                }
+                let sound: Vec<bool> = if on_wire {
+                    use rayon::prelude::*;
+                    objects
+                        .par_iter()
+                        .with_min_len(256)
+                        .map(|&(tag, m)| {
+                            let kind = Kind::STORE_SNAPSHOT_FIELDS[tag as usize - 1];
+                            crate::format::wirecheck::check(kind.message_name(), m).is_ok()
+                        })
+                        .collect()
+                } else {
+                    vec![false; objects.len()]
+                };
+                for (&(tag, m), sound) in objects.iter().zip(sound) {
                     let framed = crate::format::field_len(m.len() as u64);
                     wire_sizes.kinds[tag as usize - 1].0 += 1;
                     wire_sizes.kinds[tag as usize - 1].1 += framed;
                     let kind = Kind::STORE_SNAPSHOT_FIELDS[tag as usize - 1];
-                    if on_wire && crate::format::wirecheck::check(kind.message_name(), m).is_ok() {
+                    if sound {
                         counts[tag as usize - 1] += 1;
                         if let (true, Some(f)) = (encoded, sink.as_mut()) {
                             f(SnapObject::Encoded(kind, plain.slice_ref(m)));
@@ -187,6 +225,9 @@ fn walk(
                     if let Some(f) = sink.as_mut() {
                         f(SnapObject::Decoded(Box::new(o)));
                     }
+                }
+                if let Some(e) = structural {
+                    return Err(e);
                 }
             }
             _ => buf.skip(tag, wt).map_err(at)?,

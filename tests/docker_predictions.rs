@@ -223,3 +223,31 @@ fn the_engine_version_in_the_data_chooses_the_decoder() {
     assert_eq!(j["docker"]["outcome"], "refuses", "{}", j["docker"]);
     assert!(j["docker"]["message"].as_str().unwrap().contains("wal: max entry size limit exceeded"), "{}", j["docker"]);
 }
+
+/// etcd 3.6 came into moby with docker-v29.1.0 (29.0.x still vendors 3.5.16): its `wal.Open`
+/// wraps the error for a WAL that does not reach back to the snapshot, as Docker 29.7.2 said on
+/// the deleted first segment. 29.0 and 28 keep etcd 3.5's bare `wal: file not found`.
+#[test]
+fn etcd_36_wraps_the_wal_open_error_from_docker_29_1_on() {
+    let v = variants::all().into_iter().find(|v| v.name == "big-wal-deleted-first-segment").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (swarm, _) = v.materialize(dir.path());
+    let s = swarm.to_str().unwrap();
+    let wrapped = "failed to open WAL: openAtIndex failed: [openAtIndex] selectWALFiles failed: wal: file not found which matches the snapshot index '0'";
+    for (engine, flavor, message) in [
+        ("29.7.2", "etcd36", wrapped),
+        ("29.1.0", "etcd36", wrapped),
+        ("29.0.4", "etcd3516", "failed to open WAL: wal: file not found"),
+        ("28.5.2", "etcd3516", "failed to open WAL: wal: file not found"),
+    ] {
+        let (code, out, _) = common::run(&["verify", s, "--engine-version", engine, "--format", "json"], &[]);
+        let j: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(code, 1, "{engine}");
+        assert_eq!(j["docker"]["flavor"], flavor, "{engine}: {}", j["docker"]);
+        assert_eq!(j["docker"]["outcome"], "refuses", "{engine}: {}", j["docker"]);
+        assert_eq!(j["docker"]["message"], format!("can't initialize raft node: {message}"), "{engine}");
+    }
+    let g = golden();
+    let rec = g["engines"]["29.7.2"]["variants"][v.name]["message"].as_str().unwrap();
+    assert!(rec.ends_with(wrapped), "{rec}");
+}

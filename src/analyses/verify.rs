@@ -159,7 +159,13 @@ pub fn detect_flavor(a: &Analysis, given: Option<&str>) -> Flavor {
     if let Some(v) = v {
         let major: Option<u32> = v.trim_start_matches('v').split(['.', '-', '+']).next().and_then(|m| m.parse().ok());
         match major {
-            Some(m) if m >= 28 => return Flavor::Etcd36,
+            Some(m) if m >= 30 => return Flavor::Etcd36,
+            Some(29) => {
+                // etcd 3.6 from docker-v29.1.0 on; 29.0.x still had 3.5.16.
+                let minor: u32 = v.split(['.', '-', '+']).nth(1).and_then(|m| m.parse().ok()).unwrap_or(0);
+                return if minor >= 1 { Flavor::Etcd36 } else { Flavor::Etcd3516 };
+            }
+            Some(m) if m >= 28 => return Flavor::Etcd3516,
             Some(m) if m >= 23 => return Flavor::Etcd35,
             Some(_) => return Flavor::Etcd33,
             None => {}
@@ -443,7 +449,7 @@ fn default_consequence(f: &Finding, c: &Ctx) -> String {
                 c.raw.get(st).map(|r| r.name.as_str()).unwrap_or("a later segment"),
                 c.snap_index
             ),
-            _ => refuse("failed to open WAL: wal: file not found"),
+            _ => refuse(&c.sim.flavor.wal_sequence_gap(c.sim.start_seg.unwrap_or(0))),
         },
         Code::WalSegmentIndexOrder => {
             "Docker picks its first segment by name index; with names out of order it may start in the wrong segment (see the verdict)".into()
@@ -492,12 +498,15 @@ fn default_consequence(f: &Finding, c: &Ctx) -> String {
         Code::WalMetadataUndecodable => refuse("failed to unmarshal WAL metadata"),
         Code::WalSnapshotNotCovered => {
             if f.file.as_deref() == loaded_file {
-                refuse("failed to open WAL: wal: file not found")
+                refuse(&c.sim.flavor.wal_not_covered(c.snap_index))
             } else {
-                "starts normally; but this snapshot is no fallback: if the newer ones break, Docker fails with `failed to open WAL: wal: file not found`".into()
+                format!(
+                    "starts normally; but this snapshot is no fallback: if the newer ones break, Docker fails with `{}`",
+                    c.sim.flavor.wal_not_covered(f.index.unwrap_or(0))
+                )
             }
         }
-        Code::WalHeadMissing => refuse("failed to open WAL: wal: file not found"),
+        Code::WalHeadMissing => refuse(&c.sim.flavor.wal_not_covered(c.snap_index)),
         Code::WalTailSegmentMissing | Code::WalSegmentCutShort => format!(
             "starts normally, but from a shorter log: this manager comes back at index {} and whatever followed is gone (unless another manager has it)",
             a.wal.last_index().unwrap_or(0)
@@ -540,15 +549,13 @@ fn default_consequence(f: &Finding, c: &Ctx) -> String {
             None => STARTS.into(),
         },
         Code::SnapNoMarker => {
-            if f.file.as_deref() == loaded_file && c.sim.flavor == Flavor::Etcd33 {
-                // etcd 3.3.12 loses its ErrSnapshotNotFound (see sim::Flavor::Etcd33).
+            if f.file.as_deref() == loaded_file {
+                // Every etcd loses its ErrSnapshotNotFound (see sim::Flavor::Etcd33).
                 match &c.sim.stop {
                     Some(s) if s.how == "panics" => format!("crashes at startup: {}", s.message),
                     Some(s) => format!("refuses to start: {}", s.message),
-                    None => "starts normally: etcd 3.3.12 does not report a missing snapshot marker when it opens the WAL for writing".into(),
+                    None => "starts normally: etcd does not report a missing snapshot marker when it opens the WAL for writing".into(),
                 }
-            } else if f.file.as_deref() == loaded_file {
-                refuse("irreparable WAL error: wal: snapshot not found")
             } else {
                 "starts normally: Docker loads a newer snapshot".into()
             }
@@ -906,7 +913,9 @@ pub fn verify_loaded(a: Analysis, access: KeyAccess, engine: Option<&str>) -> Re
             .or_else(|| {
                 let codes: &[Code] = if stop.message.contains("snapshot not found") {
                     &[Code::SnapNoMarker, Code::WalSnapshotNotCovered]
-                } else if stop.message.contains("file not found") {
+                } else if stop.message.contains("file not found")
+                    || stop.message.contains("do not increase continuously")
+                {
                     &[Code::WalSnapshotNotCovered, Code::WalSegmentSequenceGap, Code::WalHeadMissing]
                 } else if stop.message.contains("state.commit") {
                     &[Code::WalCommitBeyondLog, Code::WalCommitBehindSnapshot]

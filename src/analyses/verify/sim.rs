@@ -12,7 +12,7 @@
 //! 3. `ReadAll` decodes every record of those segments: frame length rules of the etcd version,
 //!    the CRC chain, etcd's torn-write rule in the last segment, metadata equality, entry
 //!    continuity after the snapshot (`wal: slice bounds out of range`), the snapshot marker
-//!    (`wal: snapshot not found`). `io.ErrUnexpectedEOF` leads to one `wal.Repair` of the last
+//!    (`wal: snapshot not found`, which every etcd version loses). `io.ErrUnexpectedEOF` leads to one `wal.Repair` of the last
 //!    segment (truncate at the last valid record, keep a `.broken` copy) and a second read;
 //!    anything else is `irreparable WAL error`.
 //! 4. swarmkit decrypts every entry after the snapshot (`failed to decrypt WAL`), unmarshals the
@@ -37,13 +37,20 @@ pub enum Flavor {
     /// (`runtime error: makeslice: len out of range`); a smaller length past the end of the file
     /// reads short, `io.ErrUnexpectedEOF`, repaired in the last segment. `ReadAll` has no bounds
     /// check either: an entry past a gap panics (`runtime error: slice bounds out of range`); and
-    /// its `wal: snapshot not found` is lost (overwritten by the encoder's nil error).
+    /// its `wal: snapshot not found` is lost (overwritten by the encoder's nil error), as in every
+    /// later etcd too.
     Etcd33,
     /// etcd 3.5.0-3.5.15 (Docker 23-27): a length past the end of the file is a plain
     /// `wal: max entry size limit exceeded, ...` error, never repaired.
     Etcd35,
-    /// etcd 3.5.16+ / 3.6 (Docker 28+): the same check wraps `io.ErrUnexpectedEOF`, so in the last
-    /// segment it is repaired like a torn write.
+    /// etcd 3.5.16 (Docker 28.x-29.0.x): the same check wraps `io.ErrUnexpectedEOF`, so in the
+    /// last segment it is repaired like a torn write.
+    Etcd3516,
+    /// etcd 3.6 (Docker 29.1 and later: moby's `vendor/modules.txt` has 3.6.5 from docker-v29.1.0,
+    /// 3.6.14 in 29.7.x): the decoder of 3.5.16, and `wal.Open` wraps its errors
+    /// (`openAtIndex failed: [openAtIndex] selectWALFiles failed: wal: file not found which
+    /// matches the snapshot index 'N'`; a sequence gap is `wal: file sequence numbers (starting
+    /// from N) do not increase continuously`).
     Etcd36,
 }
 
@@ -55,7 +62,29 @@ impl Flavor {
                 "Docker 17.09-20.10 (etcd 3.2/3.3.12 WAL code: no limit on a record's length; a length of 2^48 or more panics in makeslice)"
             }
             Flavor::Etcd35 => "Docker 23.0-27.x (etcd 3.5.6 WAL code)",
-            Flavor::Etcd36 => "Docker 28 or later (etcd 3.5.16+/3.6 WAL code)",
+            Flavor::Etcd3516 => "Docker 28.0-29.0.x (etcd 3.5.16 WAL code)",
+            Flavor::Etcd36 => "Docker 29.1 or later (etcd 3.6 WAL code)",
+        }
+    }
+
+    /// `wal.Open`'s error when no segment's name index reaches back to the snapshot's index.
+    pub fn wal_not_covered(self, snap_index: u64) -> String {
+        match self {
+            Flavor::Etcd36 => format!(
+                "failed to open WAL: openAtIndex failed: [openAtIndex] selectWALFiles failed: wal: file not found which matches the snapshot index '{snap_index}'"
+            ),
+            _ => "failed to open WAL: wal: file not found".into(),
+        }
+    }
+
+    /// `wal.Open`'s error when the sequence numbers from the first segment it reads on do not
+    /// increase by one (`start`: that segment's position among the WAL files, sorted by name).
+    pub fn wal_sequence_gap(self, start: usize) -> String {
+        match self {
+            Flavor::Etcd36 => format!(
+                "failed to open WAL: openAtIndex failed: [openAtIndex] selectWALFiles failed: wal: file sequence numbers (starting from {start}) do not increase continuously"
+            ),
+            _ => "failed to open WAL: wal: file not found".into(),
         }
     }
 }
@@ -236,7 +265,7 @@ fn decode_one(data: &Bytes, name: &str, off: u64, running: u32, last: bool, flav
                 return Dec::Panic("runtime error: makeslice: len out of range".into());
             }
         }
-        Flavor::Etcd35 | Flavor::Etcd36 => {
+        Flavor::Etcd35 | Flavor::Etcd3516 | Flavor::Etcd36 => {
             let limit = len as i64 - off as i64 - pad as i64;
             if rec as i64 > limit {
                 return if flavor == Flavor::Etcd35 {
@@ -330,7 +359,6 @@ fn read_all(
     let mut metadata: Option<Bytes> = None;
     let mut state = None;
     let mut ents: Vec<EntryOut> = Vec::new();
-    let mut matched = false;
     // Whether an entry was appended yet (the Go slice then has a capacity we do not follow).
     let mut pushed = false;
     let n = segs.len();
@@ -453,7 +481,6 @@ fn read_all(
                                             Some(m.index()),
                                         ));
                                     }
-                                    matched = true;
                                 }
                             }
                             Err(_) => {
@@ -478,19 +505,10 @@ fn read_all(
         }
         end = (si, off);
     }
-    // etcd 3.3.12 sets `err = ErrSnapshotNotFound`, then overwrites it with the result of
-    // `newFileEncoder` when the WAL is open for writing (Docker always opens it so): the missing
-    // marker is not reported, and what was read goes on to raft's HardState check.
-    if !matched && flavor != Flavor::Etcd33 {
-        return Err(ReadErr {
-            eof: false,
-            panic: false,
-            message: "wal: snapshot not found".into(),
-            seg: None,
-            offset: None,
-            index: Some(snap.0),
-        });
-    }
+    // Every etcd Docker carries (3.3.12 through 3.6.14) sets `err = ErrSnapshotNotFound`, then
+    // overwrites it with the result of `w.encoder, err = newFileEncoder(...)` when the WAL is open
+    // for writing (Docker always opens it so): the missing marker is not reported, and what was
+    // read goes on to raft's HardState check. Docker 20.10.24 and 29.7.2 both panicked so.
     Ok(ReadOk { metadata, state, ents, end })
 }
 
@@ -631,12 +649,12 @@ pub fn simulate_with(
     }
     let start = segs.iter().rposition(|s| s.name_index <= snap.0);
     let Some(start) = start else {
-        sim.stop = Some(refuse("failed to open WAL: wal: file not found".into(), None, None, Some(snap.0)));
+        sim.stop = Some(refuse(flavor.wal_not_covered(snap.0), None, None, Some(snap.0)));
         return sim;
     };
     if segs[start..].windows(2).any(|w| w[1].seq != w[0].seq.wrapping_add(1)) {
         let bad = segs[start..].windows(2).find(|w| w[1].seq != w[0].seq.wrapping_add(1)).map(|w| w[1].display.clone());
-        sim.stop = Some(refuse("failed to open WAL: wal: file not found".into(), bad, None, None));
+        sim.stop = Some(refuse(flavor.wal_sequence_gap(start), bad, None, None));
         return sim;
     }
     sim.start_seg = Some(start);

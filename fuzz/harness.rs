@@ -77,7 +77,7 @@ pub fn assemble(data: &[u8]) {
 /// `.snap` container parsing.
 pub fn read_snap(data: &[u8]) {
     let b = Bytes::copy_from_slice(data);
-    let s = swarmsift::format::snap::read_snap("0000000000000002-0000000000000028.snap", "fuzz", &b);
+    let s = swarmsift::format::snap::read_snap("0000000000000002-0000000000000028.snap", "fuzz", &b, &|_| ());
     assert_eq!(s.size, data.len() as u64);
     if s.container_ok {
         assert!(

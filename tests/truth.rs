@@ -275,7 +275,7 @@ fn modern_fips_is_encrypted_with_fernet_throughout() {
     for f in std::fs::read_dir(&snapdir).unwrap().flatten() {
         let name = f.file_name().to_string_lossy().into_owned();
         let data = bytes::Bytes::from(std::fs::read(f.path()).unwrap());
-        let snap = swarmsift::format::snap::read_snap(&name, &name, &data);
+        let snap = swarmsift::format::snap::read_snap(&name, &name, &data, &|_| ());
         let payload = snap.payload.expect("snapshot payload");
         assert_eq!(record_algorithm(&payload).ok(), Some(Algorithm::Fernet), "{name}");
         snaps += 1;

@@ -126,7 +126,7 @@ pub fn raw_snaps(a: &Analysis) -> Result<Vec<SnapIn>> {
         let rel = if a.layout.snap_dir.is_empty() { name.clone() } else { format!("{}/{}", a.layout.snap_dir, name) };
         let data = a.source.read(&rel)?;
         let display = a.source.display(&rel);
-        let sf = crate::format::snap::read_snap(name, &display, &data);
+        let sf = crate::format::snap::read_snap(name, &display, &data, &|b| a.source.release(b));
         a.source.release(&data);
         out.push(SnapIn {
             name: name.clone(),

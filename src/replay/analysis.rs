@@ -499,7 +499,7 @@ impl Analysis {
         for (name, _) in &layout.snap_files {
             let rel = if layout.snap_dir.is_empty() { name.clone() } else { format!("{}/{}", layout.snap_dir, name) };
             let data = source.read(&rel)?;
-            files.push(snap::read_snap(name, &source.display(&rel), &data));
+            files.push(snap::read_snap(name, &source.display(&rel), &data, &|b| source.release(b)));
             source.release(&data);
         }
         bar.trace("snapshot containers checked");

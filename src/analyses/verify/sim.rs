@@ -374,6 +374,7 @@ fn read_all(
     for (si, seg) in segs.iter().enumerate().skip(start) {
         let last = si + 1 == n;
         let mut off = 0u64;
+        let mut released = 0u64;
         loop {
             let crc_known = hints.crc_matched.is_some_and(|f| f(si, off));
             match decode_one(&seg.data, &seg.name, off, running, last, flavor, crc_known) {
@@ -497,6 +498,13 @@ fn read_all(
                         t => return Err(err(false, false, format!("unexpected block type {t}"), si, off, None)),
                     }
                     off = next;
+                    // The read is sequential: what lies behind it can be released as it goes.
+                    if let Some(r) = hints.release {
+                        if off - released >= 4 << 20 {
+                            r(seg.data.get(released as usize..off as usize).unwrap_or_default());
+                            released = off;
+                        }
+                    }
                 }
             }
         }

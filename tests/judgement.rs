@@ -238,6 +238,62 @@ fn expired_certificate_is_never_a_normal_start() {
 }
 
 #[test]
+fn certificate_of_another_node_beside_the_key_refuses_to_start() {
+    let (_d, swarm) = unpack(MANAGER1);
+    let (_e, other) = unpack(MANAGER2);
+    let s = swarm.to_str().unwrap();
+    // The clean capture's pair matches, and says it was checked.
+    let (code, v) = json(&["info", s]);
+    assert_eq!(code, 0, "{v:#}");
+    assert_eq!(v["keys"]["cert_matches_key"], true, "{:#}", v["keys"]);
+    corrupt::cert_of_another_node(&swarm, &other);
+    for cmd in ["verify", "info"] {
+        let (code, v) = json(&[cmd, s]);
+        assert_eq!(code, 1, "{cmd}: {v:#}");
+        let f = finding(&v, "key.cert_key_mismatch");
+        assert_eq!(f["severity"], "error", "{f}");
+        assert!(f["file"].as_str().unwrap().ends_with("certificates/swarm-node.crt"), "{f}");
+        if cmd == "verify" {
+            assert!(f["consequence"].as_str().unwrap().starts_with("refuses to start"), "{f}");
+            let verdict = v["verdict"].as_str().unwrap();
+            assert!(verdict.starts_with("DAMAGED: Docker would refuse to start"), "{verdict}");
+            assert!(verdict.contains("private key does not match public key"), "{verdict}");
+            assert_eq!(v["docker"]["outcome"], "refuses");
+            headline_agrees(&v);
+        }
+    }
+}
+
+#[test]
+fn certificate_against_an_encrypted_key_is_compared_only_with_the_unlock_key() {
+    let (_d, swarm) = unpack("fixtures/autolock/swarm.tar.gz");
+    let (_e, other) = unpack(CHURN);
+    let s = swarm.to_str().unwrap();
+    let key = common::unlock_key("autolock").unwrap();
+    let t = tempfile::tempdir().unwrap();
+    let kf = t.path().join("unlock");
+    std::fs::write(&kf, &key).unwrap();
+    let kf = kf.to_str().unwrap();
+    let (code, v) = json(&["info", s, "--unlock-key-file", kf]);
+    assert_eq!(code, 0, "{v:#}");
+    assert_eq!(v["keys"]["cert_matches_key"], true, "{:#}", v["keys"]);
+    corrupt::cert_of_another_node(&swarm, &other);
+    // Without the unlock key the KEK-encrypted key cannot be read: not checked, no finding
+    // (info refuses without the key, exit 2; --no-decrypt shows the structure).
+    let (code, _, _) = run(&["info", s]);
+    assert_eq!(code, 2);
+    let (_, v) = json(&["info", s, "--no-decrypt"]);
+    assert!(v["keys"]["cert_matches_key"].is_null(), "{:#}", v["keys"]);
+    assert!(!v["findings"].as_array().unwrap().iter().any(|f| f["code"] == "key.cert_key_mismatch"), "{v:#}");
+    // With it, the key is decrypted and the mismatch found.
+    let (code, v) = json(&["verify", s, "--unlock-key-file", kf]);
+    assert_eq!(code, 1, "{v:#}");
+    let f = finding(&v, "key.cert_key_mismatch");
+    assert!(f["file"].as_str().unwrap().ends_with("certificates/swarm-node.crt"), "{f}");
+    headline_agrees(&v);
+}
+
+#[test]
 fn every_entry_decrypts_only_when_it_does() {
     // An entry after the snapshot that no key opens.
     let (_d, swarm) = unpack(CHURN);

@@ -129,7 +129,12 @@ fn bare_dir_of_encrypted_snapshots_is_a_snapshot_archive_not_corrupt() {
         std::fs::copy(&s, bare.join(s.file_name().unwrap())).unwrap();
     }
     let b = bare.to_str().unwrap();
-    let (code, v) = json(&["verify", b]);
+    // Without the keys its payloads cannot be checked: exit 2, "could not check", as `info`
+    // says (never "plaintext" or "corrupt"); --no-decrypt judges the structure.
+    let (code, out, err) = run(&["verify", b]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(err.contains("could not check") && !err.contains("plaintext"), "{err}");
+    let (code, v) = json(&["verify", b, "--no-decrypt"]);
     assert_eq!(code, 0, "{v:#}");
     let verdict = v["verdict"].as_str().unwrap();
     assert!(verdict.contains("snapshot archive"), "{verdict}");
@@ -291,6 +296,33 @@ fn certificate_against_an_encrypted_key_is_compared_only_with_the_unlock_key() {
     let f = finding(&v, "key.cert_key_mismatch");
     assert!(f["file"].as_str().unwrap().ends_with("certificates/swarm-node.crt"), "{f}");
     headline_agrees(&v);
+}
+
+#[test]
+fn raft_dir_copied_without_its_key_is_not_checked_by_verify_nor_info() {
+    let (d, swarm) = unpack(MANAGER1);
+    let raft = d.path().join("copied").join("raft");
+    std::fs::create_dir_all(raft.join("wal-v3-encrypted")).unwrap();
+    std::fs::create_dir_all(raft.join("snap-v3-encrypted")).unwrap();
+    for s in corrupt::segments(&swarm) {
+        std::fs::copy(&s, raft.join("wal-v3-encrypted").join(s.file_name().unwrap())).unwrap();
+    }
+    for s in corrupt::snapshots(&swarm) {
+        std::fs::copy(&s, raft.join("snap-v3-encrypted").join(s.file_name().unwrap())).unwrap();
+    }
+    let r = raft.to_str().unwrap();
+    // Both refuse alike: exit 2, "could not check", and say to give the keys.
+    for cmd in ["verify", "info"] {
+        let (code, out, err) = run(&[cmd, r]);
+        assert_eq!(code, 2, "{cmd}: {out}{err}");
+        assert!(out.is_empty(), "{cmd}: {out}");
+        assert!(err.contains("could not check") && err.contains("give the keys"), "{cmd}: {err}");
+    }
+    // --no-decrypt: both check the structure and agree.
+    let (vc, v) = json(&["verify", r, "--no-decrypt"]);
+    let (ic, i) = json(&["info", r, "--no-decrypt"]);
+    assert_eq!((vc, ic), (0, 0), "{v:#}\n{i:#}");
+    assert!(v["verdict"].as_str().unwrap().contains("payloads not checked"), "{}", v["verdict"]);
 }
 
 #[test]

@@ -78,6 +78,8 @@ pub enum Code {
     KeyCertNodeMismatch,
     /// `key.cert_unreadable`
     KeyCertUnreadable,
+    /// `key.cert_key_mismatch`: `swarm-node.crt` is not the certificate of `swarm-node.key`.
+    KeyCertKeyMismatch,
     /// `key.damaged`
     KeyDamaged,
     /// `key.locked`
@@ -233,6 +235,7 @@ impl Code {
             Code::KeyCertExpired => "key.cert_expired",
             Code::KeyCertNodeMismatch => "key.cert_node_mismatch",
             Code::KeyCertUnreadable => "key.cert_unreadable",
+            Code::KeyCertKeyMismatch => "key.cert_key_mismatch",
             Code::KeyDamaged => "key.damaged",
             Code::KeyLocked => "key.locked",
             Code::KeyMissing => "key.missing",

@@ -133,4 +133,25 @@ fn a_damaged_record_is_not_a_retired_dek() {
     assert_eq!(damaged[0]["offset"], rec.offset);
     assert_eq!(damaged[0]["file"], corrupt::display(seg));
     assert_eq!(code, 1, "damage is not a retired key");
+    // The copy is faithful: verify on it reports the same damage, a CRC mismatch at the same
+    // record (same raft index), and exits 1 as on the original; it is not made sound.
+    let index = damaged[0]["index"].as_u64().unwrap();
+    let (vcode, vo, verr) = common::run(&["verify", &plain, "--format", "json"], &[]);
+    let v: Value = serde_json::from_str(&vo).unwrap_or_else(|_| panic!("{vo}{verr}"));
+    assert_eq!(vcode, 1, "{v:#}");
+    let crc: Vec<&Value> =
+        v["findings"].as_array().unwrap().iter().filter(|f| f["code"] == "wal.crc_mismatch").collect();
+    assert_eq!(crc.len(), 1, "{:#}", v["findings"]);
+    assert_eq!(crc[0]["offset"], rec.offset, "{}", crc[0]);
+    assert!(crc[0]["file"].as_str().unwrap().ends_with(seg.file_name().unwrap().to_str().unwrap()), "{}", crc[0]);
+    let copy = swarmsift::replay::analysis::Analysis::load(
+        Path::new(&plain),
+        &swarmsift::replay::analysis::Options::default(),
+    )
+    .unwrap();
+    let seg0 = &copy.wal.segments[0];
+    let bad = seg0.records.iter().find(|r| !r.crc_ok).expect("the damaged record fails its CRC in the copy");
+    assert_eq!(bad.offset, rec.offset);
+    let e = copy.entries.iter().find(|e| e.offset == rec.offset).map(|e| e.index);
+    assert_eq!(e, Some(index), "same raft index");
 }

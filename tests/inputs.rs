@@ -59,6 +59,27 @@ fn state_filters_that_match_nothing_are_named() {
 }
 
 #[test]
+fn timeline_filters_that_match_nothing_are_named() {
+    let c = churn();
+    // As `state --service nosuch` and `history nosuch`: exit 2, the query named, where it was
+    // looked for, and no empty timeline on stdout.
+    for args in [
+        vec!["timeline", c.as_str(), "--service", "nosuch"],
+        vec!["timeline", c.as_str(), "--service", "nosuch", "--format", "json"],
+        vec!["timeline", c.as_str(), "--node", "nosuch"],
+    ] {
+        let (code, out, err) = common::run(&args, &[]);
+        assert_eq!(code, 2, "{args:?}: {out}{err}");
+        assert!(err.contains("\"nosuch\"") && err.contains("in this log"), "{args:?}: {err}");
+        assert!(out.is_empty(), "{args:?}: nothing printed before the refusal: {out}");
+    }
+    // A service that exists is still shown, with its events.
+    let (code, out, err) = common::run(&["timeline", &c, "--service", "web"], &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("web"), "{out}");
+}
+
+#[test]
 fn wal_id_that_matches_nothing_is_named() {
     let c = churn();
     let (code, _, err) = common::run(&["wal", &c, "--id", "nosuch"], &[]);

@@ -129,7 +129,12 @@ fn bare_dir_of_encrypted_snapshots_is_a_snapshot_archive_not_corrupt() {
         std::fs::copy(&s, bare.join(s.file_name().unwrap())).unwrap();
     }
     let b = bare.to_str().unwrap();
-    let (code, v) = json(&["verify", b]);
+    // Without the keys its payloads cannot be checked: exit 2, "could not check", as `info`
+    // says (never "plaintext" or "corrupt"); --no-decrypt judges the structure.
+    let (code, out, err) = run(&["verify", b]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(err.contains("could not check") && !err.contains("plaintext"), "{err}");
+    let (code, v) = json(&["verify", b, "--no-decrypt"]);
     assert_eq!(code, 0, "{v:#}");
     let verdict = v["verdict"].as_str().unwrap();
     assert!(verdict.contains("snapshot archive"), "{verdict}");
@@ -235,6 +240,89 @@ fn expired_certificate_is_never_a_normal_start() {
     let (_, m) = json(&["managers", swarm.to_str().unwrap()]);
     assert_eq!(m["managers"][0]["docker"], "refuses", "{m:#}");
     assert!(m["recommendation"].is_null(), "{}", m["recommendation"]);
+}
+
+#[test]
+fn certificate_of_another_node_beside_the_key_refuses_to_start() {
+    let (_d, swarm) = unpack(MANAGER1);
+    let (_e, other) = unpack(MANAGER2);
+    let s = swarm.to_str().unwrap();
+    // The clean capture's pair matches, and says it was checked.
+    let (code, v) = json(&["info", s]);
+    assert_eq!(code, 0, "{v:#}");
+    assert_eq!(v["keys"]["cert_matches_key"], true, "{:#}", v["keys"]);
+    corrupt::cert_of_another_node(&swarm, &other);
+    for cmd in ["verify", "info"] {
+        let (code, v) = json(&[cmd, s]);
+        assert_eq!(code, 1, "{cmd}: {v:#}");
+        let f = finding(&v, "key.cert_key_mismatch");
+        assert_eq!(f["severity"], "error", "{f}");
+        assert!(f["file"].as_str().unwrap().ends_with("certificates/swarm-node.crt"), "{f}");
+        if cmd == "verify" {
+            assert!(f["consequence"].as_str().unwrap().starts_with("refuses to start"), "{f}");
+            let verdict = v["verdict"].as_str().unwrap();
+            assert!(verdict.starts_with("DAMAGED: Docker would refuse to start"), "{verdict}");
+            assert!(verdict.contains("private key does not match public key"), "{verdict}");
+            assert_eq!(v["docker"]["outcome"], "refuses");
+            headline_agrees(&v);
+        }
+    }
+}
+
+#[test]
+fn certificate_against_an_encrypted_key_is_compared_only_with_the_unlock_key() {
+    let (_d, swarm) = unpack("fixtures/autolock/swarm.tar.gz");
+    let (_e, other) = unpack(CHURN);
+    let s = swarm.to_str().unwrap();
+    let key = common::unlock_key("autolock").unwrap();
+    let t = tempfile::tempdir().unwrap();
+    let kf = t.path().join("unlock");
+    std::fs::write(&kf, &key).unwrap();
+    let kf = kf.to_str().unwrap();
+    let (code, v) = json(&["info", s, "--unlock-key-file", kf]);
+    assert_eq!(code, 0, "{v:#}");
+    assert_eq!(v["keys"]["cert_matches_key"], true, "{:#}", v["keys"]);
+    corrupt::cert_of_another_node(&swarm, &other);
+    // Without the unlock key the KEK-encrypted key cannot be read: not checked, no finding
+    // (info refuses without the key, exit 2; --no-decrypt shows the structure).
+    let (code, _, _) = run(&["info", s]);
+    assert_eq!(code, 2);
+    let (_, v) = json(&["info", s, "--no-decrypt"]);
+    assert!(v["keys"]["cert_matches_key"].is_null(), "{:#}", v["keys"]);
+    assert!(!v["findings"].as_array().unwrap().iter().any(|f| f["code"] == "key.cert_key_mismatch"), "{v:#}");
+    // With it, the key is decrypted and the mismatch found.
+    let (code, v) = json(&["verify", s, "--unlock-key-file", kf]);
+    assert_eq!(code, 1, "{v:#}");
+    let f = finding(&v, "key.cert_key_mismatch");
+    assert!(f["file"].as_str().unwrap().ends_with("certificates/swarm-node.crt"), "{f}");
+    headline_agrees(&v);
+}
+
+#[test]
+fn raft_dir_copied_without_its_key_is_not_checked_by_verify_nor_info() {
+    let (d, swarm) = unpack(MANAGER1);
+    let raft = d.path().join("copied").join("raft");
+    std::fs::create_dir_all(raft.join("wal-v3-encrypted")).unwrap();
+    std::fs::create_dir_all(raft.join("snap-v3-encrypted")).unwrap();
+    for s in corrupt::segments(&swarm) {
+        std::fs::copy(&s, raft.join("wal-v3-encrypted").join(s.file_name().unwrap())).unwrap();
+    }
+    for s in corrupt::snapshots(&swarm) {
+        std::fs::copy(&s, raft.join("snap-v3-encrypted").join(s.file_name().unwrap())).unwrap();
+    }
+    let r = raft.to_str().unwrap();
+    // Both refuse alike: exit 2, "could not check", and say to give the keys.
+    for cmd in ["verify", "info"] {
+        let (code, out, err) = run(&[cmd, r]);
+        assert_eq!(code, 2, "{cmd}: {out}{err}");
+        assert!(out.is_empty(), "{cmd}: {out}");
+        assert!(err.contains("could not check") && err.contains("give the keys"), "{cmd}: {err}");
+    }
+    // --no-decrypt: both check the structure and agree.
+    let (vc, v) = json(&["verify", r, "--no-decrypt"]);
+    let (ic, i) = json(&["info", r, "--no-decrypt"]);
+    assert_eq!((vc, ic), (0, 0), "{v:#}\n{i:#}");
+    assert!(v["verdict"].as_str().unwrap().contains("payloads not checked"), "{}", v["verdict"]);
 }
 
 #[test]

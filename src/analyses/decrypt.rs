@@ -2,7 +2,8 @@
 //! plaintext-reading swarmsift, a hex editor).
 //!
 //! Output layout: `DIR/raft/wal-v3/<same segment names>` and `DIR/raft/snap-v3/<same snap names>`,
-//! i.e. swarmkit's plaintext v3 layout, in etcd's format with every CRC recomputed. Segment
+//! i.e. swarmkit's plaintext v3 layout, in etcd's format with every CRC recomputed, except that a
+//! record whose CRC fails in the original is copied byte for byte with a CRC that fails too. Segment
 //! boundaries, record order, metadata, HardStates and snapshot markers are kept; only entry and
 //! snapshot `data` are replaced by their plaintext. Records no DEK decrypts are copied unchanged
 //! and reported.
@@ -190,6 +191,10 @@ pub fn write_plaintext(a: &Analysis, out: &Path) -> Result<DecryptReport> {
                 rtype::ENTRY => {
                     let mut e = match raftpb::Entry::decode(r.data.clone()) {
                         Ok(e) => e,
+                        Err(_) if !r.crc_ok => {
+                            w.damaged_record(r.rtype, &r.data, r.crc);
+                            continue;
+                        }
                         Err(_) => {
                             w.record(r.rtype, Some(&r.data));
                             continue;
@@ -220,8 +225,16 @@ pub fn write_plaintext(a: &Analysis, out: &Path) -> Result<DecryptReport> {
                             }
                         }
                     }
-                    w.record(rtype::ENTRY, Some(&e.encode_to_vec()));
+                    // A record whose CRC fails in the original fails it in the copy too, byte
+                    // for byte: the copy is never more trustworthy than the original (verify on
+                    // it reports the same damage at the same record).
+                    if r.crc_ok {
+                        w.record(rtype::ENTRY, Some(&e.encode_to_vec()));
+                    } else {
+                        w.damaged_record(rtype::ENTRY, &r.data, r.crc);
+                    }
                 }
+                _ if !r.crc_ok => w.damaged_record(r.rtype, &r.data, r.crc),
                 _ => w.record(r.rtype, Some(&r.data)),
             }
         }

@@ -614,6 +614,9 @@ fn default_consequence(f: &Finding, c: &Ctx) -> String {
         Code::KeyCertNodeMismatch => {
             "starts with a split identity: the certificate and the raft log come from different nodes (files of two nodes were mixed)".into()
         }
+        Code::KeyCertKeyMismatch => {
+            "refuses to start: `tls: private key does not match public key` (Go's tls.X509KeyPair, called when the node loads certificates/swarm-node.crt and swarm-node.key)".into()
+        }
         Code::KeyCertExpired => {
             "refuses to start the swarm component: `x509: certificate has expired or is not yet valid` (renew it with `swarm-rafttool renew-certs`, or rejoin the node)".into()
         }

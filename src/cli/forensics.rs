@@ -93,6 +93,14 @@ pub struct ManagersArgs {
 /// nothing can be said about them. `verify` and `report` refuse it (exit 2); only `verify
 /// --no-decrypt` asks for the structure alone.
 pub(crate) fn require_key(path: &std::path::Path, v: &crate::analyses::verify::Verification) -> Result<()> {
+    // An encrypted input with no key file at all (a `raft/` dir copied alone): its payloads
+    // were not checked either, so `verify` refuses it as `info` does (exit 2).
+    if v.key_access == crate::analyses::verify::KeyAccess::NoKeyFile {
+        return Err(crate::error::Error::Key(format!(
+            "could not check {}: its payloads are encrypted and there is no certificates/swarm-node.key: give the keys (the swarm dir, or `archive` with the swarm dir or backup whose keys it needs), or --no-decrypt to check the structure only",
+            path.display()
+        )));
+    }
     if v.key_access == crate::analyses::verify::KeyAccess::Locked {
         return Err(crate::error::Error::Key(format!(
             "could not check {}: autolock is on: give the unlock key with --unlock-key-file or SWARMSIFT_UNLOCK_KEY (or --no-decrypt to check the structure only)",

@@ -231,26 +231,30 @@ fn cut_by_damage(a: &crate::replay::analysis::Analysis, r: &mut replay::Replayed
 /// it (as `history` names an object it cannot find), not an empty table.
 fn unmatched_filter(r: &replay::Replayed, f: &render::state::StateFilter) -> Result<()> {
     use render::state::matches_id_or_name;
-    if let Some(q) = &f.service {
-        let svc = |s: &crate::pb::docker::swarmkit::v1::Service| {
-            matches_id_or_name(q, &s.id, &crate::decode::object::service_name(s))
-        };
-        if !r.store.services().any(|s| svc(&s)) {
-            return Err(Error::Usage(format!(
-                "--service {q:?}: no service with that name, ID or ID prefix at index {}",
-                r.index
-            )));
-        }
+    let names = render::state::hostnames(&r.store);
+    unmatched_query(
+        f,
+        &format!("at index {}", r.index),
+        |q| r.store.services().any(|s| matches_id_or_name(q, &s.id, &crate::decode::object::service_name(&s))),
+        |q| {
+            r.store.ids(Kind::Node).any(|id| matches_id_or_name(q, id, names.get(id).map(String::as_str).unwrap_or("")))
+        },
+    )
+}
+
+/// The one check behind [`unmatched_filter`] (a state) and `timeline` (a whole log): `service`
+/// and `node` say whether a query names anything `where_` ("at index N", "in this log").
+fn unmatched_query(
+    f: &render::state::StateFilter,
+    where_: &str,
+    service: impl Fn(&str) -> bool,
+    node: impl Fn(&str) -> bool,
+) -> Result<()> {
+    if let Some(q) = f.service.as_deref().filter(|q| !service(q)) {
+        return Err(Error::Usage(format!("--service {q:?}: no service with that name, ID or ID prefix {where_}")));
     }
-    if let Some(q) = &f.node {
-        let names = render::state::hostnames(&r.store);
-        if !r.store.ids(Kind::Node).any(|id| matches_id_or_name(q, id, names.get(id).map(String::as_str).unwrap_or("")))
-        {
-            return Err(Error::Usage(format!(
-                "--node {q:?}: no node with that hostname, ID or ID prefix at index {}",
-                r.index
-            )));
-        }
+    if let Some(q) = f.node.as_deref().filter(|q| !node(q)) {
+        return Err(Error::Usage(format!("--node {q:?}: no node with that hostname, ID or ID prefix {where_}")));
     }
     Ok(())
 }
@@ -372,6 +376,21 @@ fn timeline(
     let a = load_shown(c, Detail::Entries, progress, &secrets)?;
     let red = Redaction { show_secrets: secrets.show_secrets, ..Default::default() };
     let (mut ev, found) = crate::analyses::history::timeline_with_findings(&a, &red);
+    // A service or node that no event and no object of the log names is refused, as `state`
+    // refuses it: the same check, over the whole log instead of one state.
+    let only = |service: Option<&str>, node: Option<&str>| StateFilter {
+        service: service.map(str::to_string),
+        node: node.map(str::to_string),
+        ..Default::default()
+    };
+    let named =
+        |q: &str, k: Kind| matches!(crate::analyses::history::resolve_object(&a, q), Ok((kind, ..)) if kind == k);
+    unmatched_query(
+        &f,
+        "in this log",
+        |q| named(q, Kind::Service) || ev.iter().any(|e| timeline_keep(&a, e, &only(Some(q), None))),
+        |q| named(q, Kind::Node) || ev.iter().any(|e| timeline_keep(&a, e, &only(None, Some(q)))),
+    )?;
     ev.retain(|e| timeline_keep(&a, e, &f));
     match c.format {
         StreamFormat::Json => render::changes::write_timeline_json(out, &ev),

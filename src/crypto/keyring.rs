@@ -35,6 +35,9 @@ pub struct KeyInfo {
     pub problem: Option<String>,
     /// The node certificate.
     pub cert: Option<CertSummary>,
+    /// Whether `swarm-node.crt` holds the public key of `swarm-node.key`; `None`: not checked
+    /// (an encrypted key without its unlock key, a key that is not P-256, a file missing).
+    pub cert_matches_key: Option<bool>,
 }
 
 /// The node certificate's identity.
@@ -134,6 +137,28 @@ pub fn load_keys(
                 Ok(d) => deks = d,
                 Err(e) => {
                     info.problem = Some(e.to_string());
+                }
+            }
+            if let Some(cf) = lay.cert_file.as_ref().filter(|_| info.cert.is_some()) {
+                info.cert_matches_key = src
+                    .read(cf)
+                    .map_err(|e| e.to_string())
+                    .and_then(|b| keys::key_matches_cert(&k, kek, &b).map_err(|e| e.to_string()))
+                    .ok()
+                    .flatten();
+                if info.cert_matches_key == Some(false) {
+                    findings.push(
+                        Finding::new(
+                            Code::KeyCertKeyMismatch,
+                            Severity::Error,
+                            format!(
+                                "{} is not the certificate of {}: its public key is not the private key's (files of two nodes were mixed)",
+                                src.display(cf),
+                                src.display(kf)
+                            ),
+                        )
+                        .file(src.display(cf)),
+                    );
                 }
             }
             nk = Some(k);

@@ -504,6 +504,11 @@ fn parse_hex(s: &str) -> Option<Vec<u8>> {
 }
 
 fn check_legacy(der: &[u8], dek_info: &str, password: &[u8]) -> Result<KeyCheck, KeyError> {
+    Ok(if open_legacy(der, dek_info, password)?.is_some() { KeyCheck::Ok } else { KeyCheck::WrongKey })
+}
+
+/// The plaintext DER of a legacy encrypted PEM key, `None` when `password` does not open it.
+fn open_legacy(der: &[u8], dek_info: &str, password: &[u8]) -> Result<Option<Zeroizing<Vec<u8>>>, KeyError> {
     let (cipher, iv_hex) = dek_info
         .split_once(',')
         .ok_or_else(|| KeyError::DamagedPrivateKey(format!("DEK-Info \"{dek_info}\" is not \"CIPHER,IV\"")))?;
@@ -540,13 +545,58 @@ fn check_legacy(der: &[u8], dek_info: &str, password: &[u8]) -> Result<KeyCheck,
         }
     };
     let Ok(plain) = plain.map(Zeroizing::new) else {
-        return Ok(KeyCheck::WrongKey);
+        return Ok(None);
     };
     // A right key yields a DER SEQUENCE (SEC1 ECPrivateKey / PKCS#1) spanning all bytes.
     match pkcs8::der::AnyRef::from_der(&plain) {
-        Ok(any) if any.tag() == Tag::Sequence => Ok(KeyCheck::Ok),
-        _ => Ok(KeyCheck::WrongKey),
+        Ok(any) if any.tag() == Tag::Sequence => Ok(Some(plain)),
+        _ => Ok(None),
     }
+}
+
+/// Whether the private key of `swarm-node.key` is the one of the certificate `swarm-node.crt`
+/// (Go's `tls.X509KeyPair`, which Docker calls first when it loads the node's TLS identity:
+/// `tls: private key does not match public key`). `None`: not checked (an encrypted key
+/// without the unlock key, an unlock key that does not open it, or a key that is not P-256).
+pub fn key_matches_cert(key: &NodeKey, kek: Option<&UnlockKey>, cert_pem: &[u8]) -> Result<Option<bool>, KeyError> {
+    use p256::pkcs8::DecodePrivateKey as _;
+    let plain: Zeroizing<Vec<u8>> = if key.block_type == "ENCRYPTED PRIVATE KEY" {
+        let Some(kek) = kek else { return Ok(None) };
+        if check_pkcs8(&key.der, kek.as_bytes())? != KeyCheck::Ok {
+            return Ok(None);
+        }
+        let info = pkcs8::EncryptedPrivateKeyInfoRef::try_from(&key.der[..])
+            .map_err(|e| KeyError::DamagedPrivateKey(format!("not PKCS#8 EncryptedPrivateKeyInfo: {e}")))?;
+        match info.decrypt(kek.as_bytes()) {
+            Ok(doc) => Zeroizing::new(doc.as_bytes().to_vec()),
+            Err(_) => return Ok(None),
+        }
+    } else if key.legacy_encrypted() {
+        let Some(kek) = kek else { return Ok(None) };
+        let dek_info = key
+            .header("DEK-Info")
+            .ok_or_else(|| KeyError::DamagedPrivateKey("Proc-Type is ENCRYPTED but DEK-Info is missing".into()))?;
+        match open_legacy(&key.der, dek_info, kek.as_bytes())? {
+            Some(p) => p,
+            None => return Ok(None),
+        }
+    } else {
+        Zeroizing::new(key.der.to_vec())
+    };
+    let secret = match p256::SecretKey::from_pkcs8_der(&plain).or_else(|_| p256::SecretKey::from_sec1_der(&plain)) {
+        Ok(k) => k,
+        Err(_) => return Ok(None),
+    };
+    let blocks = pem::parse_many(cert_pem).map_err(|e| KeyError::Pem(e.to_string()))?;
+    let block = blocks.iter().find(|b| b.tag() == "CERTIFICATE").ok_or(KeyError::NoCertificate)?;
+    let cert =
+        x509_cert::Certificate::from_der(block.contents()).map_err(|e| KeyError::BadCertificate(e.to_string()))?;
+    let spki = cert.tbs_certificate().subject_public_key_info();
+    let Ok(public) = p256::PublicKey::from_sec1_bytes(spki.subject_public_key.raw_bytes()) else {
+        // The certificate's key is not P-256 while the private key is: they cannot match.
+        return Ok(Some(false));
+    };
+    Ok(Some(secret.public_key() == public))
 }
 
 // ---- Certificate --------------------------------------------------------------------------

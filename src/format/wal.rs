@@ -854,6 +854,22 @@ pub mod encode {
             let body = rec.encode_to_vec();
             self.frame(&body);
         }
+        /// Append one record whose stored CRC does not match its data, as a damaged record
+        /// of the original: `stored` is the original's stored value (changed only if it
+        /// happens to match here). The chain then goes on from the stored value, as the reader
+        /// does past a CRC mismatch, so the records after it stay sound.
+        pub fn damaged_record(&mut self, rtype: i64, data: &[u8], stored: u32) {
+            let computed = crc32c::crc32c_append(self.crc, data);
+            let stored = if stored == computed { !stored } else { stored };
+            self.crc = stored;
+            let rec = walpb::Record {
+                r#type: Some(rtype),
+                crc: Some(stored),
+                data: Some(bytes::Bytes::copy_from_slice(data)),
+            };
+            let body = rec.encode_to_vec();
+            self.frame(&body);
+        }
         /// Append a raw frame around `body`.
         pub fn frame(&mut self, body: &[u8]) {
             let len = body.len() as u64;

@@ -87,6 +87,7 @@ pub fn json(a: &Analysis) -> Value {
             "needs_rotation": a.keys.needs_rotation,
             "deks_usable": a.keys.deks_usable,
             "problem": a.keys.problem,
+            "cert_matches_key": a.keys.cert_matches_key,
         },
         "hard_state": hs.map(|h| json!({"term": h.term, "vote": h.vote, "vote_hex": format!("{:x}", h.vote), "commit": h.commit})),
         "wal": {
@@ -152,11 +153,16 @@ pub fn text(a: &Analysis) -> String {
             &mut o,
             "Certificate",
             format!(
-                "CN={} role={} expires {}{}",
+                "CN={} role={} expires {}{}; {}",
                 c.node_id,
                 c.role,
                 c.not_after,
-                if c.expired { " (EXPIRED)" } else { "" }
+                if c.expired { " (EXPIRED)" } else { "" },
+                match a.keys.cert_matches_key {
+                    Some(true) => "holds the public key of swarm-node.key",
+                    Some(false) => "does NOT hold the public key of swarm-node.key",
+                    None => "not checked against swarm-node.key (the key could not be read)",
+                }
             ),
         );
     }

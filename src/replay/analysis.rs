@@ -520,6 +520,8 @@ impl Analysis {
                 " (a bare dir of encrypted snapshots: give it to `archive` together with the swarm dir or backup whose keys it needs, or use --no-decrypt)"
             } else if keys.autolock == Some(true) {
                 " (or --no-decrypt to check the structure only)"
+            } else if layout.key_file.is_none() {
+                " (give the keys: the swarm dir with certificates/swarm-node.key, or --no-decrypt to check the structure only)"
             } else {
                 ""
             };

@@ -272,3 +272,9 @@ pub fn empty_raft_log(swarm: &Path) {
         delete_snapshot(&s);
     }
 }
+
+/// Put the node certificate of another node (`other`, an unpacked swarm dir) beside this one's
+/// `swarm-node.key`: files of two nodes mixed while copying.
+pub fn cert_of_another_node(swarm: &Path, other: &Path) {
+    std::fs::copy(other.join("certificates/swarm-node.crt"), swarm.join("certificates/swarm-node.crt")).unwrap();
+}

@@ -2028,16 +2028,16 @@ fn meta_mut(o: &mut Object) -> &mut api::Meta {
 /// A store object back into a `StoreAction` target.
 pub fn to_target(o: Object) -> Target {
     match o {
-        Object::Node(x) => Target::Node(x),
-        Object::Service(x) => Target::Service(x),
-        Object::Task(x) => Target::Task(x),
-        Object::Network(x) => Target::Network(x),
-        Object::Secret(x) => Target::Secret(x),
-        Object::Config(x) => Target::Config(x),
-        Object::Cluster(x) => Target::Cluster(x),
-        Object::Volume(x) => Target::Volume(x),
-        Object::Resource(x) => Target::Resource(x),
-        Object::Extension(x) => Target::Extension(x),
+        Object::Node(x) => Target::Node(Box::new(x)),
+        Object::Service(x) => Target::Service(Box::new(x)),
+        Object::Task(x) => Target::Task(Box::new(x)),
+        Object::Network(x) => Target::Network(Box::new(x)),
+        Object::Secret(x) => Target::Secret(Box::new(x)),
+        Object::Config(x) => Target::Config(Box::new(x)),
+        Object::Cluster(x) => Target::Cluster(Box::new(x)),
+        Object::Volume(x) => Target::Volume(Box::new(x)),
+        Object::Resource(x) => Target::Resource(Box::new(x)),
+        Object::Extension(x) => Target::Extension(Box::new(x)),
     }
 }
 

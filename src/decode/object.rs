@@ -258,16 +258,16 @@ impl Object {
     /// From a store action's target.
     pub fn from_target(t: Target) -> Object {
         match t {
-            Target::Node(o) => Object::Node(o),
-            Target::Service(o) => Object::Service(o),
-            Target::Task(o) => Object::Task(o),
-            Target::Network(o) => Object::Network(o),
-            Target::Cluster(o) => Object::Cluster(o),
-            Target::Secret(o) => Object::Secret(o),
-            Target::Resource(o) => Object::Resource(o),
-            Target::Extension(o) => Object::Extension(o),
-            Target::Config(o) => Object::Config(o),
-            Target::Volume(o) => Object::Volume(o),
+            Target::Node(o) => Object::Node(*o),
+            Target::Service(o) => Object::Service(*o),
+            Target::Task(o) => Object::Task(*o),
+            Target::Network(o) => Object::Network(*o),
+            Target::Cluster(o) => Object::Cluster(*o),
+            Target::Secret(o) => Object::Secret(*o),
+            Target::Resource(o) => Object::Resource(*o),
+            Target::Extension(o) => Object::Extension(*o),
+            Target::Config(o) => Object::Config(*o),
+            Target::Volume(o) => Object::Volume(*o),
         }
     }
     /// The kind.

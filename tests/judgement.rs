@@ -681,6 +681,25 @@ fn tarball_cut_at_a_member_boundary_or_compressed_is_still_a_finding() {
     let f = finding(&v, "input.tarball_truncated");
     assert_eq!(f["offset"], at);
     assert!(f["message"].as_str().unwrap().contains("no end-of-archive marker"), "{f}");
+    // `state` and `timeline` of that copy say it too, and exit 1: members after the cut may be
+    // missing, so the end of this log is not known to be the end of the manager's.
+    let (code, st) = json(&["state", cut.to_str().unwrap()]);
+    assert_eq!(code, 1, "{st:#}");
+    let notes = st["notes"].to_string();
+    assert!(notes.contains("input.tarball_truncated") && notes.contains(&format!("offset {at}")), "{notes}");
+    assert_eq!(st["index"], 220, "everything whole is still shown");
+    let (code, tl) = json(&["timeline", cut.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    let last = tl["events"].as_array().unwrap().iter().rfind(|e| e["class"] == "damage").expect("a damage event");
+    assert!(last["text"].as_str().unwrap().contains("input.tarball_truncated"), "{last}");
+    assert_eq!(last["index"], 220, "{last}");
+    // The sound tarball's state and timeline have neither.
+    let (code, st) = json(&["state", &fixture(CHURN)]);
+    assert_eq!(code, 0);
+    assert!(!st["notes"].to_string().contains("input.tarball_truncated"));
+    let (code, tl) = json(&["timeline", &fixture(CHURN)]);
+    assert_eq!(code, 0);
+    assert!(!tl.to_string().contains("input.tarball_truncated"));
     // The .tar.gz copy itself interrupted at three quarters: a finding, never "could not run".
     let gz = d.path().join("cut.tar.gz");
     let len = std::fs::metadata(fixture(CHURN)).unwrap().len();

@@ -218,12 +218,12 @@ fn state(
 /// after the damage, which the output says, and the command exits 1. A state before it is not
 /// affected.
 fn cut_by_damage(a: &crate::replay::analysis::Analysis, r: &mut replay::Replayed) {
-    if r.index < a.wal.last_index().unwrap_or(0) {
-        return;
-    }
-    for f in a.wal.findings.iter().filter(|f| f.severity == crate::error::Severity::Error) {
-        r.notes.push(format!("the readable log ends at damage, so this state may lack entries written after it: {f}"));
-        r.findings.push(f.clone());
+    for f in crate::replay::point::log_cut(a, r.index) {
+        if !r.findings.contains(&f) {
+            r.notes
+                .push(format!("the readable log ends at damage, so this state may lack entries written after it: {f}"));
+            r.findings.push(f);
+        }
     }
 }
 
@@ -375,7 +375,31 @@ fn timeline(
     let f = filter.filter()?;
     let a = load_shown(c, Detail::Entries, progress, &secrets)?;
     let red = Redaction { show_secrets: secrets.show_secrets, ..Default::default() };
-    let (mut ev, found) = crate::analyses::history::timeline_with_findings(&a, &red);
+    let (mut ev, mut found) = crate::analyses::history::timeline_with_findings(&a, &red);
+    // The log cut short (by damage, or an archive cut) is said at the end of the timeline, as
+    // `state` says it: events after the cut are not in this data.
+    let end = a.wal.last_index().unwrap_or(0);
+    for f in crate::replay::point::log_cut(&a, end) {
+        if !found.contains(&f) {
+            ev.push(crate::analyses::history::Event {
+                at: crate::replay::engine::At {
+                    index: end,
+                    term: 0,
+                    time: None,
+                    committed: true,
+                    overwritten_by_term: None,
+                },
+                class: "damage",
+                kind: None,
+                id: None,
+                text: format!(
+                    "the readable log ends at damage: events after it are not in this data: [{}] {}",
+                    f.code, f.message
+                ),
+            });
+            found.push(f);
+        }
+    }
     // A service or node that no event and no object of the log names is refused, as `state`
     // refuses it: the same check, over the whole log instead of one state.
     let only = |service: Option<&str>, node: Option<&str>| StateFilter {

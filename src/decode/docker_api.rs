@@ -294,7 +294,7 @@ fn push_time(out: &mut String, ts: &Timestamp, sep: char) {
     if nanos != 0 {
         let mut n = nanos as u64;
         let mut width = 9;
-        while n % 10 == 0 {
+        while n.is_multiple_of(10) {
             n /= 10;
             width -= 1;
         }

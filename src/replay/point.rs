@@ -160,6 +160,18 @@ pub fn replay_from(a: &Analysis, p: &Point, include_uncommitted: bool, base_choi
     Ok(out)
 }
 
+/// What cuts the readable log short, for a view that reaches `index`: the WAL's frame damage
+/// (a CRC that fails, a copy cut short, a missing segment) when `index` is at or past the last
+/// readable entry, since entries written after the damage cannot be read; and, at any index, an
+/// archive cut short (`input.tarball_truncated`), whose missing members may hold anything. A view
+/// before the WAL's damage is whole. `state` and `timeline` both say these findings and exit 1.
+pub fn log_cut(a: &Analysis, index: u64) -> Vec<crate::error::Finding> {
+    let at_end = index >= a.wal.last_index().unwrap_or(0);
+    let wal = a.wal.findings.iter().filter(|f| at_end && f.severity == crate::error::Severity::Error);
+    let input = a.findings.iter().filter(|f| f.code == Code::InputTarballTruncated);
+    wal.chain(input).cloned().collect()
+}
+
 /// The leader at the end of the log, when the data says it: the node this manager voted for in
 /// the term of its last entries (every entry of a term is proposed by that term's leader, and a
 /// manager votes once per term). Only meaningful for a state at the end of the log.

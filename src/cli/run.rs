@@ -377,28 +377,37 @@ fn timeline(
     let red = Redaction { show_secrets: secrets.show_secrets, ..Default::default() };
     let (mut ev, mut found) = crate::analyses::history::timeline_with_findings(&a, &red);
     // The log cut short (by damage, or an archive cut) is said at the end of the timeline, as
-    // `state` says it: events after the cut are not in this data.
+    // `state` says it: events after the cut are not in this data. WAL damage the walk already
+    // met is an event where it is (it read past it), and is not said twice.
     let end = a.wal.last_index().unwrap_or(0);
+    let walk_met_damage = !found.is_empty();
     for f in crate::replay::point::log_cut(&a, end) {
-        if !found.contains(&f) {
-            ev.push(crate::analyses::history::Event {
-                at: crate::replay::engine::At {
-                    index: end,
-                    term: 0,
-                    time: None,
-                    committed: true,
-                    overwritten_by_term: None,
-                },
-                class: "damage",
-                kind: None,
-                id: None,
-                text: format!(
-                    "the readable log ends at damage: events after it are not in this data: [{}] {}",
-                    f.code, f.message
-                ),
-            });
-            found.push(f);
+        let archive = f.code == crate::error::Code::InputTarballTruncated;
+        if found.contains(&f) || (!archive && walk_met_damage) {
+            continue;
         }
+        let text = if archive {
+            format!("the backup is cut short: members after the cut may hold later events: [{}] {}", f.code, f.message)
+        } else {
+            format!(
+                "the readable log ends at damage: events written after it are not in this data: [{}] {}",
+                f.code, f.message
+            )
+        };
+        ev.push(crate::analyses::history::Event {
+            at: crate::replay::engine::At {
+                index: end,
+                term: 0,
+                time: None,
+                committed: true,
+                overwritten_by_term: None,
+            },
+            class: "damage",
+            kind: None,
+            id: None,
+            text,
+        });
+        found.push(f);
     }
     // A service or node that no event and no object of the log names is refused, as `state`
     // refuses it: the same check, over the whole log instead of one state.

@@ -220,8 +220,11 @@ fn state(
 fn cut_by_damage(a: &crate::replay::analysis::Analysis, r: &mut replay::Replayed) {
     for f in crate::replay::point::log_cut(a, r.index) {
         if !r.findings.contains(&f) {
-            r.notes
-                .push(format!("the readable log ends at damage, so this state may lack entries written after it: {f}"));
+            r.notes.push(if f.code == crate::error::Code::InputTarballTruncated {
+                format!("the backup is cut short, so this state may lack entries held by members after the cut: {f}")
+            } else {
+                format!("the readable log ends at damage, so this state may lack entries written after it: {f}")
+            });
             r.findings.push(f);
         }
     }

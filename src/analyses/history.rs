@@ -371,6 +371,19 @@ pub struct Event {
     pub text: String,
 }
 
+impl Event {
+    /// A `damage` event at `index` (term 0 when unknown): what the replay met, or a cut of the log.
+    pub fn damage(index: u64, term: u64, text: String) -> Event {
+        Event {
+            at: At { index, term, time: None, committed: true, overwritten_by_term: None },
+            class: "damage",
+            kind: None,
+            id: None,
+            text,
+        }
+    }
+}
+
 fn jstr(v: &Value, path: &[&str]) -> String {
     let mut cur = v;
     for p in path {
@@ -559,20 +572,8 @@ pub fn timeline_with_findings(a: &Analysis, red: &Redaction) -> (Vec<Event>, Vec
         });
     }
     // What the replay met on the way is part of the story: damage and anomalies, where they are.
-    for f in found.iter().cloned() {
-        ev.push(Event {
-            at: At {
-                index: f.index.unwrap_or(0),
-                term: f.term.unwrap_or(0),
-                time: None,
-                committed: true,
-                overwritten_by_term: None,
-            },
-            class: "damage",
-            kind: None,
-            id: None,
-            text: format!("[{}] {}", f.code, f.message),
-        });
+    for f in &found {
+        ev.push(Event::damage(f.index.unwrap_or(0), f.term.unwrap_or(0), format!("[{}] {}", f.code, f.message)));
     }
     ev.sort_by_key(|e| (e.at.index, e.class == "snapshot"));
     (ev, found)

@@ -397,19 +397,7 @@ fn timeline(
                 f.code, f.message
             )
         };
-        ev.push(crate::analyses::history::Event {
-            at: crate::replay::engine::At {
-                index: end,
-                term: 0,
-                time: None,
-                committed: true,
-                overwritten_by_term: None,
-            },
-            class: "damage",
-            kind: None,
-            id: None,
-            text,
-        });
+        ev.push(crate::analyses::history::Event::damage(end, 0, text));
         found.push(f);
     }
     // A service or node that no event and no object of the log names is refused, as `state`

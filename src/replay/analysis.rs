@@ -345,8 +345,10 @@ fn check_covered(
         old_undecryptable: Vec::new(),
     };
     for chunk in crate::replay::engine::batches(covered) {
-        let decoded: Vec<Decoded> =
-            chunk.par_iter().map(|e| decode_entry_with(e, encrypted, deks, wal.seg_display(e.seg), true)).collect();
+        let decoded: Vec<Decoded> = chunk
+            .par_iter()
+            .map(|e| decode_entry_with(e, encrypted, deks, wal.seg_display(e.seg), crate::decode::entry::Want::Summary))
+            .collect();
         crate::format::wal::release_entries(source, chunk.iter().copied());
         bar.inc(chunk.iter().map(|e| e.data.len() as u64).sum());
         for d in decoded {

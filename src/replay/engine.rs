@@ -26,7 +26,7 @@
 //! Mapped pages under a decoded batch are released.
 
 use crate::crypto::Dek;
-use crate::decode::entry::{Decoded, DecodedEntry, Payload, conf_change_name, decode_entry_with};
+use crate::decode::entry::{Decoded, DecodedEntry, Encoded, Payload, Want, conf_change_name, decode_entry_with};
 use crate::decode::object::{Membership, Object, Verb};
 use crate::decode::snapshot::WireSizes;
 use crate::error::{Code, Finding, Severity};
@@ -671,18 +671,26 @@ impl<'a> Replay<'a> {
                 .par_iter()
                 .map(|&(p, (w, applies))| {
                     let e = order[p];
-                    let mut d = decode_entry_with(e, log.encrypted, log.deks, log.wal.seg_display(e.seg), w);
+                    // Without steps nobody reads the decoded objects: the store takes them as
+                    // they were written, and packs them here, on the pool.
+                    let want = match (w, keep_unapplied) {
+                        (true, _) => Want::Summary,
+                        (false, true) => Want::Objects,
+                        (false, false) => Want::Encoded { whole: PackedObject::reduced_by(log.keep) },
+                    };
+                    let mut d = decode_entry_with(e, log.encrypted, log.deks, log.wal.seg_display(e.seg), want);
                     if !applies && !keep_unapplied {
                         d.actions = Vec::new();
+                        d.encoded = Vec::new();
                     }
-                    // Without steps nobody reads the decoded objects: they are packed for the
-                    // store here, on the pool.
                     let packed = if keep_unapplied {
                         Vec::new()
                     } else {
-                        std::mem::take(&mut d.actions)
-                            .into_iter()
-                            .map(|(verb, o)| (verb, PackedObject::new(verb, o, log.keep)))
+                        let whole =
+                            std::mem::take(&mut d.actions).into_iter().map(|(verb, o)| (verb, Encoded::Whole(o)));
+                        whole
+                            .chain(std::mem::take(&mut d.encoded))
+                            .map(|(verb, o)| (verb, PackedObject::from_encoded(verb, o, log.keep)))
                             .collect()
                     };
                     Ready { d, packed }
@@ -788,7 +796,7 @@ impl<'a> Replay<'a> {
                 self.bridge(e.index - 1, v);
             }
         }
-        let Decoded { mut summary, actions, conf } = d;
+        let Decoded { mut summary, actions, conf, .. } = d;
         let live = e.overwritten_by.is_none();
         let above = e.index > self.r.base_index;
         let applies = above && self.rules.applies(e);

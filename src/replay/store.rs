@@ -126,6 +126,35 @@ impl PackedObject {
         let packed = matches!(verb, Verb::Create | Verb::Update).then(|| Packed::of(obj, keep));
         PackedObject { kind, id, keep, packed }
     }
+
+    /// Pack an object as [`Want::Encoded`](crate::decode::entry::Want) left it: one decoded
+    /// whole as [`PackedObject::new`] does, one on the wire kept as it was written (its size the
+    /// size written), as [`Store::insert_encoded`] keeps a snapshot's.
+    pub(crate) fn from_encoded(verb: Verb, obj: crate::decode::entry::Encoded, keep: Keep) -> PackedObject {
+        use crate::decode::entry::Encoded;
+        match obj {
+            Encoded::Whole(o) => PackedObject::new(verb, o, keep),
+            Encoded::Wire { kind, head: Head { id, task }, bytes } => {
+                let packed = matches!(verb, Verb::Create | Verb::Update).then(|| Packed {
+                    len: bytes.len(),
+                    bytes,
+                    task: task.map(Box::new),
+                });
+                PackedObject { kind, id, keep, packed }
+            }
+        }
+    }
+
+    /// The kinds a store with `keep` reduces (projected tasks, digested payloads), which
+    /// must reach it decoded whole.
+    pub fn reduced_by(keep: Keep) -> fn(Kind) -> bool {
+        match (keep.projected_tasks, keep.secret_data) {
+            (false, true) => |_| false,
+            (false, false) => |k| matches!(k, Kind::Secret | Kind::Config),
+            (true, true) => |k| k == Kind::Task,
+            (true, false) => |k| matches!(k, Kind::Task | Kind::Secret | Kind::Config),
+        }
+    }
 }
 
 /// The store: one map per kind, keyed by ID, of objects kept as their encoding.
@@ -211,12 +240,7 @@ impl Store {
     /// is read. Objects this store reduces (projected tasks, digested payloads) are decoded and
     /// packed as [`Store::insert`] does. An error is a message that does not decode.
     pub fn insert_encoded(&mut self, kind: Kind, b: Bytes) -> Result<(), prost::DecodeError> {
-        let reduced = match kind {
-            Kind::Task => self.keep.projected_tasks,
-            Kind::Secret | Kind::Config => !self.keep.secret_data,
-            _ => false,
-        };
-        if reduced {
+        if PackedObject::reduced_by(self.keep)(kind) {
             self.insert(Object::decode(kind, b)?);
             return Ok(());
         }

@@ -162,12 +162,53 @@ fn every_capture() {
     }
 }
 
+/// Every command that shows the state at the end of the log says the same cuts of it (the one
+/// rule, `replay::point::log_cut`), each with its finding code, and exits 1 when there is one:
+/// `state`, `diff PATH PATH` (both ends), `archive --state last` and the charts that draw the log
+/// to its end. Without a cut, none says one.
+fn cuts_said_alike(label: &str, path: &Path, key: Option<&str>) {
+    let p = path.to_str().unwrap();
+    let a = load(path, key, Detail::Entries);
+    let end = a.wal.last_index().unwrap_or(0);
+    let want: Vec<String> =
+        swarmsift::replay::point::log_cut(&a, end).iter().map(|c| c.finding.code.as_str().to_string()).collect();
+    let env: Vec<(&str, &str)> = key.map(|k| vec![("SWARMSIFT_UNLOCK_KEY", k)]).unwrap_or_default();
+    let runs: [(&str, Vec<&str>, &[&str]); 5] = [
+        ("state", vec!["state", p, "--format", "json"], &["notes"]),
+        ("diff PATH PATH", vec!["diff", p, p, "--format", "json"], &["from", "to"]),
+        ("archive --state last", vec!["archive", p, "--state", "last", "--format", "json"], &["notes"]),
+        ("chart convergence", vec!["chart", "convergence", p, "--format", "json"], &["notes"]),
+        ("chart tasks", vec!["chart", "tasks", p, "--format", "json"], &["notes"]),
+    ];
+    for (name, args, fields) in runs {
+        let (code, out, err) = common::run(&args, &env);
+        let v: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{label}: {name}: {e}: {out}{err}"));
+        for field in fields {
+            let notes = &v[field];
+            let notes = if *field == "notes" { notes.to_string() } else { notes["notes"].to_string() };
+            for code in &want {
+                assert!(notes.contains(&format!("[{code}]")), "{label}: {name} does not say the cut {code}: {notes}");
+            }
+            for phrase in ["readable log ends at damage", "scan read past", "backup is cut short", "has a hole"] {
+                assert!(
+                    !want.is_empty() || !notes.contains(phrase),
+                    "{label}: {name} says a cut there is not: {notes}"
+                );
+            }
+        }
+        if !want.is_empty() {
+            assert_eq!(code, 1, "{label}: {name} exits 1 on a cut log {want:?}");
+        }
+    }
+}
+
 /// A damaged copy of a capture, made by one mutator.
 fn damaged(name: &str, what: &str, mutate: impl FnOnce(&Path)) {
     let (_guard, swarm) = common::unpack(&common::scenario(name).join("swarm.tar.gz"));
     mutate(&swarm);
     let key = common::unlock_key(name);
     all_agree(&format!("{name} with {what}"), &swarm, key.as_deref());
+    cuts_said_alike(&format!("{name} with {what}"), &swarm, key.as_deref());
 }
 
 #[test]

@@ -155,3 +155,66 @@ fn a_damaged_record_is_not_a_retired_dek() {
     let e = copy.entries.iter().find(|e| e.offset == rec.offset).map(|e| e.index);
     assert_eq!(e, Some(index), "same raft index");
 }
+
+/// verify's findings on the CRC chain of an input, as (code, message start, segment file name,
+/// offset), with its exit code.
+fn crc_findings(path: &str) -> (i32, Vec<(String, String, String, u64)>) {
+    let (code, out, err) = common::run(&["verify", path, "--format", "json"], &[]);
+    let v: Value = serde_json::from_str(&out).unwrap_or_else(|_| panic!("{out}{err}"));
+    let mut found: Vec<(String, String, String, u64)> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| matches!(f["code"].as_str(), Some("wal.crc_mismatch" | "wal.crc_chain_break")))
+        .map(|f| {
+            let file = f["file"].as_str().unwrap();
+            (
+                f["code"].as_str().unwrap().to_string(),
+                f["message"].as_str().unwrap().split(' ').take(2).collect::<Vec<_>>().join(" "),
+                file.rsplit('/').next().unwrap().to_string(),
+                f["offset"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    found.sort();
+    (code, found)
+}
+
+/// `decrypt` of `swarm` (churn, keys in the dir) and verify of the copy: the same CRC findings,
+/// at the same segment and offset, and exit 1 on both.
+fn crc_damage_survives_decrypt(swarm: &Path, want: &(String, String, String, u64)) {
+    let (code, orig) = crc_findings(&swarm.display().to_string());
+    assert_eq!(code, 1, "{orig:?}");
+    assert!(orig.contains(want), "the original reports {want:?}: {orig:?}");
+    let out = tempfile::tempdir().unwrap();
+    let plain = out.path().join("p").display().to_string();
+    let (code, o, err) = common::run(&["decrypt", &swarm.display().to_string(), "-o", &plain], &[]);
+    assert!(code == 0 || code == 1, "{o}{err}");
+    let (code, copy) = crc_findings(&plain);
+    assert_eq!(code, 1, "the copy is no sounder than the original: {copy:?}");
+    assert_eq!(copy, orig, "verify on the copy reports the same CRC damage at the same places");
+}
+
+#[test]
+fn a_damaged_crc_record_stays_damaged_in_the_copy() {
+    use swarmsift::format::wal::rtype;
+    // A crc record inside a segment that fails the check: the first snapshot marker (index 0,
+    // right after the metadata record) with one bit of its type flipped reads as a crc record
+    // whose value is not the chain's.
+    let (_t, swarm) = common::unpack(&common::scenario("churn").join("swarm.tar.gz"));
+    let seg = corrupt::segments(&swarm).remove(0);
+    let marker = corrupt::records(&seg, true).into_iter().find(|r| r.rtype == rtype::SNAPSHOT).unwrap();
+    corrupt::flip_record_type(&seg, marker.offset, 0);
+    let name = seg.file_name().unwrap().to_str().unwrap().to_string();
+    let want = ("wal.crc_mismatch".to_string(), "crc record".to_string(), name, marker.offset);
+    crc_damage_survives_decrypt(&swarm, &want);
+
+    // A segment's leading crc record that breaks the chain from the segment before (churn cut
+    // into three segments as etcd would have, the second's leading crc record then damaged).
+    let (_u, swarm) = common::unpack(&common::scenario("churn").join("swarm.tar.gz"));
+    let segs = corrupt::split_segment(&swarm, &[100, 180]);
+    corrupt::break_crc_chain(&segs[1]);
+    let name = segs[1].file_name().unwrap().to_str().unwrap().to_string();
+    let want = ("wal.crc_chain_break".to_string(), "segment starts".to_string(), name, 0);
+    crc_damage_survives_decrypt(&swarm, &want);
+}

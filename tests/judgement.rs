@@ -750,28 +750,218 @@ fn no_store_anomaly_is_reported_between_damage_and_the_snapshot_after_it() {
 
 // 3, continued. Damage in the WAL's frames ends the readable log: a state at its end says so.
 
+/// The notes of `state --format json` on `s`, with its exit code.
+fn state_notes(s: &str, extra: &[&str]) -> (i32, Vec<String>) {
+    let mut args = vec!["state", s];
+    args.extend(extra);
+    let (code, v) = json(&args);
+    (code, v["notes"].as_array().unwrap().iter().map(|n| n.as_str().unwrap().to_string()).collect())
+}
+
 #[test]
 fn a_state_at_the_end_of_a_log_cut_by_damage_says_so_and_exits_1() {
-    let (_d, swarm) = unpack("fixtures/churn/swarm.tar.gz");
+    // The last segment cut inside entry 215's record (a copy cut short): nothing after it can be
+    // read, and the state at the end of the readable log (214) says so.
+    let (_d, swarm) = unpack(CHURN);
     let seg = &corrupt::segments(&swarm)[0];
-    // 32 bytes overwritten inside a record about three quarters into the log.
-    let recs = corrupt::records(seg, true);
-    let victim = &recs[recs.len() * 3 / 4];
-    corrupt::overwrite_bytes(seg, victim.offset + 20, 32);
+    let (off, _) = entry_at(&swarm, 215);
+    corrupt::truncate_at(seg, off + 20);
     let s = swarm.to_str().unwrap();
     let (code, out, err) = run(&["state", s]);
     assert_eq!(code, 1, "{out}{err}");
+    assert!(out.starts_with("STATE at index 214 "), "{out}");
     let note = out.lines().find(|l| l.starts_with("note: the readable log ends at damage")).expect(&out);
-    assert!(note.contains("wal.crc_mismatch") && note.contains(&corrupt::display(seg)), "{note}");
-    let (code, v) = json(&["state", s]);
+    assert!(note.contains("so this state may lack entries written after it"), "{note}");
+    assert!(note.contains("wal.copy_truncated") && note.contains(&corrupt::display(seg)), "{note}");
+    assert!(note.contains(&format!("@{off:#x}")), "{note}");
+    assert!(!out.contains("were read"), "nothing after the cut was read: {out}");
+    let (code, notes) = state_notes(s, &[]);
     assert_eq!(code, 1);
-    assert!(
-        v["notes"].as_array().unwrap().iter().any(|n| n.as_str().unwrap().contains("wal.crc_mismatch")),
-        "{}",
-        v["notes"]
-    );
+    assert!(notes.iter().any(|n| n.contains("wal.copy_truncated") && n.contains("readable log ends")), "{notes:?}");
+    // Timeline: the same cut, at the last readable index.
+    let (code, t) = json(&["timeline", s]);
+    assert_eq!(code, 1);
+    let last = t["events"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!((last["class"].as_str(), last["index"].as_u64()), (Some("damage"), Some(214)), "{last}");
+    assert!(last["text"].as_str().unwrap().starts_with("the readable log ends at damage"), "{last}");
     // A state well before the damage is not affected.
     let (code, out, _) = run(&["state", s, "--at", "20"]);
     assert_eq!(code, 0, "{out}");
     assert!(!out.contains("readable log ends at damage"), "{out}");
+}
+
+// 3, continued. A damaged record the scan read past is said as such, not as the end of the log.
+
+#[test]
+fn a_damaged_record_the_scan_read_past_is_not_called_the_end_of_the_readable_log() {
+    // 32 bytes overwritten inside entry 210 (after the newest snapshot, 200): its CRC fails, the
+    // scan reads past it, entries 211-220 are read.
+    let (_d, swarm) = unpack(CHURN);
+    let seg = &corrupt::segments(&swarm)[0];
+    let (off, len) = entry_at(&swarm, 210);
+    corrupt::overwrite_bytes(seg, off + 8 + len as u64 / 2, 32);
+    let s = swarm.to_str().unwrap();
+    let (code, out, err) = run(&["state", s]);
+    assert_eq!(code, 1, "the damage is an error: {out}{err}");
+    assert!(out.starts_with("STATE at index 220 "), "the entries after the damage were read: {out}");
+    assert!(!out.contains("readable log ends at damage"), "it does not end there: {out}");
+    let note = out.lines().find(|l| l.contains("[wal.crc_mismatch]")).expect(&out);
+    let want = format!(
+        "note: a damaged record at {} offset {off}: the entry it holds (210) is damaged and may be missing or wrong in this state; the scan read past it, and the entries after it were read: error [wal.crc_mismatch]",
+        corrupt::display(seg)
+    );
+    assert!(
+        note.starts_with(&want),
+        "{note}
+want: {want}"
+    );
+    // Timeline: no cut at the end; the damaged entry is an event where it is.
+    let (code, t) = json(&["timeline", s]);
+    assert_eq!(code, 1);
+    let text = t.to_string();
+    assert!(!text.contains("readable log ends at damage"), "{text}");
+    let dmg: Vec<&Value> = t["events"].as_array().unwrap().iter().filter(|e| e["class"] == "damage").collect();
+    assert_eq!(dmg.len(), 1, "{dmg:#?}");
+    assert_eq!(dmg[0]["index"], 210);
+
+    // The same damage on entry 150, which the snapshot the final state starts from (200) covers:
+    // said as such (the state does not rest on it), still exit 1.
+    let (_e, swarm) = unpack(CHURN);
+    let seg = &corrupt::segments(&swarm)[0];
+    let (off, len) = entry_at(&swarm, 150);
+    corrupt::overwrite_bytes(seg, off + 8 + len as u64 / 2, 32);
+    let s = swarm.to_str().unwrap();
+    let (code, notes) = state_notes(s, &[]);
+    assert_eq!(code, 1);
+    let n = notes.iter().find(|n| n.contains("[wal.crc_mismatch]")).expect("a note on the damage");
+    assert!(
+        n.starts_with(&format!(
+            "a damaged record at {} offset {off}: it holds entry 150, which the snapshot this state starts from (index 200) covers, so this state does not rest on it; the scan read past it",
+            corrupt::display(seg)
+        )),
+        "{n}"
+    );
+    assert!(!notes.iter().any(|n| n.contains("readable log ends")), "{notes:?}");
+
+    // Only the record's stored CRC damaged (one bit of the CRC field, entry 215): the entry still
+    // decrypts, so the walk meets no unreadable entry; the timeline says the damaged record at
+    // its entry's index, not a cut at the end.
+    let (_f, swarm) = unpack(CHURN);
+    let seg = &corrupt::segments(&swarm)[0];
+    let rec = corrupt::records(seg, true).into_iter().find(|r| r.offset == entry_at(&swarm, 215).0).unwrap();
+    // walpb.Record: 0x08 type, 0x10 crc varint, ...: the crc's first byte.
+    corrupt::flip_bit(seg, rec.offset + 8 + 3, 0);
+    let s = swarm.to_str().unwrap();
+    let (code, notes) = state_notes(s, &[]);
+    assert_eq!(code, 1, "{notes:?}");
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains("the entry it holds (215) is damaged and may be missing or wrong in this state")),
+        "{notes:?}"
+    );
+    let (code, t) = json(&["timeline", s]);
+    assert_eq!(code, 1);
+    // (The scan goes on from the stored value, so the record after it, a HardState, fails its
+    // check too: a damaged record read past, said at the index it sits at, 215.)
+    let dmg: Vec<&Value> = t["events"].as_array().unwrap().iter().filter(|e| e["class"] == "damage").collect();
+    assert!(!dmg.is_empty() && dmg.iter().all(|e| e["index"] == 215), "{dmg:#?}");
+    let text = dmg[0]["text"].as_str().unwrap();
+    assert!(text.contains("the events of entry 215 may be missing or wrong; the events after it were read"), "{text}");
+    assert!(text.contains("[wal.crc_mismatch]") && text.contains(&format!("offset {}", rec.offset)), "{text}");
+    // The events after it are there.
+    assert!(t["events"].as_array().unwrap().iter().any(|e| e["index"].as_u64() > Some(215)), "{t:#}");
+}
+
+// 3, continued. Every command that shows the state at the end of a cut log says so and exits 1:
+// `diff` (its later side), `report` (its states, timeline and charts) and the charts that draw
+// the log to its end, through the same rule as `state` (`replay::point::log_cut`).
+
+/// `diff`, `report` and `chart` on `s`, whose log is cut by the finding `code`.
+fn every_view_of_the_end_says_the_cut(s: &str, code: &str, words: &str) {
+    let said = |t: &str| t.contains(code) && t.contains(words);
+    // diff to the end: text notes and JSON notes of its later side.
+    let (c, out, err) = run(&["diff", s, "--from", "100"]);
+    assert_eq!(c, 1, "diff: {out}{err}");
+    assert!(out.lines().any(|l| l.starts_with("note: ") && said(l)), "diff: {out}");
+    let (c, v) = json(&["diff", s, "--from", "100"]);
+    assert_eq!(c, 1);
+    assert!(v["to"]["notes"].as_array().unwrap().iter().any(|n| said(n.as_str().unwrap())), "diff: {}", v["to"]);
+    // diff of the input with itself (two PATHs): both ends are the end of the log.
+    let (c, v) = json(&["diff", s, s]);
+    assert_eq!(c, 1);
+    for side in ["from", "to"] {
+        assert!(v[side]["notes"].to_string().contains(code), "diff PATH PATH {side}: {}", v[side]);
+    }
+    // The charts that draw the log up to its end.
+    for kind in ["convergence", "tasks", "recovery"] {
+        let mut args = vec!["chart", kind, s];
+        if kind == "recovery" {
+            args.extend(["--calibration", "50000000,20000"]);
+        }
+        let (c, out, err) = run(&args);
+        assert_eq!(c, 1, "chart {kind}: {out}{err}");
+        assert!(
+            out.lines().any(|l| l.starts_with("note: ") && said(l) && l.contains("this chart")),
+            "chart {kind}: {out}"
+        );
+        let (c, v) = json(&args);
+        assert_eq!(c, 1, "chart {kind}");
+        assert!(
+            v["notes"].as_array().unwrap().iter().any(|n| said(n.as_str().unwrap())),
+            "chart {kind}: {}",
+            v["notes"]
+        );
+    }
+    // report: the state at the end, the timeline and the charts say it; exit 1.
+    let d = tempfile::tempdir().unwrap();
+    let html = d.path().join("r.html");
+    let h = html.to_str().unwrap();
+    let (c, v) = json(&["report", s, "-o", h, "--calibration", "50000000,20000"]);
+    assert_eq!(c, 1, "report: {v:#}");
+    assert!(v["log_cut"].as_array().unwrap().iter().any(|n| said(n.as_str().unwrap())), "report: {v:#}");
+    let src = std::fs::read_to_string(&html).unwrap();
+    let end = src.find("<section id=\"state-end\">").unwrap();
+    let healthy = src.find("<section id=\"state-healthy\">").unwrap();
+    assert!(said(&src[end..healthy]), "report: the state at the end says the cut");
+    let charts = src.find("<section id=\"charts\">").unwrap();
+    assert!(said(&src[charts..]) && src[charts..].contains("this chart"), "report: the charts say the cut");
+}
+
+#[test]
+fn diff_report_and_chart_at_the_end_of_a_cut_log_say_so_and_exit_1() {
+    // The WAL cut inside entry 215's record (wal.copy_truncated).
+    let (_d, swarm) = unpack(CHURN);
+    let (off, _) = entry_at(&swarm, 215);
+    corrupt::truncate_at(&corrupt::segments(&swarm)[0], off + 20);
+    let s = swarm.to_str().unwrap();
+    every_view_of_the_end_says_the_cut(s, "wal.copy_truncated", "the readable log ends at damage");
+    // A view before the damage is whole: diff between two points before it, exit 0, no note.
+    let (c, out, _) = run(&["diff", s, "--from", "20", "--to", "100"]);
+    assert_eq!(c, 0, "{out}");
+    assert!(!out.contains("note:"), "{out}");
+    let (c, v) = json(&["diff", s, "--from", "20", "--to", "100"]);
+    assert_eq!(c, 0);
+    assert!(v["from"].get("notes").is_none() && v["to"].get("notes").is_none(), "{v:#}");
+
+    // A backup cut short after its last whole member: a cut at every index.
+    let d = tempfile::tempdir().unwrap();
+    let cut = d.path().join("no-end.tar");
+    let at = corrupt::cut_tarball_after_last_member(Path::new(&fixture(CHURN)), &cut);
+    let c = cut.to_str().unwrap();
+    every_view_of_the_end_says_the_cut(c, "input.tarball_truncated", "the backup is cut short");
+    let (code, v) = json(&["diff", c, "--from", "20", "--to", "100"]);
+    assert_eq!(code, 1, "members after the cut may hold anything, at any index: {v:#}");
+    assert!(v["to"]["notes"].to_string().contains(&format!("offset {at}")), "{v:#}");
+
+    // The sound capture: none of them says a cut, and they exit 0.
+    let sound = fixture(CHURN);
+    let (code, out, _) = run(&["diff", &sound, "--from", "100"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(!out.contains("note:"), "{out}");
+    for kind in ["convergence", "tasks"] {
+        let (code, v) = json(&["chart", kind, &sound]);
+        assert_eq!(code, 0, "chart {kind}");
+        assert!(v.get("notes").is_none(), "chart {kind}: {}", v["notes"]);
+    }
 }

@@ -264,3 +264,58 @@ fn report_on_a_damaged_manager_says_so_and_centres_on_the_incident() {
     assert!(src.contains(&format!("--at {healthy}")), "the healthy state says how to print it");
     assert_eq!(external_refs(&src), Vec::<String>::new());
 }
+
+#[test]
+fn report_on_a_certificate_of_another_node_carries_the_finding_and_verifys_verdict() {
+    // manager1's key with manager2's certificate (files of two nodes mixed while copying):
+    // Docker refuses to start (`tls: private key does not match public key`).
+    let d = common::scenario("three-managers");
+    let (_t, swarm) = common::unpack(&d.join("manager1.tar.gz"));
+    let (_u, other) = common::unpack(&d.join("manager2.tar.gz"));
+    corrupt::cert_of_another_node(&swarm, &other);
+    let s = swarm.display().to_string();
+    let (vcode, vj, verr) = common::run(&["verify", &s, "--format", "json"], &[]);
+    let v: serde_json::Value = serde_json::from_str(&vj).unwrap_or_else(|_| panic!("{vj}{verr}"));
+    assert_eq!(vcode, 1, "{v:#}");
+    let f = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == "key.cert_key_mismatch")
+        .unwrap_or_else(|| panic!("{:#}", v["findings"]))
+        .clone();
+    let file = f["file"].as_str().unwrap();
+    assert!(file.ends_with("certificates/swarm-node.crt"), "{f}");
+    let verdict = v["verdict"].as_str().unwrap();
+    assert!(verdict.starts_with("DAMAGED: Docker would refuse to start"), "{verdict}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let html = dir.path().join("r.html");
+    let h = html.display().to_string();
+    let (code, out, err) =
+        common::run(&["report", &s, "-o", &h, "--format", "json", "--calibration", "50000000,20000"], &[]);
+    assert_eq!(code, vcode, "report's exit code is verify's: {out}{err}");
+    let r: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|_| panic!("{out}{err}"));
+    assert_eq!(r["inputs"][0]["ok"], false, "{r:#}");
+    assert_eq!(r["inputs"][0]["verdict"], verdict, "the report's verdict is verify's");
+    let src = std::fs::read_to_string(&html).unwrap();
+    let esc = |t: &str| swarmsift::render::report::escape(t);
+    assert!(src.contains("class=\"verdict bad\""), "the verdict is shown as bad");
+    assert!(src.contains(&esc(verdict)), "verify's verdict {verdict:?} is in the report");
+    assert!(src.contains("key.cert_key_mismatch"), "the finding is listed");
+    assert!(src.contains(&esc(file)), "with its file {file}");
+    assert!(src.contains(&esc(f["consequence"].as_str().unwrap())), "and what Docker does: {f}");
+    // The text form says problems were found, with the same exit code.
+    let h2 = dir.path().join("r2.html").display().to_string();
+    let (code, out, _) = common::run(&["report", &s, "-o", &h2, "--calibration", "50000000,20000"], &[]);
+    assert_eq!(code, 1);
+    assert!(out.contains("problems found"), "{out}");
+    // The clean capture: no such finding, exit as verify's.
+    let clean = d.join("manager1.tar.gz").display().to_string();
+    let (vcode, vj, _) = common::run(&["verify", &clean, "--format", "json"], &[]);
+    let h3 = dir.path().join("r3.html").display().to_string();
+    let (code, _, err) = common::run(&["report", &clean, "-o", &h3, "--calibration", "50000000,20000"], &[]);
+    assert_eq!(code, vcode, "{err}");
+    assert!(!vj.contains("key.cert_key_mismatch"));
+    assert!(!std::fs::read_to_string(&h3).unwrap().contains("key.cert_key_mismatch"));
+}

@@ -3,7 +3,9 @@
 //!
 //! Output layout: `DIR/raft/wal-v3/<same segment names>` and `DIR/raft/snap-v3/<same snap names>`,
 //! i.e. swarmkit's plaintext v3 layout, in etcd's format with every CRC recomputed, except that a
-//! record whose CRC fails in the original is copied byte for byte with a CRC that fails too. Segment
+//! record whose CRC fails in the original is copied byte for byte with a CRC that fails too, and a
+//! crc record that fails its check (inside a segment, or a leading one that breaks the chain from
+//! the segment before) keeps a value that disagrees with the copy's chain. Segment
 //! boundaries, record order, metadata, HardStates and snapshot markers are kept; only entry and
 //! snapshot `data` are replaced by their plaintext. Records no DEK decrypts are copied unchanged
 //! and reported.
@@ -181,13 +183,20 @@ pub fn write_plaintext(a: &Analysis, out: &Path) -> Result<DecryptReport> {
     let mut prev_crc = 0u32;
     for (si, seg) in a.wal.segments.iter().enumerate() {
         let mut w = SegmentWriter { buf: Vec::new(), crc: prev_crc, legacy: false };
-        for r in &seg.records {
+        // The original's leading crc record breaks the chain from the segment before: the copy's
+        // breaks it too (`wal.crc_chain_break` at the same file and offset 0).
+        let chain_broken =
+            a.wal.findings.iter().any(|f| {
+                f.code == crate::error::Code::WalCrcChainBreak && f.file.as_deref() == Some(seg.display.as_str())
+            });
+        for (ri, r) in seg.records.iter().enumerate() {
             match r.rtype {
-                rtype::CRC => {
-                    let c = w.crc;
-                    w.record(rtype::CRC, None);
-                    let _ = c;
+                // A crc record that fails the check in the original (`wal.crc_mismatch` inside a
+                // segment, or a leading one that breaks the chain) fails it in the copy too.
+                rtype::CRC if !r.crc_ok || (ri == 0 && chain_broken) => {
+                    w.damaged_crc_record(r.crc, (!r.data.is_empty()).then_some(&r.data[..]));
                 }
+                rtype::CRC => w.record(rtype::CRC, None),
                 rtype::ENTRY => {
                     let mut e = match raftpb::Entry::decode(r.data.clone()) {
                         Ok(e) => e,

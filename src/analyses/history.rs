@@ -401,6 +401,26 @@ pub fn timeline(a: &Analysis) -> Vec<Event> {
     timeline_with_findings(a, &Redaction::default()).0
 }
 
+/// The log cut short or damaged, said in a timeline as `state` says it
+/// ([`crate::replay::point::log_cut`] at the end of the log): events after a cut are not in
+/// this data; a damaged record the scan read past is an event at its entry's index, when known.
+/// WAL damage the walk already met is an event where it is, and is not said twice; an archive
+/// cut is always said. Each cut said is added to `found`.
+pub fn timeline_cut(a: &Analysis, ev: &mut Vec<Event>, found: &mut Vec<Finding>) {
+    let end = a.wal.last_index().unwrap_or(0);
+    let walk_met_damage = !found.is_empty();
+    for c in crate::replay::point::log_cut(a, end) {
+        let archive = c.kind == crate::replay::point::CutKind::Archive;
+        if found.contains(&c.finding) || (!archive && walk_met_damage) {
+            continue;
+        }
+        let at = c.index().unwrap_or(end);
+        let pos = ev.partition_point(|e| e.at.index <= at);
+        ev.insert(pos, Event::damage(at, 0, c.timeline_note()));
+        found.push(c.finding);
+    }
+}
+
 /// [`timeline`], with what the replay found on the way (also shown as `damage` events). Spec
 /// changes are compared with redacted values tagged by their keyed hashes, so a changed secret
 /// value shows as `<redacted, changed>`; `red.show_secrets` shows the values.

@@ -225,16 +225,25 @@ pub fn run_chart_to(args: &ChartArgs, progress: bool, out: &mut dyn Write) -> Re
     if let Some(o) = &args.output {
         c.write(o, size)?;
     }
+    let notes = cut_notes(args.kind, &ar.merged);
     match args.format {
         NumbersFormat::Json => {
             let mut v = c.json();
-            if let (Some(o), Value::Object(m)) = (&args.output, &mut v) {
-                m.insert("image".into(), json!(o.display().to_string()));
+            if let Value::Object(m) = &mut v {
+                if let Some(o) = &args.output {
+                    m.insert("image".into(), json!(o.display().to_string()));
+                }
+                if !notes.is_empty() {
+                    m.insert("notes".into(), json!(notes));
+                }
             }
             pretty(out, &v)
         }
         NumbersFormat::Text => {
             let mut s = c.text();
+            for n in &notes {
+                s.push_str(&format!("note: {n}\n"));
+            }
             if let Some(o) = &args.output {
                 s.push_str(&format!("\nwrote {}\n", o.display()));
             }
@@ -242,7 +251,19 @@ pub fn run_chart_to(args: &ChartArgs, progress: bool, out: &mut dyn Write) -> Re
         }
     }
     .map_err(output::error)?;
-    Ok(if ar.merged.has_errors() { 1 } else { 0 })
+    Ok(if ar.merged.has_errors() || !notes.is_empty() { 1 } else { 0 })
+}
+
+/// What cuts or damages the log a chart draws up to its end (recovery, convergence and tasks draw
+/// every index up to the last one), said as `state` says it at that index
+/// ([`replay::log_cut`]); the snapshots chart draws the snapshot files, not the log.
+pub fn cut_notes(kind: ChartKind, a: &crate::replay::analysis::Analysis) -> Vec<String> {
+    if kind == ChartKind::Snapshots {
+        return Vec::new();
+    }
+    // The charts walk from as early as the log reaches: they rest on every entry.
+    let end = a.wal.last_index().unwrap_or(0);
+    replay::log_cut(a, end).iter().map(|c| c.note_for("this chart", 0)).collect()
 }
 
 /// Run `archive`: the listing, or a view of the merged history, printed into `out`. Exit 0, or 1
@@ -254,8 +275,11 @@ pub fn run_archive_to(args: &ArchiveArgs, progress: bool, out: &mut dyn Write) -
     let a = &ar.merged;
     let red = Redaction { show_secrets: args.show_secrets, ..Default::default() };
     let json = args.format == NumbersFormat::Json;
+    // A view that shows the state at the end of a log cut short says so (as `state` does).
+    let mut cut = false;
     if let Some(p) = &args.state {
-        let r = replay::replay(a, &Point::parse(p)?, false)?;
+        let mut r = replay::replay(a, &Point::parse(p)?, false)?;
+        cut |= !replay::mark_cut(a, &mut r).is_empty();
         let f = crate::render::state::StateFilter::default();
         let me = a.member.as_ref().map(|m| m.node_id.clone());
         let leader = replay::probable_leader(a, &r);
@@ -266,18 +290,31 @@ pub fn run_archive_to(args: &ArchiveArgs, progress: bool, out: &mut dyn Write) -
         }
     } else if let Some(d) = &args.diff {
         let (from, to) = d.split_once(',').ok_or_else(|| Error::Usage(format!("--diff {d:?}: expected FROM,TO")))?;
-        let ra = replay::replay(a, &Point::parse(from.trim())?, false)?;
-        let rb = replay::replay(a, &Point::parse(to.trim())?, false)?;
+        let mut ra = replay::replay(a, &Point::parse(from.trim())?, false)?;
+        let mut rb = replay::replay(a, &Point::parse(to.trim())?, false)?;
+        cut |= !replay::mark_cut(a, &mut ra).is_empty();
+        cut |= !replay::mark_cut(a, &mut rb).is_empty();
         let dd = crate::analyses::history::diff_stores(&ra.store, &rb.store, &red, None);
-        let ea = DiffEnd { label: format!("index {}", ra.index), index: ra.index, term: ra.term };
-        let eb = DiffEnd { label: format!("index {}", rb.index), index: rb.index, term: rb.term };
+        let ea = DiffEnd { label: format!("index {}", ra.index), index: ra.index, term: ra.term, notes: ra.notes };
+        let eb = DiffEnd { label: format!("index {}", rb.index), index: rb.index, term: rb.term, notes: rb.notes };
         if json {
             crate::render::changes::write_diff_json(out, &ea, &eb, &dd)
         } else {
-            crate::render::changes::write_diff_text(out, &ea.label, &eb.label, &dd)
+            crate::render::changes::write_diff_text(out, &ea.label, &eb.label, &dd).and_then(|()| {
+                let mut said: Vec<&String> = Vec::new();
+                for n in ea.notes.iter().chain(&eb.notes) {
+                    if !said.contains(&n) {
+                        writeln!(out, "note: {n}")?;
+                        said.push(n);
+                    }
+                }
+                Ok(())
+            })
         }
     } else if args.timeline {
-        let ev = crate::analyses::history::timeline(a);
+        let (mut ev, mut found) = crate::analyses::history::timeline_with_findings(a, &red);
+        crate::analyses::history::timeline_cut(a, &mut ev, &mut found);
+        cut |= found.iter().any(|f| f.severity == crate::error::Severity::Error);
         if json {
             crate::render::changes::write_timeline_json(out, &ev)
         } else {
@@ -289,7 +326,7 @@ pub fn run_archive_to(args: &ArchiveArgs, progress: bool, out: &mut dyn Write) -
         out.write_all(crate::render::archive::text(&ar).as_bytes())
     }
     .map_err(output::error)?;
-    Ok(if ar.has_errors() { 1 } else { 0 })
+    Ok(if ar.has_errors() || cut { 1 } else { 0 })
 }
 
 #[cfg(test)]

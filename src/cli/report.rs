@@ -8,6 +8,9 @@
 //!   ([`crate::replay::point::replay`]) printed by `state`'s text renderer, the timeline is
 //!   `timeline`'s, the charts are `chart`'s ([`crate::cli::chart::compute`]) and the size
 //!   forensics are `info`'s and `snapshots`';
+//! - a log cut short or damaged is said where a view reaches it, by the one rule
+//!   ([`crate::replay::point::log_cut`]): the states, the timeline and the charts, and the
+//!   report then exits 1;
 //! - secrets stay redacted: every renderer used here is the redacting one, and there is no
 //!   `--show-secrets`;
 //! - the incident and the last healthy point are derived from findings and the convergence
@@ -321,7 +324,9 @@ pub fn run_report(args: &ReportArgs, progress: bool, out: &mut dyn Write) -> Res
     // 3. State at the end and at the last healthy point.
     let red_filter = StateFilter::default();
     let me = a.member.as_ref().map(|m| m.node_id.clone());
-    let end = replay::replay(a, &Point::Last, false)?;
+    // The state at the end says what cuts or damages the log it reaches, as `state` does.
+    let mut end = replay::replay(a, &Point::Last, false)?;
+    let cuts = replay::mark_cut(a, &mut end);
     let leader = replay::probable_leader(a, &end);
     let mut buf = Vec::new();
     crate::render::state::write_text(&mut buf, &end, &red_filter, me.as_deref(), leader).map_err(output::error)?;
@@ -335,7 +340,8 @@ pub fn run_report(args: &ReportArgs, progress: bool, out: &mut dyn Write) -> Res
     page.para(&format!("Chosen as {}.", inc.healthy_why));
     match inc.healthy {
         Some(h) => {
-            let r = replay::replay(a, &Point::Index(h), false)?;
+            let mut r = replay::replay(a, &Point::Index(h), false)?;
+            replay::mark_cut(a, &mut r);
             let mut buf = Vec::new();
             crate::render::state::write_text(&mut buf, &r, &red_filter, me.as_deref(), None).map_err(output::error)?;
             page.para(&format!("As `swarmsift state {} --at {h}` prints it.", file_name(&chosen)));
@@ -347,7 +353,9 @@ pub fn run_report(args: &ReportArgs, progress: bool, out: &mut dyn Write) -> Res
     // 4. Timeline around the incident.
     page.section("timeline", "Timeline around the incident");
     page.para(&format!("Incident: {}.", inc.why));
-    let ev = crate::analyses::history::timeline(a);
+    let (mut ev, mut found) =
+        crate::analyses::history::timeline_with_findings(a, &crate::decode::docker_api::Redaction::default());
+    crate::analyses::history::timeline_cut(a, &mut ev, &mut found);
     let centre = match inc.index {
         Some(i) => ev.iter().position(|e| e.at.index >= i).unwrap_or(ev.len()),
         None => ev.len(),
@@ -366,6 +374,10 @@ pub fn run_report(args: &ReportArgs, progress: bool, out: &mut dyn Write) -> Res
 
     // 5. The four charts.
     page.section("charts", "Charts");
+    // The charts that draw the log up to its end say what cuts or damages it, as `chart` does.
+    for n in crate::cli::chart::cut_notes(ChartKind::Tasks, a) {
+        page.para(&format!("note (convergence, tasks, recovery): {n}"));
+    }
     for (kind, id, caption) in [
         (
             ChartKind::Convergence,
@@ -407,7 +419,7 @@ pub fn run_report(args: &ReportArgs, progress: bool, out: &mut dyn Write) -> Res
     ));
     std::fs::write(&args.output, html.as_bytes()).map_err(|e| Error::Io { path: args.output.clone(), source: e })?;
 
-    let bad = verifications.iter().any(|(_, v)| !v.ok) || !unreadable.is_empty();
+    let bad = verifications.iter().any(|(_, v)| !v.ok) || !unreadable.is_empty() || !cuts.is_empty();
     match args.format {
         Format::Json => crate::render::json::pretty(
             out,
@@ -419,6 +431,7 @@ pub fn run_report(args: &ReportArgs, progress: bool, out: &mut dyn Write) -> Res
                 "about": file_name(&chosen),
                 "incident_index": inc.index,
                 "healthy_index": inc.healthy,
+                "log_cut": cuts.iter().map(|c| c.state_note(end.base_index)).collect::<Vec<_>>(),
             }),
         ),
         Format::Text => writeln!(

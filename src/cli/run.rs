@@ -200,7 +200,8 @@ fn state(
     let a = load_shown(c, detail, progress, &secrets)?;
     let mut r = replay::replay(&a, &p, filter.include_uncommitted)?;
     unmatched_filter(&r, &f)?;
-    cut_by_damage(&a, &mut r);
+    // Damage that cuts or damages the log this state reaches is said, and the command exits 1.
+    replay::mark_cut(&a, &mut r);
     let me = a.member.as_ref().map(|m| m.node_id.clone());
     let leader = replay::probable_leader(&a, &r);
     let red = Redaction { show_secrets: secrets.show_secrets, ..Default::default() };
@@ -211,23 +212,6 @@ fn state(
     }
     .map_err(output::error)?;
     Ok(affected(&r.findings))
-}
-
-/// Damage in the WAL's frames (a CRC that fails, a copy cut short, a missing segment) ends the
-/// log that can be read: a state at or past the end of the readable log may lack entries written
-/// after the damage, which the output says, and the command exits 1. A state before it is not
-/// affected.
-fn cut_by_damage(a: &crate::replay::analysis::Analysis, r: &mut replay::Replayed) {
-    for f in crate::replay::point::log_cut(a, r.index) {
-        if !r.findings.contains(&f) {
-            r.notes.push(if f.code == crate::error::Code::InputTarballTruncated {
-                format!("the backup is cut short, so this state may lack entries held by members after the cut: {f}")
-            } else {
-                format!("the readable log ends at damage, so this state may lack entries written after it: {f}")
-            });
-            r.findings.push(f);
-        }
-    }
 }
 
 /// A `--service` or `--node` that names nothing in the state shown is a usage error that names
@@ -314,7 +298,7 @@ fn diff(
     let red = Redaction { show_secrets: secrets.show_secrets, ..Default::default() };
     let times = [from, to].iter().any(|x| x.map(Point::parse).is_some_and(|p| matches!(p, Ok(Point::Time(_)))));
     let a = load_shown(c, if times { Detail::Entries } else { Detail::Structure }, progress, &secrets)?;
-    let (ra, rb, la, lb) = match other {
+    let (ra, rb, la, lb, ca, cb) = match other {
         Some(p2) => {
             if from.is_some() || to.is_some() {
                 return Err(Error::Usage("give --from/--to or a second PATH, not both".into()));
@@ -322,11 +306,14 @@ fn diff(
             let mut c2 = c.clone();
             c2.path = p2;
             let b = load_shown(&c2, Detail::Structure, progress, &secrets)?;
-            let ra = replay::replay(&a, &Point::Last, false)?;
-            let rb = replay::replay(&b, &Point::Last, false)?;
+            let mut ra = replay::replay(&a, &Point::Last, false)?;
+            let mut rb = replay::replay(&b, &Point::Last, false)?;
+            // Each side is the end of its own log: a cut or damage there is said.
+            let ca = replay::mark_cut(&a, &mut ra);
+            let cb = replay::mark_cut(&b, &mut rb);
             let la = format!("{} @{}", c.path.display(), ra.index);
             let lb = format!("{} @{}", c2.path.display(), rb.index);
-            (ra, rb, la, lb)
+            (ra, rb, la, lb, ca, cb)
         }
         None => {
             let pf = match from {
@@ -349,23 +336,47 @@ fn diff(
                 }
                 p => replay::replay(&a, &p, false)?,
             };
-            let rb = replay::replay(&a, &pt, false)?;
+            let mut ra = ra;
+            let mut rb = replay::replay(&a, &pt, false)?;
+            // A side at or past the end of the readable log says what cuts or damages it (the
+            // archive cut at any index), as `state` does; a diff of two points before the
+            // damage is not affected. One input: each cut is said once.
+            let ca = replay::mark_cut(&a, &mut ra);
+            let mut cb = replay::mark_cut(&a, &mut rb);
+            cb.retain(|c| !ca.contains(c));
             let (la, lb) = (format!("index {}", ra.index), format!("index {}", rb.index));
-            (ra, rb, la, lb)
+            (ra, rb, la, lb, ca, cb)
         }
     };
     let d = crate::analyses::history::diff_stores(&ra.store, &rb.store, &red, kind);
-    let ea = DiffEnd { label: la, index: ra.index, term: ra.term };
-    let eb = DiffEnd { label: lb, index: rb.index, term: rb.term };
+    let ea = DiffEnd { label: la, index: ra.index, term: ra.term, notes: ra.notes.clone() };
+    let eb = DiffEnd { label: lb, index: rb.index, term: rb.term, notes: rb.notes.clone() };
     match c.format {
         StreamFormat::Json => render::changes::write_diff_json(out, &ea, &eb, &d),
         StreamFormat::Ndjson => render::changes::write_diff_ndjson(out, &ea, &eb, &d),
         StreamFormat::Text => render::changes::write_diff_text(out, &ea.label, &eb.label, &d)
-            .and_then(|()| damage_notes(out, &ra.findings))
-            .and_then(|()| damage_notes(out, &rb.findings)),
+            .and_then(|()| diff_notes(out, &ra, &ca, &[]))
+            .and_then(|()| diff_notes(out, &rb, &cb, &ca)),
     }
     .map_err(output::error)?;
     Ok(affected(&ra.findings).max(affected(&rb.findings)))
+}
+
+/// The notes of one side of a `diff` that bear on damage: each cut of the log with what it means
+/// ([`replay::LogCut::state_note`]), then the other error findings of its replay. A finding of
+/// `said` (cuts the other side said already: one input, the archive cut) is not said again.
+fn diff_notes(
+    out: Out<'_>,
+    r: &replay::Replayed,
+    cuts: &[replay::LogCut],
+    said: &[replay::LogCut],
+) -> std::io::Result<()> {
+    for c in cuts {
+        writeln!(out, "note: {}", c.state_note(r.base_index))?;
+    }
+    let is_cut = |f: &crate::error::Finding| cuts.iter().chain(said).any(|c| c.finding == *f);
+    let rest: Vec<crate::error::Finding> = r.findings.iter().filter(|f| !is_cut(f)).cloned().collect();
+    damage_notes(out, &rest)
 }
 
 fn timeline(
@@ -379,27 +390,7 @@ fn timeline(
     let a = load_shown(c, Detail::Entries, progress, &secrets)?;
     let red = Redaction { show_secrets: secrets.show_secrets, ..Default::default() };
     let (mut ev, mut found) = crate::analyses::history::timeline_with_findings(&a, &red);
-    // The log cut short (by damage, or an archive cut) is said at the end of the timeline, as
-    // `state` says it: events after the cut are not in this data. WAL damage the walk already
-    // met is an event where it is (it read past it), and is not said twice.
-    let end = a.wal.last_index().unwrap_or(0);
-    let walk_met_damage = !found.is_empty();
-    for f in crate::replay::point::log_cut(&a, end) {
-        let archive = f.code == crate::error::Code::InputTarballTruncated;
-        if found.contains(&f) || (!archive && walk_met_damage) {
-            continue;
-        }
-        let text = if archive {
-            format!("the backup is cut short: members after the cut may hold later events: [{}] {}", f.code, f.message)
-        } else {
-            format!(
-                "the readable log ends at damage: events written after it are not in this data: [{}] {}",
-                f.code, f.message
-            )
-        };
-        ev.push(crate::analyses::history::Event::damage(end, 0, text));
-        found.push(f);
-    }
+    crate::analyses::history::timeline_cut(&a, &mut ev, &mut found);
     // A service or node that no event and no object of the log names is refused, as `state`
     // refuses it: the same check, over the whole log instead of one state.
     let only = |service: Option<&str>, node: Option<&str>| StateFilter {

@@ -870,6 +870,22 @@ pub mod encode {
             let body = rec.encode_to_vec();
             self.frame(&body);
         }
+        /// Append a crc record whose stored value disagrees with the chain, as a damaged crc
+        /// record of the original (a leading one that breaks the chain, or one inside a
+        /// segment that fails the check): `stored` is the original's value (changed only if it
+        /// happens to match here), `data` what the original record carried. The chain then goes
+        /// on from the stored value, as the reader re-seeds it from a crc record.
+        pub fn damaged_crc_record(&mut self, stored: u32, data: Option<&[u8]>) {
+            let stored = if stored == self.crc { !stored } else { stored };
+            self.crc = stored;
+            let rec = walpb::Record {
+                r#type: Some(super::rtype::CRC),
+                crc: Some(stored),
+                data: data.map(bytes::Bytes::copy_from_slice),
+            };
+            let body = rec.encode_to_vec();
+            self.frame(&body);
+        }
         /// Append a raw frame around `body`.
         pub fn frame(&mut self, body: &[u8]) {
             let len = body.len() as u64;

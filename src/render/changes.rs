@@ -95,6 +95,10 @@ pub struct DiffEnd {
     pub index: u64,
     /// Its term.
     pub term: u64,
+    /// What the reader should know about this state (damage met, a log cut short), as `state`
+    /// says it; left out when there is none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 /// Write `diff` as text.

@@ -278,3 +278,25 @@ pub fn empty_raft_log(swarm: &Path) {
 pub fn cert_of_another_node(swarm: &Path, other: &Path) {
     std::fs::copy(other.join("certificates/swarm-node.crt"), swarm.join("certificates/swarm-node.crt")).unwrap();
 }
+
+/// Change the value the leading crc record of `seg` stores (its lowest bit flipped): the segment
+/// no longer continues the CRC chain of the one before it, as when that record's bytes rot.
+/// The record keeps its length.
+pub fn break_crc_chain(seg: &Path) {
+    use swarmsift::format::wal::rtype;
+    let first = records(seg, false).into_iter().next().unwrap();
+    assert_eq!(first.rtype, rtype::CRC, "{}: a segment starts with its crc record", seg.display());
+    // walpb.Record after the 8-byte length field: 0x08 type, 0x10 crc (varint), ...
+    let data = std::fs::read(seg).unwrap();
+    let at = first.offset as usize + 8;
+    assert_eq!((data[at], data[at + 1], data[at + 2]), (0x08, rtype::CRC as u8, 0x10));
+    flip_bit(seg, at as u64 + 3, 0);
+}
+
+/// Flip bit `bit` of the type field of the record at `offset` (a snapshot marker, type 5, with
+/// bit 0 flipped reads as a crc record, type 4): one bit gone bad in a record's header.
+pub fn flip_record_type(file: &Path, offset: u64, bit: u8) {
+    let data = std::fs::read(file).unwrap();
+    assert_eq!(data[offset as usize + 8], 0x08, "a walpb.Record starts with its type field");
+    flip_bit(file, offset + 9, bit);
+}

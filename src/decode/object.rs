@@ -186,7 +186,7 @@ impl Object {
 
 impl Object {
     /// A secret or config with its payload (`spec.data`) replaced by the payload's keyed hash
-    /// (HMAC-SHA256 under this run's random key, [`crate::crypto::keyed`]): the same size class
+    /// (BLAKE3 keyed hash under this run's random key, [`crate::crypto::keyed`]): the same size class
     /// of object without the secret, that still differs when the payload does. Keyed, so that
     /// the digest held in memory (or in a core dump) cannot be tested against guessed secrets.
     /// An empty payload stays empty; other objects are unchanged.

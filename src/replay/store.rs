@@ -64,7 +64,7 @@ pub struct Keep {
     /// slot, node, states. For checks only, never for printing a state.
     pub projected_tasks: bool,
     /// Secret and config payloads (`spec.data`) as they are. Otherwise each is replaced by its
-    /// keyed hash ([`Object::digested`], HMAC-SHA256 under a per-run random key): still non-empty, and still different when the payload
+    /// keyed hash ([`Object::digested`], BLAKE3 keyed hash under a per-run random key): still non-empty, and still different when the payload
     /// changed, so redacted output and diffs are unchanged, while a store that never prints
     /// the payloads does not hold them (400 configs of 360 KB are 137 MiB).
     pub secret_data: bool,

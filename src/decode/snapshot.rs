@@ -325,7 +325,9 @@ mod tests {
         // other than the whole `Snapshot` decoder: prost's budget there is 100 less the levels
         // above, and a part decoded alone would have two levels more (found by the fuzz
         // harness's comparison of the walk with `decode_snapshot`).
-        let places: [(&str, fn(&[u8]) -> Vec<u8>); 5] = [
+        /// Where a run of nested groups is put in a snapshot.
+        type Place = fn(&[u8]) -> Vec<u8>;
+        let places: [(&str, Place); 5] = [
             ("a task", |g| ld(3, &ld(4, g))),
             ("a task's status", |g| ld(3, &ld(4, &ld(9, g)))),
             ("the store", |g| ld(3, g)),

@@ -132,6 +132,42 @@ fn never_more_lenient_than_prost_on_damaged_payloads() {
     assert!(stricter * 100 < rejected_both + accepted_both, "stricter than prost on {stricter} inputs");
 }
 
+/// `body` as length-delimited field `tag`.
+fn ld(tag: u32, body: &[u8]) -> Vec<u8> {
+    let mut b = Vec::new();
+    prost::encoding::encode_key(tag, prost::encoding::WireType::LengthDelimited, &mut b);
+    prost::encoding::encode_varint(body.len() as u64, &mut b);
+    b.extend_from_slice(body);
+    b
+}
+
+/// `n` empty groups of unknown field 1000, each inside the one before.
+fn nested_groups(n: usize) -> Vec<u8> {
+    let (start, end) = ([0xc3, 0x3e], [0xc4, 0x3e]); // field 1000: start group, end group
+    [start.repeat(n), end.repeat(n)].concat()
+}
+
+#[test]
+fn the_recursion_limit_is_prosts_inside_nested_messages_too() {
+    // prost has one budget of 100 levels for nested messages and groups together: an unknown
+    // group inside `Task.status` has one level less than one at the task's top, and a task in
+    // a snapshot's store two less than a task decoded alone. (The fuzz harness found the check
+    // allowing a full 100 levels of groups wherever it was.)
+    use swarmsift::format::wirecheck::check_at;
+    let task = "docker.swarmkit.v1.Task";
+    let (mut accepted, mut rejected) = (0, 0);
+    for n in 94..=101 {
+        for b in [nested_groups(n), ld(9, &nested_groups(n)), ld(9, &ld(1, &nested_groups(n)))] {
+            let theirs = prost_accepts(task, &b);
+            assert_eq!(check(task, &b).is_ok(), theirs, "{n} levels: {b:02x?}");
+            let in_snapshot = api::Snapshot::decode(&ld(3, &ld(4, &b))[..]).is_ok();
+            assert_eq!(check_at(task, &b, 2).is_ok(), in_snapshot, "{n} levels in a snapshot");
+            if theirs { accepted += 1 } else { rejected += 1 }
+        }
+    }
+    assert!(accepted > 0 && rejected > 0, "the limit lies in the range tried");
+}
+
 #[test]
 fn a_checked_load_reports_what_a_full_load_does() {
     for scenario in ["churn", "autolock", "big-wal"] {

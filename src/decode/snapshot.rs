@@ -2,7 +2,9 @@
 //! `api.Snapshot`'s parts: membership, object counts, sizes on the wire, and each object handed
 //! to the caller.
 //!
-//! Invariants: accepts and rejects exactly what prost's `api::Snapshot::decode` does; the decoded
+//! Invariants: accepts and rejects exactly what prost's `api::Snapshot::decode` does, prost's
+//! recursion limit included (the membership, the store's fields and each object are read with
+//! the budget the whole decoding has left there, see [`decode_in_store`]); the decoded
 //! `api.Snapshot` is never held whole (objects go to the caller one at a time).
 
 use super::object::{Kind, Membership, Object};
@@ -133,6 +135,7 @@ fn walk(
     let mut membership: Option<api::ClusterSnapshot> = None;
     let mut counts = [0usize; 10];
     let mut has_store = false;
+    let mut scratch = Vec::new();
     while !buf.is_empty() {
         let (tag, wt) = buf.key().map_err(at)?;
         match tag {
@@ -142,10 +145,13 @@ fn walk(
             }
             2 => {
                 wire(WireType::LengthDelimited, wt, "Snapshot.membership")?;
-                let m = membership.get_or_insert_with(Default::default);
                 let body = buf.delimited().map_err(at)?;
                 wire_sizes.membership += body.len() as u64;
-                m.merge(body).map_err(bad)?;
+                // Merged as the field of a `Snapshot`, where prost's recursion budget is one
+                // level less than in a `ClusterSnapshot` decoded alone.
+                let mut holder = api::Snapshot { membership: membership.take(), ..Default::default() };
+                holder.merge(framed(&mut scratch, &[(2, body.len())], body)).map_err(bad)?;
+                membership = holder.membership;
             }
             3 => {
                 wire(WireType::LengthDelimited, wt, "Snapshot.store")?;
@@ -166,7 +172,8 @@ fn walk(
                         }
                     };
                     if !(1..=10).contains(&tag) {
-                        if let Err(e) = s.skip(tag, wt) {
+                        // A `StoreSnapshot`'s fields have one level less than the top's.
+                        if let Err(e) = s.skip_within(tag, wt, STORE_BUDGET) {
                             structural = Some(at(e));
                             break;
                         }
@@ -191,7 +198,7 @@ fn walk(
                         .with_min_len(256)
                         .map(|&(tag, m)| {
                             let kind = Kind::STORE_SNAPSHOT_FIELDS[tag as usize - 1];
-                            crate::format::wirecheck::check(kind.message_name(), m).is_ok()
+                            crate::format::wirecheck::check_at(kind.message_name(), m, 2).is_ok()
                         })
                         .collect()
                 } else {
@@ -209,18 +216,7 @@ fn walk(
                         }
                         continue;
                     }
-                    let o = match tag {
-                        1 => Object::Node(api::Node::decode(m).map_err(bad)?),
-                        2 => Object::Service(api::Service::decode(m).map_err(bad)?),
-                        3 => Object::Network(api::Network::decode(m).map_err(bad)?),
-                        4 => Object::Task(api::Task::decode(m).map_err(bad)?),
-                        5 => Object::Cluster(api::Cluster::decode(m).map_err(bad)?),
-                        6 => Object::Secret(api::Secret::decode(m).map_err(bad)?),
-                        7 => Object::Resource(api::Resource::decode(m).map_err(bad)?),
-                        8 => Object::Extension(api::Extension::decode(m).map_err(bad)?),
-                        9 => Object::Config(api::Config::decode(m).map_err(bad)?),
-                        _ => Object::Volume(api::Volume::decode(m).map_err(bad)?),
-                    };
+                    let o = decode_in_store(tag, m, &mut scratch).map_err(bad)?;
                     counts[tag as usize - 1] += 1;
                     if let Some(f) = sink.as_mut() {
                         f(SnapObject::Decoded(Box::new(o)));
@@ -243,4 +239,112 @@ fn walk(
         BTreeMap::new()
     };
     Ok(SnapState { dek, membership: membership.as_ref().map(Membership::from_snapshot), objects, wire: wire_sizes })
+}
+
+/// prost's recursion budget for the fields of a `StoreSnapshot` inside a `Snapshot` (its
+/// `DecodeContext` starts at 100 for the top message's fields and loses one per nested message).
+const STORE_BUDGET: u32 = 99;
+
+/// `body` as the innermost of nested length-delimited fields `(field number, body length)`,
+/// outermost first, written into `scratch`: the bytes of a `Snapshot` that holds only it.
+fn framed<'s>(scratch: &'s mut Vec<u8>, path: &[(u32, usize)], body: &[u8]) -> &'s [u8] {
+    use prost::encoding::{WireType, encode_key, encode_varint};
+    scratch.clear();
+    for &(tag, len) in path {
+        encode_key(tag, WireType::LengthDelimited, scratch);
+        encode_varint(len as u64, scratch);
+    }
+    scratch.extend_from_slice(body);
+    scratch
+}
+
+/// Decode store object `m` (of `StoreSnapshot` field `tag`, 1-10) as the whole `Snapshot`'s
+/// decoding does: prost's recursion limit is counted from the `Snapshot`, two levels up, so a
+/// message decoded alone would be allowed two more levels of nested groups or messages. The
+/// object is copied once, behind the keys and lengths of `Snapshot.store` and its field; the
+/// error (if any) is prost's own, with that path.
+fn decode_in_store(tag: u32, m: &[u8], scratch: &mut Vec<u8>) -> Result<Object, prost::DecodeError> {
+    let inner = prost::encoding::key_len(tag) + prost::encoding::encoded_len_varint(m.len() as u64) + m.len();
+    let s = api::Snapshot::decode(framed(scratch, &[(3, inner), (tag, m.len())], m))?;
+    let mut st = s.store.unwrap_or_default();
+    // One object was framed, so its list holds exactly it.
+    Ok(match tag {
+        1 => Object::Node(st.nodes.pop().unwrap_or_default()),
+        2 => Object::Service(st.services.pop().unwrap_or_default()),
+        3 => Object::Network(st.networks.pop().unwrap_or_default()),
+        4 => Object::Task(st.tasks.pop().unwrap_or_default()),
+        5 => Object::Cluster(st.clusters.pop().unwrap_or_default()),
+        6 => Object::Secret(st.secrets.pop().unwrap_or_default()),
+        7 => Object::Resource(st.resources.pop().unwrap_or_default()),
+        8 => Object::Extension(st.extensions.pop().unwrap_or_default()),
+        9 => Object::Config(st.configs.pop().unwrap_or_default()),
+        _ => Object::Volume(st.volumes.pop().unwrap_or_default()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A length-delimited field.
+    fn ld(tag: u32, body: &[u8]) -> Vec<u8> {
+        let mut b = Vec::new();
+        prost::encoding::encode_key(tag, prost::encoding::WireType::LengthDelimited, &mut b);
+        prost::encoding::encode_varint(body.len() as u64, &mut b);
+        b.extend_from_slice(body);
+        b
+    }
+
+    /// `n` empty groups of unknown field 1000, each inside the one before.
+    fn groups(n: usize) -> Vec<u8> {
+        let mut b = Vec::new();
+        for _ in 0..n {
+            prost::encoding::encode_key(1000, prost::encoding::WireType::StartGroup, &mut b);
+        }
+        for _ in 0..n {
+            prost::encoding::encode_key(1000, prost::encoding::WireType::EndGroup, &mut b);
+        }
+        b
+    }
+
+    /// Every way of reading a payload object by object, against prost's whole decoding.
+    fn walks_agree(snap: &[u8]) -> bool {
+        let whole = decode_snapshot(snap, false, &[]).is_ok();
+        for on_wire in [false, true] {
+            assert_eq!(snapshot_state(snap, false, &[], None, on_wire).is_ok(), whole, "on_wire {on_wire}");
+        }
+        let mut n = 0;
+        assert_eq!(snapshot_state(snap, false, &[], Some(&mut |_| n += 1), false).is_ok(), whole, "with a sink");
+        assert_eq!(snapshot_objects(snap, false, &[], &|_| (), &mut |_| ()).is_ok(), whole, "objects");
+        whole
+    }
+
+    #[test]
+    fn the_walk_keeps_prosts_recursion_limit_where_the_whole_decoding_has_it() {
+        // Unknown groups nested about 100 deep, at each place the walk reads with something
+        // other than the whole `Snapshot` decoder: prost's budget there is 100 less the levels
+        // above, and a part decoded alone would have two levels more (found by the fuzz
+        // harness's comparison of the walk with `decode_snapshot`).
+        /// Where a run of nested groups is put in a snapshot.
+        type Place = fn(&[u8]) -> Vec<u8>;
+        let places: [(&str, Place); 5] = [
+            ("a task", |g| ld(3, &ld(4, g))),
+            ("a task's status", |g| ld(3, &ld(4, &ld(9, g)))),
+            ("the store", |g| ld(3, g)),
+            ("the membership", |g| ld(2, g)),
+            ("the top", |g| g.to_vec()),
+        ];
+        for (what, place) in places {
+            let outcomes: Vec<bool> = (94..=101).map(|n| walks_agree(&place(&groups(n)))).collect();
+            assert!(outcomes.contains(&true) && outcomes.contains(&false), "{what}: the limit lies in 94..=101");
+        }
+    }
+
+    #[test]
+    fn a_refused_object_says_where_it_sits_as_the_whole_decoding_does() {
+        let snap = ld(3, &ld(4, &ld(9, b"\x08")));
+        let whole = decode_snapshot(&snap, false, &[]).err().unwrap();
+        assert_eq!(snapshot_state(&snap, false, &[], None, true).err(), Some(whole.clone()));
+        assert_eq!(snapshot_objects(&snap, false, &[], &|_| (), &mut |_| ()).err(), Some(whole));
+    }
 }

@@ -8,7 +8,9 @@
 //! - Never panics and never allocates: every read checks the bytes that remain first, and a
 //!   length read from the data is compared with what remains before anything is sliced.
 //! - The protobuf rules are prost's own (`prost::encoding::{decode_key, decode_varint,
-//!   skip_field}`), so a cursor accepts and rejects exactly what prost does.
+//!   skip_field}`), so a cursor accepts and rejects exactly what prost does. prost's recursion
+//!   budget cannot be handed to its `skip_field` from outside; [`skip_within`] is that function
+//!   with the budget as an argument, for fields below a message's top level.
 
 use prost::encoding::{DecodeContext, WireType, decode_key, decode_varint, skip_field};
 
@@ -99,14 +101,21 @@ impl<'a> Cursor<'a> {
         self.take(len as usize, "length-delimited field runs past the end")
     }
 
-    /// Skip a field of this wire type (prost's rules, nesting included).
+    /// Skip a field of this wire type (prost's rules, nesting included), as a field at the top
+    /// level of the message prost decodes.
     pub fn skip(&mut self, tag: u32, wt: WireType) -> Result<(), CursorError> {
         self.proto(|b| skip_field(wt, tag, b, DecodeContext::default()), "invalid field")
     }
 
-    fn proto<T>(
+    /// [`Cursor::skip`] for a field where prost's recursion budget is `budget` (100 at the top
+    /// of the decoded message, one less per level of nested message): see [`skip_within`].
+    pub fn skip_within(&mut self, tag: u32, wt: WireType, budget: u32) -> Result<(), CursorError> {
+        self.proto(|b| skip_within(wt, tag, b, budget).ok_or(()), "invalid field")
+    }
+
+    fn proto<T, E>(
         &mut self,
-        f: impl FnOnce(&mut &'a [u8]) -> Result<T, prost::DecodeError>,
+        f: impl FnOnce(&mut &'a [u8]) -> Result<T, E>,
         what: &'static str,
     ) -> Result<T, CursorError> {
         let mut b = self.rest();
@@ -119,6 +128,40 @@ impl<'a> Cursor<'a> {
             Err(_) => Err(self.err(what)),
         }
     }
+}
+
+/// prost's `skip_field` with its recursion budget given: refused when the budget is 0 (prost's
+/// `RecursionLimitReached`), and each nested group's fields have one less. `None` wherever prost
+/// returns an error. Recursion is bounded by `budget`.
+pub fn skip_within(wt: WireType, tag: u32, buf: &mut &[u8], budget: u32) -> Option<()> {
+    if budget == 0 {
+        return None;
+    }
+    let len = match wt {
+        WireType::Varint => {
+            decode_varint(buf).ok()?;
+            0
+        }
+        WireType::ThirtyTwoBit => 4,
+        WireType::SixtyFourBit => 8,
+        WireType::LengthDelimited => decode_varint(buf).ok()?,
+        WireType::StartGroup => loop {
+            let (inner_tag, inner_wt) = decode_key(buf).ok()?;
+            if inner_wt == WireType::EndGroup {
+                if inner_tag != tag {
+                    return None;
+                }
+                break 0;
+            }
+            skip_within(inner_wt, inner_tag, buf, budget - 1)?;
+        },
+        WireType::EndGroup => return None,
+    };
+    if len > buf.len() as u64 {
+        return None;
+    }
+    *buf = &buf[len as usize..];
+    Some(())
 }
 
 /// A WAL frame's 8-byte length field, split: etcd writes the record length in the low 56 bits
@@ -181,5 +224,48 @@ mod tests {
         let mut c = Cursor::new(&[0x01, 0x02], 0);
         assert!(c.u64_le("length field").is_err());
         assert_eq!(c.remaining(), 2);
+    }
+
+    #[test]
+    fn skip_within_is_prosts_skip_field_with_its_budget() {
+        // At the full budget: the same answer and the same bytes consumed as prost's, over
+        // pseudo-random bytes rich in keys of every wire type.
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        for _ in 0..50_000 {
+            let mut b = Vec::new();
+            for _ in 0..(x % 16) {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                b.push(
+                    [0x08, 0x0b, 0x0c, 0x13, 0x14, 0x0d, 0x09, 0x0a, 0x02, 0x80, 0x01, 0x00, 0xff, 0x0e]
+                        [(x % 14) as usize],
+                );
+            }
+            x = x.wrapping_add(1);
+            let Some((&k, rest)) = b.split_first() else { continue };
+            let Ok(wt) = WireType::try_from(u64::from(k & 7)) else { continue };
+            let tag = u32::from(k >> 3).max(1);
+            let (mut ours, mut theirs) = (rest, rest);
+            let a = skip_within(wt, tag, &mut ours, 100).is_some();
+            let p = skip_field(wt, tag, &mut theirs, DecodeContext::default()).is_ok();
+            assert_eq!(a, p, "{b:02x?}");
+            if a {
+                assert_eq!(ours.len(), theirs.len(), "{b:02x?}");
+            }
+        }
+        // Nested groups: each level takes one; an empty group needs a budget of one.
+        let nested = |n: usize| [vec![0x0b; n - 1], vec![0x0c; n]].concat();
+        for budget in 1..=5u32 {
+            for n in 1..=6usize {
+                let b = nested(n);
+                assert_eq!(skip_within(WireType::StartGroup, 1, &mut &b[..], budget).is_some(), n as u32 <= budget);
+            }
+        }
+        assert_eq!(skip_within(WireType::Varint, 1, &mut &[0x01][..], 0), None, "budget 0 refuses any field");
+        let deep = nested(100);
+        let mut c = Cursor::new(&deep, 0);
+        assert!(c.clone().skip(1, WireType::StartGroup).is_ok());
+        assert!(c.skip_within(1, WireType::StartGroup, 99).is_err());
     }
 }

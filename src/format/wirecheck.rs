@@ -6,19 +6,23 @@
 //! - Never more lenient than prost: every input prost rejects is rejected here (same key,
 //!   varint and unknown-field rules, because those come from `prost::encoding` itself; known
 //!   fields must have their wire type, or packed encoding for repeated scalars; strings must be
-//!   UTF-8; lengths must fit; nesting is limited to prost's 100 levels). Callers that get a
-//!   rejection decode with prost to report prost's own error text.
+//!   UTF-8; lengths must fit; nesting is limited as prost limits it: one recursion budget of 100
+//!   levels for nested messages and unknown groups together, so a group inside a nested message
+//!   has less room than one at the top). Callers that get a rejection decode with prost to
+//!   report prost's own error text.
+//! - A message nested in another one ([`check_at`]: a snapshot's store objects sit two levels
+//!   down) is checked with the budget prost's decoder of the outer message has left there.
 //! - The schema is our `.proto` subset, compiled by `build.rs` into a `FileDescriptorSet` and
 //!   parsed once.
 //! - No allocation per message; recursion depth is bounded.
 
 use prost::Message;
-use prost::encoding::{DecodeContext, WireType, decode_key, decode_varint, skip_field};
+use prost::encoding::{WireType, decode_key, decode_varint};
 use prost_types::field_descriptor_proto::{Label, Type};
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
-/// prost's recursion limit for nested messages.
+/// prost's recursion limit (`RECURSION_LIMIT`), for nested messages and groups together.
 const DEPTH_LIMIT: u32 = 100;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -120,17 +124,27 @@ impl Schema {
     /// Whether `buf` decodes as the message `name` (full name without the leading dot, e.g.
     /// `docker.swarmkit.v1.InternalRaftRequest`). Unknown names are rejected.
     pub fn check(&self, name: &str, buf: &[u8]) -> Result<(), Invalid> {
-        let m = *self.by_name.get(name).ok_or(Invalid)?;
-        let mut b = buf;
-        self.message(m, &mut b, 0)
+        self.check_at(name, buf, 0)
     }
 
+    /// [`Schema::check`] for a message that sits `depth` levels down in the message prost
+    /// decodes (a snapshot's store objects: 2, under `Snapshot.store` and `StoreSnapshot`).
+    pub fn check_at(&self, name: &str, buf: &[u8], depth: u32) -> Result<(), Invalid> {
+        let m = *self.by_name.get(name).ok_or(Invalid)?;
+        let mut b = buf;
+        self.message(m, &mut b, depth)
+    }
+
+    /// A message `depth` levels down: its fields have prost's budget `DEPTH_LIMIT - depth`
+    /// (prost's `merge_loop` context), which a nested message or an unknown field needs to be
+    /// non-zero.
     fn message(&self, m: usize, buf: &mut &[u8], depth: u32) -> Result<(), Invalid> {
         let fields = &self.msgs[m];
+        let budget = DEPTH_LIMIT.saturating_sub(depth);
         while !buf.is_empty() {
             let (tag, wt) = decode_key(buf)?;
             let Ok(i) = fields.binary_search_by_key(&tag, |f| f.number) else {
-                skip_field(wt, tag, buf, DecodeContext::default())?;
+                super::cursor::skip_within(wt, tag, buf, budget).ok_or(Invalid)?;
                 continue;
             };
             let f = fields[i];
@@ -159,7 +173,7 @@ impl Schema {
                     delimited(buf)?;
                 }
                 (Kind::Msg(n), WireType::LengthDelimited) => {
-                    if depth + 1 >= DEPTH_LIMIT {
+                    if budget == 0 {
                         return Err(Invalid);
                     }
                     let mut inner = delimited(buf)?;
@@ -190,4 +204,10 @@ fn delimited<'a>(buf: &mut &'a [u8]) -> Result<&'a [u8], Invalid> {
 /// Whether `buf` decodes as the message `name` of our `.proto` subset.
 pub fn check(name: &str, buf: &[u8]) -> Result<(), Invalid> {
     schema().check(name, buf)
+}
+
+/// Whether `buf` decodes as the message `name` when it sits `depth` levels down in the message
+/// prost decodes ([`Schema::check_at`]).
+pub fn check_at(name: &str, buf: &[u8], depth: u32) -> Result<(), Invalid> {
+    schema().check_at(name, buf, depth)
 }

@@ -429,6 +429,83 @@ fn torn_write_in_a_full_length_segment_stays_a_torn_write() {
     headline_agrees(&v);
 }
 
+/// The note of a `state --format json` document, joined.
+fn notes(v: &Value) -> String {
+    v["notes"].as_array().unwrap().iter().map(|n| n.as_str().unwrap()).collect::<Vec<_>>().join("\n")
+}
+
+#[test]
+fn a_zeroed_sector_with_committed_entries_after_it_is_damage_for_every_command() {
+    // A 512-byte sector zeroed inside entry 201 of the full-length (preallocated) segment: the
+    // scan stops there as at a torn write, but entries 202-220 follow, readable and CRC-valid.
+    let (_d, swarm) = unpack(CHURN);
+    let (off, _) = entry_at(&swarm, 201);
+    let seg = corrupt::segments(&swarm)[0].clone();
+    assert_eq!(std::fs::metadata(&seg).unwrap().len(), 64_000_000);
+    corrupt::zero_sector(&seg, off + 8 + 100);
+    let s = swarm.to_str().unwrap();
+    // The one finding, made at load time.
+    let a = Analysis::load(&swarm, &Options::default()).unwrap();
+    let f = a.findings.iter().find(|f| f.code.as_str() == "wal.torn_write").expect("torn write finding");
+    assert_eq!(f.severity, swarmsift::error::Severity::Error, "{f}");
+    assert_eq!(f.file.as_deref(), Some(corrupt::display(&seg).as_str()));
+    assert_eq!(f.offset, Some(off));
+    assert_eq!(f.index, Some(201));
+    assert!(f.message.contains("committed entries 201-220 exist only past this point"), "{f}");
+    // state says the log ends at damage, names file, offset and the entries past it, exits 1.
+    let (code, v) = json(&["state", s]);
+    assert_eq!(code, 1, "{v:#}");
+    assert_eq!(v["index"], 200);
+    let n = notes(&v);
+    assert!(n.contains("the readable log ends at damage"), "{n}");
+    assert!(n.contains(&corrupt::display(&seg)), "{n}");
+    assert!(n.contains(&format!("at offset {off}")), "{n}");
+    assert!(n.contains("committed entries 201-220 exist only past this point"), "{n}");
+    let (code, out, _) = run(&["state", s]);
+    assert_eq!(code, 1);
+    assert!(out.contains("note: the readable log ends at damage"), "{out}");
+    for args in [vec!["timeline", s], vec!["diff", s, s], vec!["chart", "tasks", s]] {
+        let (code, out, err) = run(&args);
+        assert_eq!(code, 1, "{args:?}: {out}{err}");
+        assert!(format!("{out}{err}").contains("201-220"), "{args:?}: {out}{err}");
+    }
+    // verify keeps its verdict, and says the problem once.
+    let (code, v) = json(&["verify", s]);
+    assert_eq!(code, 1);
+    assert!(
+        v["verdict"].as_str().unwrap().starts_with(&format!(
+            "DAMAGED: Docker would repair the tail of {} (cut at offset {off}) and lose 20 entries (201-220; committed: 201-220)",
+            seg.file_name().unwrap().to_str().unwrap()
+        )),
+        "{}",
+        v["verdict"]
+    );
+    let torn = finding(&v, "wal.torn_write");
+    assert_eq!(torn["severity"], "error");
+    assert_eq!(torn["offset"], off);
+    assert_eq!(torn["message"].as_str().unwrap().matches("exist only past this point").count(), 1, "{torn}");
+    assert_eq!(v["findings"].as_array().unwrap().iter().filter(|f| f["severity"] == "error").count(), 1, "{v:#}");
+    headline_agrees(&v);
+}
+
+#[test]
+fn a_torn_write_at_the_true_end_stays_a_warning() {
+    // The last entry torn, nothing readable after it: what a crash leaves.
+    let (_d, swarm) = unpack(CHURN);
+    let (off, _) = entry_at(&swarm, 220);
+    let seg = corrupt::segments(&swarm)[0].clone();
+    corrupt::tear_tail(&seg, off);
+    let s = swarm.to_str().unwrap();
+    let a = Analysis::load(&swarm, &Options::default()).unwrap();
+    let f = a.findings.iter().find(|f| f.code.as_str() == "wal.torn_write").expect("torn write finding");
+    assert_eq!(f.severity, swarmsift::error::Severity::Warning, "{f}");
+    assert_eq!(f.offset, Some(off));
+    assert!(!f.message.contains("readable records follow"), "{f}");
+    let (code, v) = json(&["state", s]);
+    assert_eq!(code, 0, "{v:#}");
+    assert!(!notes(&v).contains("ends at damage"), "{v:#}");
+}
+
 #[test]
 fn entries_under_a_retired_dek_are_not_damage_in_a_walk() {
     // autolock rotated its DEK: the oldest entries are intact but no key opens them, and a

@@ -14,7 +14,8 @@
 //! - Read-only, like everything else: the emulation runs on the bytes in memory.
 
 pub mod checks;
-pub mod resync;
+/// Finding intact records after damage (in the format layer, where the analysis uses it too).
+pub use crate::format::resync;
 pub mod sim;
 
 use crate::crypto::keys::UnlockKey;
@@ -882,7 +883,10 @@ pub fn verify_loaded(a: Analysis, access: KeyAccess, engine: Option<&str>) -> Re
         match out.iter_mut().find(|v| v.file.as_deref() == Some(r.file.as_str()) && v.offset == Some(r.offset)) {
             Some(v) => {
                 v.consequence = phrase;
-                v.message.push_str(&extra.replace(" Committed", "; committed").replace(" Entries", "; entries"));
+                // The analysis already names entries it found past a torn write (one finding).
+                if !v.message.contains("exist only past this point") {
+                    v.message.push_str(&extra.replace(" Committed", "; committed").replace(" Entries", "; entries"));
+                }
                 if !r.lost_committed.is_empty() {
                     v.severity = Severity::Error;
                 }

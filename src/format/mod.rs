@@ -5,6 +5,7 @@
 //! that remain before it is used.
 
 pub mod cursor;
+pub mod resync;
 pub mod snap;
 pub mod wal;
 pub mod wirecheck;

@@ -24,6 +24,7 @@ use crate::decode::entry::{Decoded, DecodedEntry, Payload, decode_entry_with, lo
 use crate::decode::object::{Kind, Membership, Object};
 use crate::decode::snapshot::{SnapState, snapshot_state};
 use crate::error::{Code, Error, Finding, Result, Severity};
+use crate::format::resync;
 use crate::format::snap::{self, SnapFile};
 use crate::format::wal::{self, EntryRec, WalLog};
 use crate::input::layout::{self, Layout, LayoutKind};
@@ -409,6 +410,96 @@ fn copy_cut_short(f: Finding, wal: &WalLog, layout: &Layout) -> Finding {
     }
 }
 
+/// Readable records past a torn write in the last segment: the torn frame's offset, the entries
+/// at and after it (above the last readable entry), and those of them committed (by the readable
+/// HardState or one found past the tear).
+#[derive(Debug, Clone, PartialEq)]
+struct PastTear {
+    offset: u64,
+    lost: Vec<u64>,
+    committed: Vec<u64>,
+}
+
+/// A crash tears the frame being written, and etcd preallocates the segment with zeros, so
+/// nothing readable follows a genuine torn write. Records that follow it and that the resync
+/// confirms (a decoding frame whose successor continues its CRC chain, [`resync::records_from`])
+/// show damage in the middle of what was written (a zeroed sector, a flipped length field):
+/// etcd's repair cuts the log there and loses them. Found once here; the search skips runs of
+/// zeros, so the rest of a 64 MB preallocated segment costs a scan for the next non-zero byte.
+fn past_tear(wal: &WalLog, data: &bytes::Bytes, legacy: bool) -> Option<PastTear> {
+    let last = wal.segments.last()?;
+    let wal::SegmentEnd::Torn { offset, .. } = last.end else { return None };
+    let recs = resync::records_from(&last.name, data, offset, legacy);
+    // Only records after the torn frame vouch for damage (the torn frame itself is what a crash leaves).
+    let after: Vec<_> = recs.iter().filter(|r| r.offset > offset).collect();
+    let readable_end = wal.last_index().unwrap_or(0);
+    let mut commit = wal.commit();
+    let mut lost: Vec<u64> = Vec::new();
+    for r in &after {
+        lost.extend(resync::entry_index(r).map(|e| e.0));
+        commit = commit.max(resync::state_commit(r).unwrap_or(0));
+    }
+    if lost.is_empty() {
+        return None;
+    }
+    // The torn record itself, when it held an entry.
+    match recs.iter().find(|r| r.offset == offset) {
+        Some(r) => lost.extend(resync::entry_index(r).map(|e| e.0)),
+        None => lost.extend(resync::partial_entry(data, offset).map(|e| e.0)),
+    }
+    lost.retain(|&i| i > readable_end);
+    lost.sort_unstable();
+    lost.dedup();
+    let committed: Vec<u64> = lost.iter().copied().filter(|&i| i <= commit).collect();
+    Some(PastTear { offset, lost, committed })
+}
+
+/// Index ranges as `1-3, 7`.
+fn ranges(v: &[u64]) -> String {
+    let mut out: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < v.len() {
+        let mut j = i;
+        while j + 1 < v.len() && v[j + 1] == v[j] + 1 {
+            j += 1;
+        }
+        out.push(if i == j { v[i].to_string() } else { format!("{}-{}", v[i], v[j]) });
+        i = j + 1;
+    }
+    out.join(", ")
+}
+
+/// The torn-write finding of the last segment when readable records follow it ([`past_tear`]):
+/// with committed entries among them it is damage, an error that names the entries lost past it
+/// (every command that shows the log's end says it, [`crate::replay::point::log_cut`]); with
+/// uncommitted ones only, a warning that names them. Other findings pass unchanged.
+fn records_past_tear(f: Finding, past: &Option<PastTear>) -> Finding {
+    let Some(p) = past else { return f };
+    if f.code != Code::WalTornWrite || f.offset != Some(p.offset) {
+        return f;
+    }
+    let (severity, tail) = if p.committed.is_empty() {
+        (f.severity, format!("entries {} (not committed) exist only past this point", ranges(&p.lost)))
+    } else {
+        (
+            Severity::Error,
+            format!(
+                "committed entries {} exist only past this point: lost on this manager unless another manager has them",
+                ranges(&p.committed)
+            ),
+        )
+    };
+    Finding {
+        severity,
+        index: p.lost.first().copied(),
+        message: format!(
+            "{}; readable records follow the frame at offset {}, so this is damage inside what was written, not the end of a crash; {tail}",
+            f.message, p.offset
+        ),
+        ..f
+    }
+}
+
 /// An empty store as the options ask.
 fn new_store(opts: &Options) -> Store {
     Store::new(opts.keep())
@@ -492,6 +583,7 @@ impl Analysis {
         }
         bar.stage("scanning WAL", seg_bytes.iter().map(|b| b.len() as u64).sum());
         let wal = wal::read_wal_with(segs, &|b| source.release(b), &|n| bar.inc(n));
+        let past = seg_bytes.last().and_then(|d| past_tear(&wal, d, layout.kind == LayoutKind::Legacy));
         for b in &seg_bytes {
             source.release(b);
         }
@@ -529,7 +621,8 @@ impl Analysis {
             };
             return Err(Error::Key(format!("could not check {}: {why}{hint}", source.input.display())));
         }
-        findings.extend(wal.findings.iter().cloned().map(|f| copy_cut_short(f, &wal, &layout)));
+        findings
+            .extend(wal.findings.iter().cloned().map(|f| records_past_tear(copy_cut_short(f, &wal, &layout), &past)));
         sink.start(&wal);
         let member = wal.metadata.as_ref().and_then(|m| api::RaftMember::decode(m.clone()).ok());
         if wal.metadata.is_some() && member.is_none() {

@@ -300,3 +300,12 @@ pub fn flip_record_type(file: &Path, offset: u64, bit: u8) {
     assert_eq!(data[offset as usize + 8], 0x08, "a walpb.Record starts with its type field");
     flip_bit(file, offset + 9, bit);
 }
+
+/// A genuine torn write at the true end of the log: zero `file` from the body of the frame at
+/// `frame` through the end of the last record, so nothing readable follows the torn frame (the
+/// preallocated zeros go on from there).
+pub fn tear_tail(file: &Path, frame: u64) {
+    let end = records(file, true).last().unwrap().end;
+    let from = frame + 8;
+    patch(file, from, &vec![0u8; (end - from) as usize]);
+}

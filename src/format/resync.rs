@@ -3,8 +3,9 @@
 //! [`crate::format::wal::scan_segment`] stops at a frame whose length runs past the end of the file, at a
 //! torn write and at a zero length field. Records may still follow such a point: a zeroed sector in
 //! the middle of a segment, a flipped bit in a length field. To say what Docker would lose there
-//! (and to let `salvage` keep them), [`records_from`] looks for the next place where frames make
-//! sense again and scans on from it.
+//! (and to let `salvage` keep them, and the analysis judge a tear with records after it as
+//! damage), [`records_from`] looks for the next place where frames make sense again and scans on
+//! from it.
 //!
 //! A candidate frame start is accepted only when the record it holds decodes and the *next* record's
 //! stored CRC continues the chain from the candidate's stored CRC (or the candidate is the last

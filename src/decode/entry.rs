@@ -136,7 +136,7 @@ pub(crate) enum Want {
 #[derive(Debug)]
 pub(crate) enum Encoded {
     /// Decoded whole (a kind the store reduces).
-    Whole(Object),
+    Whole(Box<Object>),
     /// As written: the object's encoding and what the store indexes it by.
     Wire { kind: Kind, head: Head, bytes: bytes::Bytes },
 }
@@ -190,13 +190,13 @@ fn request_on_wire(plain: &[u8]) -> Option<Payload> {
     Some(Payload::Request { request_id, actions })
 }
 
+/// Request ID, action summaries, the actions' objects, and the entry's time.
+type RequestEncoded = (u64, Vec<ActionSummary>, Vec<(Verb, Encoded)>, Option<jiff::Timestamp>);
+
 /// The store actions of an `InternalRaftRequest` checked on the wire, each object kept as it
 /// was written ([`Want::Encoded`]): request ID, summaries, objects, and the entry's time. `None`
 /// when the wire check rejects it (or, never for a message it accepts, a head does not read).
-fn request_encoded(
-    plain: &bytes::Bytes,
-    whole: fn(Kind) -> bool,
-) -> Option<(u64, Vec<ActionSummary>, Vec<(Verb, Encoded)>, Option<jiff::Timestamp>)> {
+fn request_encoded(plain: &bytes::Bytes, whole: fn(Kind) -> bool) -> Option<RequestEncoded> {
     use crate::format::cursor::Cursor;
     use prost::encoding::WireType;
     crate::format::wirecheck::check("docker.swarmkit.v1.InternalRaftRequest", plain).ok()?;
@@ -250,7 +250,7 @@ fn request_encoded(
                 out.push((
                     verb,
                     if whole(kind) {
-                        Encoded::Whole(Object::decode(kind, bytes).ok()?)
+                        Encoded::Whole(Box::new(Object::decode(kind, bytes).ok()?))
                     } else {
                         Encoded::Wire { kind, head: Head::read(kind, obj).ok()?, bytes }
                     },
@@ -504,7 +504,9 @@ mod tests {
         EntryRec { index: 4, term: 2, etype: 0, data: plain.into(), seg: 0, offset: 0, overwritten_by: None }
     }
 
-    fn sums(d: &Decoded) -> (u64, Vec<(Verb, Kind, String, String, u64)>) {
+    type Sums = (u64, Vec<(Verb, Kind, String, String, u64)>);
+
+    fn sums(d: &Decoded) -> Sums {
         match &d.summary.payload {
             Payload::Request { request_id, actions } => (
                 *request_id,

@@ -676,7 +676,6 @@ impl Object {
                         id,
                         meta,
                         spec: Some(api::ConfigSpec { annotations, ..Default::default() }),
-                        ..Default::default()
                     }),
                     _ => Object::Volume(api::Volume {
                         id,

@@ -686,8 +686,9 @@ impl<'a> Replay<'a> {
                     let packed = if keep_unapplied {
                         Vec::new()
                     } else {
-                        let whole =
-                            std::mem::take(&mut d.actions).into_iter().map(|(verb, o)| (verb, Encoded::Whole(o)));
+                        let whole = std::mem::take(&mut d.actions)
+                            .into_iter()
+                            .map(|(verb, o)| (verb, Encoded::Whole(Box::new(o))));
                         whole
                             .chain(std::mem::take(&mut d.encoded))
                             .map(|(verb, o)| (verb, PackedObject::from_encoded(verb, o, log.keep)))

@@ -133,7 +133,7 @@ impl PackedObject {
     pub(crate) fn from_encoded(verb: Verb, obj: crate::decode::entry::Encoded, keep: Keep) -> PackedObject {
         use crate::decode::entry::Encoded;
         match obj {
-            Encoded::Whole(o) => PackedObject::new(verb, o, keep),
+            Encoded::Whole(o) => PackedObject::new(verb, *o, keep),
             Encoded::Wire { kind, head: Head { id, task }, bytes } => {
                 let packed = matches!(verb, Verb::Create | Verb::Update).then(|| Packed {
                     len: bytes.len(),

@@ -489,6 +489,43 @@ fn a_zeroed_sector_with_committed_entries_after_it_is_damage_for_every_command()
 }
 
 #[test]
+fn a_zero_length_field_with_committed_entries_after_it_is_damage_for_every_command() {
+    // Entry 201's frame length zeroed (a zeroed sector that starts at a frame boundary): etcd
+    // reads it as the end-of-log marker, yet entry 201's record and entries 202-220 after it are still there, readable and CRC-valid. The
+    // load finds them once; state and timeline say so and exit 1, as verify does.
+    let (_d, swarm) = unpack(CHURN);
+    let (off, _) = entry_at(&swarm, 201);
+    let seg = corrupt::segments(&swarm)[0].clone();
+    corrupt::set_len_field(&seg, off, 0);
+    let s = swarm.to_str().unwrap();
+    let a = Analysis::load(&swarm, &Options::default()).unwrap();
+    let f = a.findings.iter().find(|f| f.code.as_str() == "wal.entries_after_end").expect("entries after end");
+    assert_eq!(f.severity, swarmsift::error::Severity::Error, "{f}");
+    assert_eq!(f.file.as_deref(), Some(corrupt::display(&seg).as_str()));
+    assert_eq!(f.offset, Some(off));
+    assert_eq!(f.index, Some(201));
+    assert!(f.message.contains("committed entries 201-220 exist only past this point"), "{f}");
+    let (code, v) = json(&["state", s]);
+    assert_eq!(code, 1, "{v:#}");
+    assert_eq!(v["index"], 200);
+    let n = notes(&v);
+    assert!(n.contains("the readable log ends at damage") && n.contains("201-220"), "{n}");
+    let (code, out, err) = run(&["timeline", s]);
+    assert_eq!(code, 1, "{out}{err}");
+    let (code, v) = json(&["verify", s]);
+    assert_eq!(code, 1);
+    assert!(
+        v["verdict"].as_str().unwrap().starts_with("DAMAGED: Docker would start, but without entries 201-220"),
+        "{}",
+        v["verdict"]
+    );
+    let same = v["findings"].as_array().unwrap().iter().filter(|f| f["code"] == "wal.entries_after_end").count();
+    assert_eq!(same, 1, "{v:#}");
+    assert_eq!(finding(&v, "wal.entries_after_end")["offset"], off);
+    headline_agrees(&v);
+}
+
+#[test]
 fn a_torn_write_at_the_true_end_stays_a_warning() {
     // The last entry torn, nothing readable after it: what a crash leaves.
     let (_d, swarm) = unpack(CHURN);

@@ -418,6 +418,8 @@ struct PastTear {
     offset: u64,
     lost: Vec<u64>,
     committed: Vec<u64>,
+    /// The scan stopped at a zero length field (etcd's end-of-log marker), not a torn frame.
+    zero_tail: bool,
 }
 
 /// A crash tears the frame being written, and etcd preallocates the segment with zeros, so
@@ -428,7 +430,13 @@ struct PastTear {
 /// zeros, so the rest of a 64 MB preallocated segment costs a scan for the next non-zero byte.
 fn past_tear(wal: &WalLog, data: &bytes::Bytes, legacy: bool) -> Option<PastTear> {
     let last = wal.segments.last()?;
-    let wal::SegmentEnd::Torn { offset, .. } = last.end else { return None };
+    // A zero length field ends etcd's reading just as a torn frame does: a zeroed sector that
+    // starts at a frame boundary reads as the end-of-log marker.
+    let (offset, zero_tail) = match last.end {
+        wal::SegmentEnd::Torn { offset, .. } => (offset, false),
+        wal::SegmentEnd::ZeroTail { offset } => (offset, true),
+        _ => return None,
+    };
     let recs = resync::records_from(&last.name, data, offset, legacy);
     // Only records after the torn frame vouch for damage (the torn frame itself is what a crash leaves).
     let after: Vec<_> = recs.iter().filter(|r| r.offset > offset).collect();
@@ -451,7 +459,40 @@ fn past_tear(wal: &WalLog, data: &bytes::Bytes, legacy: bool) -> Option<PastTear
     lost.sort_unstable();
     lost.dedup();
     let committed: Vec<u64> = lost.iter().copied().filter(|&i| i <= commit).collect();
-    Some(PastTear { offset, lost, committed })
+    Some(PastTear { offset, lost, committed, zero_tail })
+}
+
+/// The finding for readable records past a zero length field in the last segment ([`past_tear`]):
+/// etcd reads that field as the end of the log, so the entries after it are never read. An error
+/// when committed entries are among them (they are lost on this manager), a warning otherwise.
+fn entries_after_end(wal: &WalLog, past: &Option<PastTear>) -> Option<Finding> {
+    let p = past.as_ref().filter(|p| p.zero_tail)?;
+    let seg = wal.segments.last()?;
+    let (sev, msg) = if p.committed.is_empty() {
+        (
+            Severity::Warning,
+            format!(
+                "entries {} lie after a zero length field at offset {}, which etcd reads as the end of the log",
+                ranges(&p.lost),
+                p.offset
+            ),
+        )
+    } else {
+        (
+            Severity::Error,
+            format!(
+                "entries {} lie after a zero length field at offset {}, which etcd reads as the end of the log; committed entries {} exist only past this point: lost on this manager unless another manager has them",
+                ranges(&p.lost),
+                p.offset,
+                ranges(&p.committed)
+            ),
+        )
+    };
+    let f = Finding::new(Code::WalEntriesAfterEnd, sev, msg).file(seg.display.clone()).offset(p.offset);
+    Some(match p.lost.first() {
+        Some(&i) => f.index(i),
+        None => f,
+    })
 }
 
 /// Index ranges as `1-3, 7`.
@@ -623,6 +664,7 @@ impl Analysis {
         }
         findings
             .extend(wal.findings.iter().cloned().map(|f| records_past_tear(copy_cut_short(f, &wal, &layout), &past)));
+        findings.extend(entries_after_end(&wal, &past));
         sink.start(&wal);
         let member = wal.metadata.as_ref().and_then(|m| api::RaftMember::decode(m.clone()).ok());
         if wal.metadata.is_some() && member.is_none() {

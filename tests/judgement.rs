@@ -523,6 +523,14 @@ fn a_zero_length_field_with_committed_entries_after_it_is_damage_for_every_comma
     assert_eq!(same, 1, "{v:#}");
     assert_eq!(finding(&v, "wal.entries_after_end")["offset"], off);
     headline_agrees(&v);
+    // managers counts the HardState past the damage as what the cluster committed: this
+    // manager holds only up to 200, so it is no holder of every committed entry and loses 201-220.
+    let (code, v) = json(&["managers", s]);
+    assert_eq!(code, 1, "{v:#}");
+    assert_eq!(v["cluster_commit"], 220, "{v:#}");
+    assert_eq!(v["holders"], serde_json::json!([]), "{v:#}");
+    let lost = v["losses"][0]["committed_lost"].as_array().unwrap();
+    assert_eq!((lost.first(), lost.last(), lost.len()), (Some(&201.into()), Some(&220.into()), 20), "{v:#}");
 }
 
 #[test]

@@ -690,6 +690,8 @@ pub fn load(paths: &[PathBuf], opts: &Options) -> Result<Archive> {
         membership,
         state_index,
         findings,
+        // The merged log is judged by its own coverage findings, not by one member's tear.
+        commit_past_damage: None,
         keep: opts.keep(),
         progress: opts.progress,
     };

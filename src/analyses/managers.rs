@@ -150,7 +150,7 @@ pub struct ManagersReport {
     /// Other remarks.
     pub notes: Vec<String>,
     /// Count of problems (unreadable inputs, damaged dirs, divergent committed entries, behind,
-    /// managers of different clusters).
+    /// a best source that still loses committed entries, managers of different clusters).
     pub problems: usize,
     /// Quorum of the cluster's membership, in the most advanced manager's final state.
     pub quorum: Option<crate::analyses::quorum::Quorum>,
@@ -207,6 +207,13 @@ fn kept_commit(v: &Verification) -> u64 {
 
 fn own_commit(a: &Analysis) -> u64 {
     a.rules().commit_index().max(newest_valid_snapshot(a).map(|s| s.0).unwrap_or(0))
+}
+
+/// The highest index this manager shows the cluster committed: its own commit, or a commit a
+/// HardState records past damage in its last segment ([`Analysis::commit_past_damage`]). That
+/// HardState is evidence of what the cluster committed, though the manager cannot keep it.
+fn seen_commit(a: &Analysis) -> u64 {
+    own_commit(a).max(a.commit_past_damage.unwrap_or(0))
 }
 
 fn known_indexes(a: &Analysis) -> Vec<u64> {
@@ -323,13 +330,13 @@ pub fn compare_verified(paths: &[PathBuf], verified: &[Result<Verification>]) ->
     let grouping =
         crate::analyses::identity::group(&loaded.iter().map(|(n, v)| (n.as_str(), &v.analysis)).collect::<Vec<_>>());
     let apart = grouping.groups.len() > 1;
-    let mut cluster_commit = loaded.iter().map(|(_, v)| own_commit(&v.analysis)).max().unwrap_or(0);
+    let mut cluster_commit = loaded.iter().map(|(_, v)| seen_commit(&v.analysis)).max().unwrap_or(0);
     let mut commit_from: Vec<String> =
-        loaded.iter().filter(|(_, v)| own_commit(&v.analysis) == cluster_commit).map(|(n, _)| n.clone()).collect();
+        loaded.iter().filter(|(_, v)| seen_commit(&v.analysis) == cluster_commit).map(|(n, _)| n.clone()).collect();
     // Reference: the most advanced manager.
     let reference = loaded
         .iter()
-        .filter(|(_, v)| own_commit(&v.analysis) == cluster_commit)
+        .filter(|(_, v)| seen_commit(&v.analysis) == cluster_commit)
         .max_by_key(|(_, v)| (v.analysis.wal.last_index().unwrap_or(0), v.analysis.entries.len()))
         .map(|(n, _)| n.clone());
     let ref_a = reference.as_ref().and_then(|r| loaded.iter().find(|(n, _)| n == r)).map(|(_, v)| &v.analysis);
@@ -466,6 +473,7 @@ pub fn compare_verified(paths: &[PathBuf], verified: &[Result<Verification>]) ->
             (kept_commit(v), holders.contains(n), a.wal.entries.last().map(|e| e.term).unwrap_or(0), n.clone(), v)
         })
         .max_by(|x, y| (x.0, x.1, x.2).cmp(&(y.0, y.1, y.2)).then_with(|| y.3.cmp(&x.3)));
+    let best_loses = best.as_ref().map(|b| cluster_commit.saturating_sub(b.0)).unwrap_or(0);
     let mut recommendation = best.map(|(oc, _, lt, name, v)| {
         let equally_good: Vec<String> = loaded
             .iter()
@@ -499,6 +507,10 @@ pub fn compare_verified(paths: &[PathBuf], verified: &[Result<Verification>]) ->
             },
         }
     });
+    // Recovering from the best manager would lose committed entries: the data has lost them.
+    if best_loses > 0 {
+        problems += 1;
+    }
     // Behind what the cluster believes.
     let mut behind = Vec::new();
     if let Some(r) = ref_a {

@@ -221,6 +221,11 @@ pub struct Analysis {
     pub state_index: u64,
     /// Every finding.
     pub findings: Vec<Finding>,
+    /// The highest commit index a HardState records past damage in the last segment (a torn
+    /// frame or a zero length field with readable records after it), when it is above the
+    /// readable log's: the cluster committed that far, though this manager's readable log does
+    /// not hold it. `None` when no such HardState was found.
+    pub commit_past_damage: Option<u64>,
     /// What the stores built from this input keep ([`Options::keep`]); replays to other points
     /// keep the same, with whole tasks.
     pub keep: Keep,
@@ -418,6 +423,8 @@ struct PastTear {
     offset: u64,
     lost: Vec<u64>,
     committed: Vec<u64>,
+    /// The highest commit a HardState past the tear records, when above the readable one.
+    commit: Option<u64>,
     /// The scan stopped at a zero length field (etcd's end-of-log marker), not a torn frame.
     zero_tail: bool,
 }
@@ -441,7 +448,8 @@ fn past_tear(wal: &WalLog, data: &bytes::Bytes, legacy: bool) -> Option<PastTear
     // Only records after the torn frame vouch for damage (the torn frame itself is what a crash leaves).
     let after: Vec<_> = recs.iter().filter(|r| r.offset > offset).collect();
     let readable_end = wal.last_index().unwrap_or(0);
-    let mut commit = wal.commit();
+    let readable_commit = wal.commit();
+    let mut commit = readable_commit;
     let mut lost: Vec<u64> = Vec::new();
     for r in &after {
         lost.extend(resync::entry_index(r).map(|e| e.0));
@@ -459,7 +467,8 @@ fn past_tear(wal: &WalLog, data: &bytes::Bytes, legacy: bool) -> Option<PastTear
     lost.sort_unstable();
     lost.dedup();
     let committed: Vec<u64> = lost.iter().copied().filter(|&i| i <= commit).collect();
-    Some(PastTear { offset, lost, committed, zero_tail })
+    let commit = Some(commit).filter(|&c| c > readable_commit);
+    Some(PastTear { offset, lost, committed, commit, zero_tail })
 }
 
 /// The finding for readable records past a zero length field in the last segment ([`past_tear`]):
@@ -1060,6 +1069,7 @@ impl Analysis {
             membership,
             state_index,
             findings,
+            commit_past_damage: past.as_ref().and_then(|p| p.commit),
             stats,
             detail: opts.detail,
             keep: opts.keep(),

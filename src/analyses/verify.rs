@@ -267,20 +267,7 @@ fn blocking(findings: &[VFinding]) -> Option<&VFinding> {
     })
 }
 
-/// `205-213, 220` for a sorted list of indexes.
-pub fn ranges(v: &[u64]) -> String {
-    let mut out: Vec<String> = Vec::new();
-    let mut i = 0;
-    while i < v.len() {
-        let mut j = i;
-        while j + 1 < v.len() && v[j + 1] == v[j] + 1 {
-            j += 1;
-        }
-        out.push(if i == j { v[i].to_string() } else { format!("{}-{}", v[i], v[j]) });
-        i = j + 1;
-    }
-    out.join(", ")
-}
+pub use crate::replay::analysis::ranges;
 
 struct Ctx<'a> {
     a: &'a Analysis,

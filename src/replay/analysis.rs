@@ -504,8 +504,9 @@ fn entries_after_end(wal: &WalLog, past: &Option<PastTear>) -> Option<Finding> {
     })
 }
 
-/// Index ranges as `1-3, 7`.
-fn ranges(v: &[u64]) -> String {
+/// A sorted list of indexes as ranges: `205-213, 220`. The one writer of index ranges in
+/// messages, shared by the load's findings and the analyses above it.
+pub fn ranges(v: &[u64]) -> String {
     let mut out: Vec<String> = Vec::new();
     let mut i = 0;
     while i < v.len() {

@@ -240,3 +240,40 @@ fn kind_field_tables_match_the_proto() {
         assert_eq!(b[0] >> 3, i as u8 + 1, "{k:?}: StoreSnapshot field");
     }
 }
+
+#[test]
+fn field_keys_varints_and_lengths_follow_prosts_rules_byte_for_byte() {
+    // api.Secret: 1 = id (string), 2 = meta, 3 = spec, 4 = internal; nothing at 16 or above.
+    let name = "docker.swarmkit.v1.Secret";
+    let cases: &[(&str, &[u8])] = &[
+        ("empty message", &[]),
+        ("id \"ab\"", &[0x0a, 0x02, b'a', b'b']),
+        ("id of 128 bytes: two-byte length", &{
+            let mut v = vec![0x0a, 0x80, 0x01];
+            v.extend([b'x'; 128]);
+            v
+        }),
+        ("non-ASCII UTF-8 id (é)", &[0x0a, 0x02, 0xc3, 0xa9]),
+        ("unknown field 16 (two-byte key), varint", &[0x80, 0x01, 0x05]),
+        ("unknown field 1000 (two-byte key), fixed32", &[0xc5, 0x3e, 1, 2, 3, 4]),
+        ("key as a padded three-byte varint", &[0x8a, 0x80, 0x00, 0x00]),
+        ("tag 0", &[0x00, 0x00]),
+        ("tag 0, two-byte key", &[0x80, 0x00, 0x00]),
+        ("wire type 6", &[0x0e]),
+        ("wire type 7", &[0x0f]),
+        ("key above u32::MAX", &[0x80, 0x80, 0x80, 0x80, 0x80, 0x01]),
+        ("length one past the end", &[0x0a, 0x03, b'a', b'b']),
+        ("two-byte length cut after its first byte", &[0x0a, 0x80]),
+        ("invalid UTF-8 id", &[0x0a, 0x01, 0xff]),
+        ("UTF-8 cut inside a character", &[0x0a, 0x01, 0xc3]),
+        ("id as a varint (wrong wire type)", &[0x08, 0x01]),
+        ("key cut after a continuation byte", &[0x80]),
+    ];
+    for (what, b) in cases {
+        let prost_ok = prost_accepts(name, b);
+        assert_eq!(check(name, b).is_ok(), prost_ok, "{what}: {b:02x?} (prost accepts: {prost_ok})");
+    }
+    // The first seven are valid, the rest are not: the cases above mean what they say.
+    let valid: Vec<bool> = cases.iter().map(|(_, b)| prost_accepts(name, b)).collect();
+    assert_eq!(valid.iter().filter(|&&v| v).count(), 7, "{valid:?}");
+}

@@ -32,20 +32,56 @@ enum Kind {
     Fixed64,
     Str,
     Bytes,
-    Msg(usize),
+    /// A nested message: its index is [`Field::msg`].
+    Msg,
 }
 
+/// 8 bytes, so a message's lookup table stays in a cache line or two.
 #[derive(Clone, Copy, Debug)]
 struct Field {
     number: u32,
+    /// The nested message's index, for [`Kind::Msg`].
+    msg: u16,
     kind: Kind,
     repeated: bool,
 }
 
-/// The compiled schema: messages by index, fields sorted by number.
+/// Field numbers up to this are looked up in a table; larger ones (rare in our subset) by a
+/// binary search over the sorted fields.
+const DENSE_MAX: u32 = 255;
+
+/// One message's fields: sorted by number, and a table from number to field for the small
+/// numbers that nearly every field of Docker's messages has (the walk's hottest lookup).
+#[derive(Debug, Default)]
+struct Fields {
+    sorted: Vec<Field>,
+    dense: Vec<Option<Field>>,
+}
+
+impl Fields {
+    fn new(mut sorted: Vec<Field>) -> Fields {
+        sorted.sort_by_key(|f| f.number);
+        let top = sorted.iter().map(|f| f.number).filter(|&n| n <= DENSE_MAX).max().map_or(0, |n| n as usize + 1);
+        let mut dense = vec![None; top];
+        for f in sorted.iter().filter(|f| f.number <= DENSE_MAX) {
+            dense[f.number as usize] = Some(*f);
+        }
+        Fields { sorted, dense }
+    }
+
+    #[inline]
+    fn get(&self, number: u32) -> Option<Field> {
+        if number <= DENSE_MAX {
+            return self.dense.get(number as usize).copied().flatten();
+        }
+        self.sorted.binary_search_by_key(&number, |f| f.number).ok().map(|i| self.sorted[i])
+    }
+}
+
+/// The compiled schema: messages by index, with their fields.
 #[derive(Debug, Default)]
 pub struct Schema {
-    msgs: Vec<Vec<Field>>,
+    msgs: Vec<Fields>,
     by_name: HashMap<String, usize>,
 }
 
@@ -96,10 +132,11 @@ impl Schema {
             s.by_name.insert(name.trim_start_matches('.').to_string(), i);
         }
         for (_, d) in &all {
-            let mut fields: Vec<Field> = d
+            let fields: Vec<Field> = d
                 .field
                 .iter()
                 .filter_map(|f| {
+                    let mut msg = 0u16;
                     let kind = match f.r#type() {
                         Type::Double | Type::Fixed64 | Type::Sfixed64 => Kind::Fixed64,
                         Type::Float | Type::Fixed32 | Type::Sfixed32 => Kind::Fixed32,
@@ -109,14 +146,16 @@ impl Schema {
                         Type::Sint32 | Type::Sint64 => Kind::Varint,
                         Type::String => Kind::Str,
                         Type::Bytes => Kind::Bytes,
-                        Type::Message => Kind::Msg(*s.by_name.get(f.type_name().trim_start_matches('.'))?),
+                        Type::Message => {
+                            msg = u16::try_from(*s.by_name.get(f.type_name().trim_start_matches('.'))?).ok()?;
+                            Kind::Msg
+                        }
                         Type::Group => return None,
                     };
-                    Some(Field { number: f.number() as u32, kind, repeated: f.label() == Label::Repeated })
+                    Some(Field { number: f.number() as u32, msg, kind, repeated: f.label() == Label::Repeated })
                 })
                 .collect();
-            fields.sort_by_key(|f| f.number);
-            s.msgs.push(fields);
+            s.msgs.push(Fields::new(fields));
         }
         s
     }
@@ -142,15 +181,14 @@ impl Schema {
         let fields = &self.msgs[m];
         let budget = DEPTH_LIMIT.saturating_sub(depth);
         while !buf.is_empty() {
-            let (tag, wt) = decode_key(buf)?;
-            let Ok(i) = fields.binary_search_by_key(&tag, |f| f.number) else {
+            let (tag, wt) = key(buf)?;
+            let Some(f) = fields.get(tag) else {
                 super::cursor::skip_within(wt, tag, buf, budget).ok_or(Invalid)?;
                 continue;
             };
-            let f = fields[i];
             match (f.kind, wt) {
                 (Kind::Varint, WireType::Varint) => {
-                    decode_varint(buf)?;
+                    varint(buf)?;
                 }
                 (Kind::Fixed32, WireType::ThirtyTwoBit) => advance(buf, 4)?,
                 (Kind::Fixed64, WireType::SixtyFourBit) => advance(buf, 8)?,
@@ -159,7 +197,7 @@ impl Schema {
                     while !packed.is_empty() {
                         match f.kind {
                             Kind::Varint => {
-                                decode_varint(&mut packed)?;
+                                varint(&mut packed)?;
                             }
                             Kind::Fixed32 => advance(&mut packed, 4)?,
                             _ => advance(&mut packed, 8)?,
@@ -167,17 +205,21 @@ impl Schema {
                     }
                 }
                 (Kind::Str, WireType::LengthDelimited) => {
-                    std::str::from_utf8(delimited(buf)?).map_err(|_| Invalid)?;
+                    // Nearly every string is ASCII: a word-at-a-time test, then the full check.
+                    let b = delimited(buf)?;
+                    if !b.is_ascii() {
+                        std::str::from_utf8(b).map_err(|_| Invalid)?;
+                    }
                 }
                 (Kind::Bytes, WireType::LengthDelimited) => {
                     delimited(buf)?;
                 }
-                (Kind::Msg(n), WireType::LengthDelimited) => {
+                (Kind::Msg, WireType::LengthDelimited) => {
                     if budget == 0 {
                         return Err(Invalid);
                     }
                     let mut inner = delimited(buf)?;
-                    self.message(n, &mut inner, depth + 1)?;
+                    self.message(f.msg as usize, &mut inner, depth + 1)?;
                 }
                 _ => return Err(Invalid),
             }
@@ -194,10 +236,45 @@ fn advance(buf: &mut &[u8], n: usize) -> Result<(), Invalid> {
     Ok(())
 }
 
+/// A varint: one byte inline (nearly every key and most lengths), else prost's decoder.
+#[inline(always)]
+fn varint(buf: &mut &[u8]) -> Result<u64, Invalid> {
+    match buf.first() {
+        Some(&b) if b < 0x80 => {
+            *buf = &buf[1..];
+            Ok(u64::from(b))
+        }
+        _ => Ok(decode_varint(buf)?),
+    }
+}
+
+/// A field key by prost's rules (`decode_key`): a varint that fits in 32 bits, a known wire
+/// type and a tag of at least 1; one-byte keys inline.
+#[inline(always)]
+fn key(buf: &mut &[u8]) -> Result<(u32, WireType), Invalid> {
+    match buf.first() {
+        Some(&b) if b < 0x80 => {
+            let wt = WireType::try_from(u64::from(b & 7)).map_err(|_| Invalid)?;
+            let tag = u32::from(b >> 3);
+            if tag == 0 {
+                return Err(Invalid);
+            }
+            *buf = &buf[1..];
+            Ok((tag, wt))
+        }
+        _ => Ok(decode_key(buf)?),
+    }
+}
+
+/// A length-delimited body, its length checked against what remains (as prost checks it).
+#[inline(always)]
 fn delimited<'a>(buf: &mut &'a [u8]) -> Result<&'a [u8], Invalid> {
-    let mut c = super::cursor::Cursor::new(buf, 0);
-    let body = c.delimited().map_err(|_| Invalid)?;
-    *buf = c.rest();
+    let len = varint(buf)?;
+    if len > buf.len() as u64 {
+        return Err(Invalid);
+    }
+    let (body, rest) = buf.split_at(len as usize);
+    *buf = rest;
     Ok(body)
 }
 

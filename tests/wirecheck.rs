@@ -4,6 +4,8 @@
 //! - It is never more lenient than prost: over thousands of damaged variants of real payloads
 //!   (bit flips, truncations, inserted bytes), whatever it accepts prost decodes too.
 //! - A `Detail::Check` load reports the same counts, findings and final state as a full one.
+//! - A task read on the wire into the checks' projection is the task decoded whole, then
+//!   projected, on every real task and on tasks merged from two encodings.
 
 mod common;
 
@@ -276,4 +278,25 @@ fn field_keys_varints_and_lengths_follow_prosts_rules_byte_for_byte() {
     // The first seven are valid, the rest are not: the cases above mean what they say.
     let valid: Vec<bool> = cases.iter().map(|(_, b)| prost_accepts(name, b)).collect();
     assert_eq!(valid.iter().filter(|&&v| v).count(), 7, "{valid:?}");
+}
+
+#[test]
+fn a_task_read_into_the_projection_is_the_whole_task_projected() {
+    use swarmsift::decode::object::{Kind, Object};
+    let mut tasks: Vec<Vec<u8>> = Vec::new();
+    for p in ["churn/swarm.tar.gz", "three-managers/manager1.tar.gz", "modern-three-managers/manager1.tar.gz"] {
+        let a =
+            Analysis::load(&common::scenario(p), &Options { detail: Detail::Entries, ..Default::default() }).unwrap();
+        tasks.extend(snapshot_objects(&a).into_iter().filter(|(n, _)| n.ends_with(".Task")).map(|(_, b)| b));
+    }
+    assert!(tasks.len() > 20, "{} tasks", tasks.len());
+    let whole = |b: &[u8]| Object::decode(Kind::Task, bytes::Bytes::copy_from_slice(b)).unwrap().projected();
+    for (i, b) in tasks.iter().enumerate() {
+        assert_eq!(Object::projected_task(b).unwrap(), whole(b), "task {i}");
+        // Two encodings one after the other decode as their merge: the last scalar wins,
+        // messages merge. The projection follows the same rule.
+        let next = &tasks[(i + 1) % tasks.len()];
+        let merged = [b.as_slice(), next.as_slice()].concat();
+        assert_eq!(Object::projected_task(&merged).unwrap(), whole(&merged), "tasks {i} and {}", i + 1);
+    }
 }

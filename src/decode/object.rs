@@ -185,6 +185,30 @@ impl Object {
 }
 
 impl Object {
+    /// A task's encoding read straight into [`Object::projected`]'s task: the same object as
+    /// decoding it whole and projecting, without building what the projection drops (its
+    /// spec, networks, volumes: most of a task). Protobuf's rules carry over, since a repeated
+    /// scalar field keeps its last value and a repeated message field merges in both cases. For
+    /// a message the wire check has accepted ([`crate::format::wirecheck`]): fields it skips are
+    /// not validated here.
+    pub fn projected_task(b: &[u8]) -> Result<Object, prost::DecodeError> {
+        let t = <partial::TaskKept as prost::Message>::decode(b)?;
+        let name_only =
+            |a: Option<partial::NameKept>| a.map(|a| api::Annotations { name: a.name, ..Default::default() });
+        Ok(Object::Task(api::Task {
+            id: t.id,
+            meta: t.meta,
+            service_id: t.service_id,
+            slot: t.slot,
+            node_id: t.node_id,
+            annotations: name_only(t.annotations),
+            service_annotations: name_only(t.service_annotations),
+            status: t.status.map(|s| api::TaskStatus { state: s.state, timestamp: s.timestamp, ..Default::default() }),
+            desired_state: t.desired_state,
+            ..Default::default()
+        }))
+    }
+
     /// A secret or config with its payload (`spec.data`) replaced by the payload's keyed hash
     /// (BLAKE3 keyed hash under this run's random key, [`crate::crypto::keyed`]): the same size class
     /// of object without the secret, that still differs when the payload does. Keyed, so that
@@ -502,6 +526,41 @@ mod partial {
     pub struct IndexOnly {
         #[prost(uint64, tag = "1")]
         pub index: u64,
+    }
+    /// What [`super::Object::projected`] keeps of a task's status.
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct StatusKept {
+        #[prost(message, optional, tag = "1")]
+        pub timestamp: Option<prost_types::Timestamp>,
+        #[prost(int32, tag = "2")]
+        pub state: i32,
+    }
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct NameKept {
+        #[prost(string, tag = "1")]
+        pub name: String,
+    }
+    /// What [`super::Object::projected`] keeps of a task, by the task's field numbers.
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct TaskKept {
+        #[prost(string, tag = "1")]
+        pub id: String,
+        #[prost(message, optional, tag = "2")]
+        pub meta: Option<crate::pb::docker::swarmkit::v1::Meta>,
+        #[prost(string, tag = "4")]
+        pub service_id: String,
+        #[prost(uint64, tag = "5")]
+        pub slot: u64,
+        #[prost(string, tag = "6")]
+        pub node_id: String,
+        #[prost(message, optional, tag = "7")]
+        pub annotations: Option<NameKept>,
+        #[prost(message, optional, tag = "8")]
+        pub service_annotations: Option<NameKept>,
+        #[prost(message, optional, tag = "9")]
+        pub status: Option<StatusKept>,
+        #[prost(int32, tag = "10")]
+        pub desired_state: i32,
     }
     #[derive(Clone, PartialEq, prost::Message)]
     pub struct TaskHead {

@@ -135,6 +135,13 @@ impl PackedObject {
         match obj {
             Encoded::Whole(o) => PackedObject::new(verb, *o, keep),
             Encoded::Wire { kind, head: Head { id, task }, bytes } => {
+                // A store of projected tasks reads only what it keeps (a task the partial read
+                // does not take, which the wire check makes unlikely, is kept whole).
+                if kind == Kind::Task && keep.projected_tasks && matches!(verb, Verb::Create | Verb::Update) {
+                    if let Ok(o) = Object::projected_task(&bytes) {
+                        return PackedObject::new(verb, o, keep);
+                    }
+                }
                 let packed = matches!(verb, Verb::Create | Verb::Update).then(|| Packed {
                     len: bytes.len(),
                     bytes,
@@ -145,14 +152,13 @@ impl PackedObject {
         }
     }
 
-    /// The kinds a store with `keep` reduces (projected tasks, digested payloads), which
-    /// must reach it decoded whole.
+    /// The kinds a store with `keep` reduces from a whole decode (digested payloads), which
+    /// must reach it decoded whole. Projected tasks come on the wire: [`PackedObject::from_encoded`]
+    /// reads only what the projection keeps ([`Object::projected_task`]).
     pub fn reduced_by(keep: Keep) -> fn(Kind) -> bool {
-        match (keep.projected_tasks, keep.secret_data) {
-            (false, true) => |_| false,
-            (false, false) => |k| matches!(k, Kind::Secret | Kind::Config),
-            (true, true) => |k| k == Kind::Task,
-            (true, false) => |k| matches!(k, Kind::Task | Kind::Secret | Kind::Config),
+        match keep.secret_data {
+            true => |_| false,
+            false => |k| matches!(k, Kind::Secret | Kind::Config),
         }
     }
 }
@@ -240,6 +246,10 @@ impl Store {
     /// is read. Objects this store reduces (projected tasks, digested payloads) are decoded and
     /// packed as [`Store::insert`] does. An error is a message that does not decode.
     pub fn insert_encoded(&mut self, kind: Kind, b: Bytes) -> Result<(), prost::DecodeError> {
+        if kind == Kind::Task && self.keep.projected_tasks {
+            self.insert(Object::projected_task(&b)?);
+            return Ok(());
+        }
         if PackedObject::reduced_by(self.keep)(kind) {
             self.insert(Object::decode(kind, b)?);
             return Ok(());
